@@ -1,0 +1,218 @@
+"""Settings for the KYC liveness portal.
+
+Every value comes from the environment, read once here (see `.env.example`
+for the full list). Sandbox mode is the default: each vendor's base URL then
+points at the portal's own emulators and the credentials are the documented
+sandbox values. In live mode a missing vendor credential stops start-up.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from sandbox import credentials as sandbox_credentials
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+# --- Core -------------------------------------------------------------------
+
+DEBUG = env.bool("DEBUG", default=False)
+
+# A development key only exists while DEBUG is on; anywhere else the key must
+# come from the environment.
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+    SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
+
+# The public base URL: links handed to integrators and the Jumdata returnUrl
+# are built from it, so it must be what the user's browser can reach.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
+    "verification",
+    "sandbox",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "kyc_portal.urls"
+WSGI_APPLICATION = "kyc_portal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "verification.context_processors.portal",
+            ],
+        },
+    },
+]
+
+
+# --- Database ---------------------------------------------------------------
+# https://django-environ.readthedocs.io/en/latest/types.html#environ-env-db-url
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web process and the task worker write to the same file; wait for
+    # each other's locks instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+
+# --- Tasks ------------------------------------------------------------------
+# Django's Tasks API (the django-tasks backport), stored in the database and
+# run by `python manage.py db_worker`.
+
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+
+# --- Internationalisation ---------------------------------------------------
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+
+# --- Static and media files -------------------------------------------------
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
+STORAGES = {
+    # Media hold faces: they are never served from a public URL (no MEDIA_URL
+    # route exists); views that check permissions stream them.
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+
+# --- Security ---------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+_https = SITE_URL.startswith("https://")
+SESSION_COOKIE_SECURE = _https
+CSRF_COOKIE_SECURE = _https
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=_https)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if _https else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _https
+SECURE_HSTS_PRELOAD = _https
+SECURE_REFERRER_POLICY = "same-origin"
+CSRF_TRUSTED_ORIGINS = [SITE_URL]
+X_FRAME_OPTIONS = "DENY"
+# Uploads are streamed to disk above this size instead of held in memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+
+# --- Logging ----------------------------------------------------------------
+# Vendor bodies hold faces and ID numbers: modules log the vendor, endpoint,
+# code and request id only, never a body.
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+
+# --- Verification sessions --------------------------------------------------
+
+KYC_SESSION_TTL_HOURS = env.int("KYC_SESSION_TTL_HOURS", default=24)
+KYC_MAX_ATTEMPTS = env.int("KYC_MAX_ATTEMPTS", default=3)
+# Bumped whenever the consent text changes, so each consent record says
+# which wording the person agreed to.
+KYC_CONSENT_VERSION = env.str("KYC_CONSENT_VERSION", default="2026-11-v1")
+
+
+# --- Vendors ----------------------------------------------------------------
+
+KYC_VENDOR_MODE = env.str("KYC_VENDOR_MODE", default="sandbox")
+if KYC_VENDOR_MODE not in ("sandbox", "live"):
+    raise ImproperlyConfigured("KYC_VENDOR_MODE must be 'sandbox' or 'live'.")
+SANDBOX_MODE = KYC_VENDOR_MODE == "sandbox"
+
+
+def vendor_setting(name, *, sandbox, live=None):
+    """One vendor setting: the environment wins; otherwise the sandbox value
+    in sandbox mode, the documented production value (if any) in live mode."""
+    value = env.str(name, default="")
+    if value:
+        return value
+    if SANDBOX_MODE:
+        return sandbox
+    if live is None:
+        raise ImproperlyConfigured(f"{name} must be set when KYC_VENDOR_MODE=live.")
+    return live
+
+
+VENDOR_TIMEOUT_SECONDS = (
+    env.float("VENDOR_CONNECT_TIMEOUT", default=3.05),
+    env.float("VENDOR_READ_TIMEOUT", default=15.0),
+)
+
+# Jumdata H5 liveness v2 (vendor document 003).
+JUMDATA_BASE_URL = vendor_setting(
+    "JUMDATA_BASE_URL", sandbox=f"{SITE_URL}/sandbox/jumdata", live="https://api.jumdata.com"
+).rstrip("/")
+JUMDATA_APP_ID = vendor_setting("JUMDATA_APP_ID", sandbox=sandbox_credentials.JUMDATA_APP_ID)
+JUMDATA_APP_SECRET = vendor_setting("JUMDATA_APP_SECRET", sandbox=sandbox_credentials.JUMDATA_APP_SECRET)
+# The vendor token lives 10 minutes; the result is fetched once more this
+# long before it dies, so a billed outcome is kept even if the user left.
+JUMDATA_TOKEN_TTL_SECONDS = 600
+JUMDATA_RECONCILE_BEFORE_EXPIRY_SECONDS = env.int("JUMDATA_RECONCILE_BEFORE_EXPIRY_SECONDS", default=60)

@@ -1,0 +1,13 @@
+"""Settings for the test suite: the real settings, with a test-only key and
+media in a throw-away folder. DATABASE_URL still decides the database."""
+
+import os
+import tempfile
+
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-used-anywhere-else")
+
+from .settings import *  # noqa: E402,F403
+
+MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="kyc-test-media-"))  # noqa: F405
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405

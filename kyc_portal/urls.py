@@ -1,0 +1,11 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("verification.urls")),
+]
+
+if settings.SANDBOX_MODE:
+    urlpatterns.append(path("sandbox/", include("sandbox.urls")))
