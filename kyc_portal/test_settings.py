@@ -11,3 +11,7 @@ from .settings import *  # noqa: E402,F403
 MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="kyc-test-media-"))  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
+# Serve static files from the app folders, as runserver does, for the
+# browser tests' live server.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

@@ -9,3 +9,6 @@ urlpatterns = [
 
 if settings.SANDBOX_MODE:
     urlpatterns.append(path("sandbox/", include("sandbox.urls")))
+
+handler404 = "verification.views.not_found"
+handler500 = "verification.views.server_error"

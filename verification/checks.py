@@ -1,0 +1,27 @@
+"""Start-up checks (`manage.py check`, run by runserver and migrate)."""
+
+from django.conf import settings
+from django.core import checks
+
+from .models import new_link_token
+from .vendors.jumdata import RETURN_URL_MAX_LENGTH
+
+
+@checks.register(checks.Tags.urls)
+def check_jumdata_return_url_fits(app_configs=None, **kwargs):
+    """Jumdata refuses a returnUrl over 128 characters, and ours is SITE_URL
+    plus the link token: a long SITE_URL would break every H5 start."""
+    from django.urls import reverse
+
+    sample = settings.SITE_URL + reverse("verification:h5_return", args=[new_link_token()])
+    if len(sample) <= RETURN_URL_MAX_LENGTH:
+        return []
+    room = RETURN_URL_MAX_LENGTH - (len(sample) - len(settings.SITE_URL))
+    return [
+        checks.Error(
+            f"SITE_URL is too long: the Jumdata returnUrl would be {len(sample)} characters "
+            f"(at most {RETURN_URL_MAX_LENGTH}).",
+            hint=f"Use a SITE_URL of at most {room} characters.",
+            id="verification.E001",
+        )
+    ]

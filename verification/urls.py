@@ -1,3 +1,18 @@
 from django.urls import path
 
-urlpatterns = []
+from . import api, views
+
+app_name = "verification"
+
+urlpatterns = [
+    path("", views.landing, name="landing"),
+    path("demo/sessions", views.demo_start, name="demo_start"),
+    path("healthz", views.healthz, name="healthz"),
+    path("api/v1/sessions", api.sessions, name="api_sessions"),
+    path("api/v1/sessions/<str:session_id>", api.session_detail, name="api_session_detail"),
+    path("v/<str:token>/", views.entry, name="entry"),
+    path("v/<str:token>/consent", views.consent, name="consent"),
+    path("v/<str:token>/h5/start", views.h5_start, name="h5_start"),
+    path("v/<str:token>/h5/return", views.h5_return, name="h5_return"),
+    path("v/<str:token>/status", views.status, name="status"),
+]

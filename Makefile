@@ -1,0 +1,57 @@
+# `make run` serves the portal and runs the task worker (sandbox, SQLite);
+# `make test` runs every test. Both create .venv and install what they need.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+# Development defaults for `make run`; the environment (or .env) wins.
+DEBUG ?= 1
+SITE_URL ?= http://127.0.0.1:$(PORT)
+
+.PHONY: run test install install-dev browser messages
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+run: export DEBUG := $(DEBUG)
+run: export SITE_URL := $(SITE_URL)
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	@echo "Portal: $(SITE_URL)/   admin: $(SITE_URL)/admin/   (Ctrl-C stops the server and the worker)"
+	@trap 'kill 0' INT TERM EXIT; \
+	$(BIN)/python manage.py db_worker --interval 0.5 & \
+	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+# Debian's chromium and chromedriver drive the browser tests; install them
+# when they are missing and we may (root), never a downloaded browser.
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian's chromium and chromium-driver for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else \
+	    echo "chromium/chromedriver missing and not root: browser tests will be skipped"; \
+	  fi; \
+	fi
+
+test: install-dev browser
+	$(BIN)/python -m pytest
+
+# Regenerate the Chinese translations after changing user-facing text.
+messages: install
+	DEBUG=1 $(BIN)/python manage.py makemessages -l zh_Hans --no-obsolete
+	DEBUG=1 $(BIN)/python manage.py compilemessages

@@ -1,0 +1,41 @@
+"""Shared fixtures and personas.
+
+alice is an integrator with an API key; charlie is another integrator who
+should have no access to alice's sessions."""
+
+import pytest
+
+from verification.models import ApiClient
+
+
+@pytest.fixture
+def alice(db):
+    client, key = ApiClient.issue(name="alice", allowed_origins=["https://shop.example"])
+    client.key = key
+    return client
+
+
+@pytest.fixture
+def charlie(db):
+    client, key = ApiClient.issue(name="charlie")
+    client.key = key
+    return client
+
+
+@pytest.fixture
+def sandbox(live_server, settings):
+    """The portal served over real HTTP, with Jumdata pointed at its own
+    sandbox and links built on the live server's address."""
+    settings.SITE_URL = live_server.url
+    settings.JUMDATA_BASE_URL = f"{live_server.url}/sandbox/jumdata"
+    return live_server
+
+
+@pytest.fixture
+def jumdata_double(settings):
+    """A stand-in Jumdata server the test scripts; see tests/http_double.py."""
+    from tests.http_double import HttpDouble
+
+    with HttpDouble() as double:
+        settings.JUMDATA_BASE_URL = double.url
+        yield double

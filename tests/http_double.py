@@ -1,0 +1,67 @@
+"""A tiny HTTP server for tests that need a vendor to misbehave, or need to
+see exactly what the portal sends. Each test sets `respond` and reads
+`requests` afterwards."""
+
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict
+    body: bytes
+
+
+class HttpDouble:
+    def __init__(self):
+        self.requests: list[RecordedRequest] = []
+        self.respond = lambda request: (200, {"Content-Type": "application/json"}, b"{}")
+        double = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                request = RecordedRequest(self.command, self.path, dict(self.headers), self.rfile.read(length))
+                double.requests.append(request)
+                status, headers, body = double.respond(request)
+                try:
+                    self.send_response(status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a timeout test)
+
+            do_GET = do_POST = _handle
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def slow(seconds, then):
+    """A responder that waits before answering: for timeout tests."""
+
+    def respond(request):
+        time.sleep(seconds)
+        return then(request)
+
+    return respond

@@ -1,0 +1,83 @@
+"""The session owns its status transitions."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from verification.models import ApiClient, IllegalTransition, VerificationSession
+
+pytestmark = pytest.mark.django_db
+
+S = VerificationSession.Status
+
+
+def make_session(**kwargs):
+    return VerificationSession.objects.create(method="h5", external_ref="ref-1", **kwargs)
+
+
+def test_a_session_walks_the_documented_path():
+    session = make_session()
+    session.begin_attempt()
+    session.transition(S.PROCESSING)
+    session.record_outcome(S.PASSED, reason="passed", vendor_code=200)
+
+    assert (session.status, session.passed, session.vendor_code, session.attempts_used) == ("passed", True, "200", 1)
+    assert session.completed_at is not None
+
+
+@pytest.mark.parametrize(
+    "start, target",
+    [(S.CREATED, S.PASSED), (S.CREATED, S.PROCESSING), (S.PASSED, S.FAILED), (S.PASSED, S.IN_PROGRESS),
+     (S.PROCESSING, S.IN_PROGRESS), (S.FAILED, S.PASSED), (S.EXPIRED, S.PASSED)],
+)
+def test_an_illegal_transition_raises_and_changes_nothing(start, target):
+    session = make_session(status=start)
+    with pytest.raises(IllegalTransition):
+        session.transition(target)
+    assert session.status == start
+
+
+def test_a_passed_session_cannot_be_overwritten():
+    session = make_session(status=S.PASSED, passed=True)
+    with pytest.raises(IllegalTransition):
+        session.record_outcome(S.FAILED, reason="not_passed")
+    assert session.passed is True
+
+
+def test_a_retryable_failure_allows_a_new_attempt_until_the_limit():
+    session = make_session(max_attempts=2)
+    session.begin_attempt()
+    session.record_outcome(S.FAILED, reason="not_passed", retryable=True)
+    assert session.retry_allowed
+    session.begin_attempt()
+    assert (session.status, session.passed, session.reason) == ("in_progress", None, "")
+    session.record_outcome(S.EXPIRED, reason="token_expired", retryable=True)
+
+    assert not session.retry_allowed
+    with pytest.raises(IllegalTransition):
+        session.begin_attempt()
+
+
+def test_a_permanent_error_allows_no_retry():
+    session = make_session()
+    session.begin_attempt()
+    session.record_outcome(S.ERROR, reason="vendor_rejected", retryable=False)
+    assert not session.retry_allowed
+
+
+def test_an_expired_link_allows_nothing():
+    session = make_session(expires_at=timezone.now() - timedelta(seconds=1))
+    assert session.is_link_expired and not session.can_start_attempt
+
+
+def test_link_tokens_are_long_random_and_unique():
+    tokens = {make_session().link_token for _ in range(20)}
+    assert len(tokens) == 20 and all(len(t) >= 43 for t in tokens)
+
+
+def test_api_keys_are_kept_only_as_hashes():
+    client, key = ApiClient.issue(name="alice")
+    assert key not in {client.key_hash, client.key_hint}
+    assert ApiClient.authenticate(key) == client
+    assert ApiClient.authenticate(key + "x") is None

@@ -1,0 +1,65 @@
+"""The retry policy and redaction shared by every vendor client."""
+
+import pytest
+
+from verification.vendors.base import (
+    VendorConnectionError,
+    VendorRejected,
+    VendorResponseError,
+    backoff_seconds,
+    redact,
+    should_retry,
+)
+
+
+def error(kind, **kwargs):
+    return kind("x", vendor="v", endpoint="e", **kwargs)
+
+
+@pytest.mark.parametrize(
+    "failure, billed_call, expected",
+    [
+        (error(VendorConnectionError, reached=False, billed=False), True, True),
+        (error(VendorConnectionError, reached=True, billed=None), True, False),
+        (error(VendorConnectionError, reached=True, billed=None), False, True),
+        (error(VendorResponseError, http_status=503), False, True),
+        (error(VendorResponseError, http_status=200), False, True),
+        (error(VendorResponseError, http_status=503), True, False),
+        (error(VendorRejected, code=609), False, True),
+        (error(VendorRejected, code=999), False, False),
+        (error(VendorRejected, code=609, permanent=True), False, False),
+    ],
+)
+def test_should_retry(failure, billed_call, expected):
+    assert should_retry(failure, retryable_codes={609, 610}, billed_call=billed_call) is expected
+
+
+@pytest.mark.parametrize("attempt, seconds", [(0, 1), (1, 2), (2, 4), (4, 16), (5, 30), (10, 30)])
+def test_backoff_doubles_up_to_a_cap(attempt, seconds):
+    assert backoff_seconds(attempt) == seconds
+
+
+def test_redaction_keeps_no_secret_blob_name_or_id_number():
+    body = {
+        "appId": "app",
+        "sign": "deadbeef",
+        "key": "juhe-key",
+        "idcard": "11010519491231002X",
+        "realname": "张三",
+        "videoBase64": "A" * 5000,
+        "data": {"idcard_name": "李四", "list": ["B" * 300, "short"]},
+        "raw": b"\x00\x01",
+        "code": 0,
+    }
+
+    assert redact(body) == {
+        "appId": "app",
+        "sign": "***",
+        "key": "***",
+        "idcard": "110105********002X",
+        "realname": "张*",
+        "videoBase64": "<5000 characters>",
+        "data": {"idcard_name": "李*", "list": ["<300 characters>", "short"]},
+        "raw": "<2 bytes>",
+        "code": 0,
+    }

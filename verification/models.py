@@ -1,0 +1,264 @@
+"""The portal's records: integration clients, verification sessions and
+every call made to a vendor on a session's behalf."""
+
+import base64
+import hashlib
+import secrets
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .idcard import mask_idcard, mask_name
+
+
+class ApiClient(models.Model):
+    """A product team's integration. Only a hash of its API key is kept: the
+    key itself is shown once, by `create_api_client`."""
+
+    KEY_PREFIX = "kyc_"
+
+    name = models.CharField(max_length=100, unique=True)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    key_hint = models.CharField(max_length=12, editable=False, help_text=_("First characters of the key."))
+    allowed_origins = models.JSONField(default=list, blank=True)
+    webhook_url = models.URLField(blank=True)
+    # Standard Webhooks secret (`whsec_<base64>`); signing needs it in clear.
+    webhook_secret = models.CharField(max_length=100, blank=True, editable=False)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("API client")
+
+    def __str__(self):
+        return self.name
+
+    @staticmethod
+    def hash_key(key: str) -> str:
+        # API keys are 256-bit random strings, so a plain SHA-256 cannot be
+        # brute-forced and lets the lookup stay a single indexed query.
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, *, name: str, allowed_origins=(), webhook_url: str = "") -> tuple["ApiClient", str]:
+        key = cls.KEY_PREFIX + secrets.token_urlsafe(32)
+        client = cls.objects.create(
+            name=name,
+            key_hash=cls.hash_key(key),
+            key_hint=key[:10],
+            allowed_origins=list(allowed_origins),
+            webhook_url=webhook_url,
+            webhook_secret="whsec_" + base64.b64encode(secrets.token_bytes(32)).decode() if webhook_url else "",
+        )
+        return client, key
+
+    @classmethod
+    def authenticate(cls, key: str) -> "ApiClient | None":
+        return cls.objects.filter(key_hash=cls.hash_key(key), is_active=True).first()
+
+
+class Method(models.TextChoices):
+    H5 = "h5", _("Jumdata H5 liveness")
+    TENCENT_LIP = "tencent_lip", _("Tencent lip-code video")
+    TENCENT_IDCARD = "tencent_idcard", _("Tencent lip-code video with ID check")
+    JUHE_VIDEO = "juhe_video", _("Juhe video liveness")
+    JUHE_VIDEO_AUTH = "juhe_video_auth", _("Juhe video liveness with ID check")
+    TENCENT_PHOTO = "tencent_photo", _("Tencent selfie photo")
+
+
+class IllegalTransition(Exception):
+    """A session was asked to move to a status its current one cannot reach."""
+
+
+def new_link_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def default_expiry():
+    return timezone.now() + timedelta(hours=settings.KYC_SESSION_TTL_HOURS)
+
+
+class VerificationSession(models.Model):
+    class Status(models.TextChoices):
+        CREATED = "created", _("Created")
+        IN_PROGRESS = "in_progress", _("In progress")
+        PROCESSING = "processing", _("Processing")
+        PASSED = "passed", _("Passed")
+        FAILED = "failed", _("Failed")
+        ERROR = "error", _("Error")
+        EXPIRED = "expired", _("Expired")
+
+    class ReviewStatus(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    # Which statuses each status may move to. Failed, error and expired are
+    # outcomes of one attempt: a new attempt (within the limit, and only where
+    # the outcome allows it) moves the session back to in progress.
+    TRANSITIONS = {
+        Status.CREATED: {Status.IN_PROGRESS, Status.ERROR, Status.EXPIRED},
+        Status.IN_PROGRESS: {Status.PROCESSING, Status.PASSED, Status.FAILED, Status.ERROR, Status.EXPIRED},
+        Status.PROCESSING: {Status.PASSED, Status.FAILED, Status.ERROR, Status.EXPIRED},
+        Status.PASSED: set(),
+        Status.FAILED: {Status.IN_PROGRESS},
+        Status.ERROR: {Status.IN_PROGRESS},
+        Status.EXPIRED: {Status.IN_PROGRESS},
+    }
+    OUTCOME_STATUSES = {Status.PASSED, Status.FAILED, Status.ERROR, Status.EXPIRED}
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    client = models.ForeignKey(ApiClient, null=True, blank=True, on_delete=models.PROTECT, related_name="sessions")
+    method = models.CharField(max_length=20, choices=Method.choices)
+    external_ref = models.CharField(max_length=128, db_index=True)
+    realname = models.CharField(max_length=64, blank=True)
+    idcard = models.CharField(max_length=18, blank=True)
+    reference_photo = models.FileField(upload_to="reference/", blank=True)
+    options = models.JSONField(default=dict, blank=True)
+    return_url = models.URLField(max_length=2000, blank=True)
+    locale = models.CharField(max_length=10, default="zh-hans")
+
+    link_token = models.CharField(max_length=64, unique=True, default=new_link_token, editable=False)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.CREATED, db_index=True)
+    review_status = models.CharField(
+        max_length=20, choices=ReviewStatus.choices, default=ReviewStatus.PENDING, db_index=True
+    )
+    expires_at = models.DateTimeField(default=default_expiry)
+
+    consent_at = models.DateTimeField(null=True, blank=True)
+    consent_ip = models.GenericIPAddressField(null=True, blank=True)
+    consent_user_agent = models.CharField(max_length=512, blank=True)
+    consent_version = models.CharField(max_length=32, blank=True)
+
+    attempts_used = models.PositiveSmallIntegerField(default=0)
+    max_attempts = models.PositiveSmallIntegerField(default=3)
+
+    # The current attempt's vendor handle (Jumdata's token and taskNo).
+    vendor_token = models.CharField(max_length=128, blank=True)
+    vendor_token_expires_at = models.DateTimeField(null=True, blank=True)
+    vendor_task_no = models.CharField(max_length=64, blank=True, db_index=True)
+    vendor_order_no = models.CharField(max_length=64, blank=True, db_index=True)
+    # A short lease taken before a vendor call on this session's behalf, so
+    # two processes (the return page and a task) never call at once.
+    vendor_busy_until = models.DateTimeField(null=True, blank=True)
+
+    passed = models.BooleanField(null=True)
+    reason = models.CharField(max_length=64, blank=True)
+    vendor_code = models.CharField(max_length=16, blank=True, db_index=True)
+    scores = models.JSONField(default=dict, blank=True)
+    retryable = models.BooleanField(default=False)
+    face_image = models.FileField(upload_to="faces/", blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("verification session")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.get_method_display()} {self.external_ref}"
+
+    # --- state ------------------------------------------------------------
+
+    def transition(self, new_status: str) -> None:
+        """Moves to `new_status`, or raises IllegalTransition. Callers save."""
+        if new_status not in self.TRANSITIONS[self.Status(self.status)]:
+            raise IllegalTransition(f"{self.status} → {new_status} is not allowed")
+        self.status = new_status
+        if new_status == self.Status.IN_PROGRESS:
+            self.passed = None
+            self.reason = ""
+            self.vendor_code = ""
+            self.retryable = False
+            self.completed_at = None
+
+    def record_outcome(self, status: str, *, reason: str, vendor_code="", retryable=False, scores=None) -> None:
+        if status not in self.OUTCOME_STATUSES:
+            raise IllegalTransition(f"{status} is not an outcome")
+        self.transition(status)
+        self.passed = status == self.Status.PASSED
+        self.reason = reason
+        self.vendor_code = str(vendor_code)
+        self.retryable = retryable
+        if scores:
+            self.scores = {**self.scores, **scores}
+        self.completed_at = timezone.now()
+
+    def begin_attempt(self) -> None:
+        if not self.can_start_attempt:
+            raise IllegalTransition("no attempt can start in this state")
+        self.transition(self.Status.IN_PROGRESS)
+        self.attempts_used += 1
+
+    @property
+    def is_link_expired(self) -> bool:
+        return timezone.now() >= self.expires_at
+
+    @property
+    def has_consent(self) -> bool:
+        return self.consent_at is not None
+
+    @property
+    def attempts_left(self) -> int:
+        return max(self.max_attempts - self.attempts_used, 0)
+
+    @property
+    def can_start_attempt(self) -> bool:
+        if self.is_link_expired or not self.attempts_left:
+            return False
+        if self.status == self.Status.CREATED:
+            return True
+        return self.status in (self.Status.FAILED, self.Status.ERROR, self.Status.EXPIRED) and self.retryable
+
+    @property
+    def retry_allowed(self) -> bool:
+        return self.status != self.Status.CREATED and self.can_start_attempt
+
+    def has_live_vendor_token(self, now=None) -> bool:
+        now = now or timezone.now()
+        return bool(self.vendor_token) and self.vendor_token_expires_at is not None and now < self.vendor_token_expires_at
+
+    # --- display ----------------------------------------------------------
+
+    @property
+    def masked_name(self) -> str:
+        return mask_name(self.realname)
+
+    @property
+    def masked_idcard(self) -> str:
+        return mask_idcard(self.idcard)
+
+
+class VendorCall(models.Model):
+    """One HTTP call to a vendor: kept whatever happened, so spend and
+    failures can be traced. Summaries are redacted before they get here."""
+
+    session = models.ForeignKey(
+        VerificationSession, null=True, blank=True, on_delete=models.CASCADE, related_name="vendor_calls"
+    )
+    vendor = models.CharField(max_length=20)
+    endpoint = models.CharField(max_length=100)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    vendor_code = models.CharField(max_length=16, blank=True)
+    # True or False as the vendor defines billing; unknown (None) when the
+    # answer never arrived after the request was sent.
+    billed = models.BooleanField(null=True)
+    request_id = models.CharField(max_length=64, blank=True, help_text=_("The vendor's request/task number."))
+    error = models.CharField(max_length=255, blank=True)
+    latency_ms = models.PositiveIntegerField(default=0)
+    request_summary = models.JSONField(default=dict, blank=True)
+    response_summary = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("vendor call")
+        ordering = ["created_at"]
+
+    def __str__(self):
+        return f"{self.vendor} {self.endpoint} {self.vendor_code or self.error}"

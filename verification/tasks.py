@@ -1,0 +1,11 @@
+"""Background work. Tasks are thin: they take ids and call one service."""
+
+from django_tasks import task
+
+from . import services
+
+
+@task()
+def collect_h5_result(session_id: str, vendor_token: str, tries: int = 0) -> None:
+    """Fetches a Jumdata result the browser may never come back for."""
+    services.session_collect_h5_result(session_id=session_id, vendor_token=vendor_token, tries=tries)

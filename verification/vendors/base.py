@@ -1,0 +1,239 @@
+"""What every vendor client shares: the error hierarchy, the one function
+through which vendor HTTP goes (it leaves a VendorCall row whatever
+happens), redaction of what that row keeps, and the retry policy."""
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import requests
+import urllib3
+
+from ..idcard import mask_idcard, mask_name
+
+logger = logging.getLogger(__name__)
+
+# One pooled HTTP session per process: vendor calls reuse TLS connections.
+_http = requests.Session()
+
+
+# --- errors -------------------------------------------------------------------
+
+
+class VendorError(Exception):
+    """A vendor call did not give a usable answer.
+
+    `permanent`: trying again the same way cannot help (bad credentials,
+    service not enabled). `billed`: True/False as the vendor defines it, None
+    when unknown (the request left but no answer came back). `reached`: the
+    vendor may have received the request; a billed call is never repeated
+    unless this is False.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        vendor: str,
+        endpoint: str,
+        code=None,
+        http_status: int | None = None,
+        permanent: bool = False,
+        billed: bool | None = False,
+        reached: bool = True,
+        request_id: str = "",
+    ):
+        super().__init__(message)
+        self.vendor = vendor
+        self.endpoint = endpoint
+        self.code = code
+        self.http_status = http_status
+        self.permanent = permanent
+        self.billed = billed
+        self.reached = reached
+        self.request_id = request_id
+
+
+class VendorConnectionError(VendorError):
+    """No answer: the connection failed or timed out."""
+
+
+class VendorResponseError(VendorError):
+    """An answer that is not what the protocol promises (HTML, garbage,
+    missing fields, a 5xx page)."""
+
+
+class VendorRejected(VendorError):
+    """The vendor answered with one of its documented error codes."""
+
+
+# --- retry policy (pure functions; the tasks apply them) ---------------------
+
+
+def should_retry(error: VendorError, *, retryable_codes=frozenset(), billed_call: bool) -> bool:
+    """Whether calling again can help and cannot bill twice."""
+    if error.permanent:
+        return False
+    if billed_call and error.reached:
+        return False
+    if isinstance(error, (VendorConnectionError, VendorResponseError)):
+        # No usable answer came back (a proxy's HTML page, a 5xx, garbage):
+        # asking again is the only way to learn the outcome.
+        return True
+    return error.code in retryable_codes
+
+
+def backoff_seconds(attempt: int, *, base: float = 1.0, cap: float = 30.0) -> float:
+    """Exponential backoff: 1, 2, 4, 8 … seconds, never more than `cap`.
+    `attempt` counts from 0."""
+    return min(base * (2**attempt), cap)
+
+
+# --- redaction ----------------------------------------------------------------
+
+SECRET_FIELDS = frozenset({"sign", "appSecret", "key", "authorization", "Authorization", "secret"})
+IDCARD_FIELDS = frozenset({"idcard", "idcard_number"})
+NAME_FIELDS = frozenset({"realname", "idcard_name"})
+MAX_SUMMARY_STRING = 200
+
+
+def redact(value, key: str = ""):
+    """A copy of a request or response body that is safe to store: no
+    secret, no base64 blob, no name or ID number in clear."""
+    if isinstance(value, dict):
+        return {k: redact(v, k) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact(v, key) for v in value]
+    if isinstance(value, (bytes, bytearray)):
+        return f"<{len(value)} bytes>"
+    if not isinstance(value, str):
+        return value
+    if key in SECRET_FIELDS:
+        return "***"
+    if key in IDCARD_FIELDS:
+        return mask_idcard(value)
+    if key in NAME_FIELDS:
+        return mask_name(value)
+    if len(value) > MAX_SUMMARY_STRING:
+        return f"<{len(value)} characters>"
+    return value
+
+
+# --- transport ----------------------------------------------------------------
+
+
+@dataclass
+class VendorCallRecord:
+    """What one call leaves behind; the vendor module fills in the vendor's
+    own fields once it has read the answer."""
+
+    vendor: str
+    endpoint: str
+    session: object = None
+    request_summary: dict = field(default_factory=dict)
+    http_status: int | None = None
+    vendor_code: str = ""
+    billed: bool | None = False
+    request_id: str = ""
+    response_summary: dict = field(default_factory=dict)
+    error: str = ""
+    latency_ms: int = 0
+
+    def save(self):
+        from ..models import VendorCall
+
+        VendorCall.objects.create(
+            session=self.session,
+            vendor=self.vendor,
+            endpoint=self.endpoint,
+            http_status=self.http_status,
+            vendor_code=self.vendor_code,
+            billed=self.billed,
+            request_id=self.request_id[:64],
+            error=self.error[:255],
+            latency_ms=self.latency_ms,
+            request_summary=self.request_summary,
+            response_summary=self.response_summary,
+        )
+        logger.info(
+            "vendor=%s endpoint=%s http=%s code=%s billed=%s request_id=%s latency_ms=%s%s",
+            self.vendor,
+            self.endpoint,
+            self.http_status,
+            self.vendor_code or "-",
+            self.billed,
+            self.request_id or "-",
+            self.latency_ms,
+            f" error={self.error}" if self.error else "",
+        )
+
+
+class vendor_call:
+    """Context manager around one vendor call: `send` makes the HTTP request
+    (with a required timeout) and the record is saved on exit, whether the
+    block finished or raised."""
+
+    def __init__(self, *, vendor: str, endpoint: str, session=None, request_summary: dict):
+        self.record = VendorCallRecord(
+            vendor=vendor, endpoint=endpoint, session=session, request_summary=redact(request_summary)
+        )
+        self._started = 0.0
+
+    def __enter__(self):
+        self._started = time.monotonic()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.record.latency_ms = round((time.monotonic() - self._started) * 1000)
+        if exc is not None:
+            self.record.error = f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, VendorError):
+                self.record.billed = exc.billed
+                if exc.code is not None:
+                    self.record.vendor_code = str(exc.code)
+                self.record.request_id = self.record.request_id or exc.request_id
+        self.record.save()
+        return False
+
+    def send(self, method: str, url: str, *, timeout, **kwargs) -> requests.Response:
+        try:
+            response = _http.request(method, url, timeout=timeout, allow_redirects=False, **kwargs)
+        except requests.RequestException as exc:
+            reached = _may_have_reached(exc)
+            raise VendorConnectionError(
+                f"{type(exc).__name__} calling {self.record.endpoint}",
+                vendor=self.record.vendor,
+                endpoint=self.record.endpoint,
+                reached=reached,
+                billed=None if reached else False,
+            ) from exc
+        self.record.http_status = response.status_code
+        return response
+
+    def parse_json(self, response: requests.Response) -> dict:
+        """The answer as a JSON object, or VendorResponseError."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            content_type = response.headers.get("Content-Type", "?")
+            raise VendorResponseError(
+                f"HTTP {response.status_code} with a non-JSON body ({content_type})",
+                vendor=self.record.vendor,
+                endpoint=self.record.endpoint,
+                http_status=response.status_code,
+            )
+        self.record.response_summary = redact(body)
+        return body
+
+
+def _may_have_reached(exc: requests.RequestException) -> bool:
+    """False only when the request certainly never left: the connection was
+    not established. A read timeout or reset may follow a received request."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
+    if isinstance(exc, requests.ConnectionError):
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        return not isinstance(reason, urllib3.exceptions.NewConnectionError)
+    return True
