@@ -206,7 +206,7 @@ VENDOR_TIMEOUT_SECONDS = (
     env.float("VENDOR_READ_TIMEOUT", default=15.0),
 )
 
-# Jumdata H5 liveness v2 (vendor document 003).
+# Jumdata H5 liveness v2 (vendor-docs file 004_…; the README table says 003).
 JUMDATA_BASE_URL = vendor_setting(
     "JUMDATA_BASE_URL", sandbox=f"{SITE_URL}/sandbox/jumdata", live="https://api.jumdata.com"
 ).rstrip("/")

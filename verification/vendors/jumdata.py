@@ -1,4 +1,5 @@
-"""Jumdata (聚美智数) H5 liveness V2, vendor document 003.
+"""Jumdata (聚美智数) H5 liveness V2: vendor-docs file 004 (the vendor-docs README
+lists it as 003; the Jumdata text is in 004_8fc182905da6e522.txt).
 
 `init` (billed) hands out a token for the vendor's own liveness page; the
 browser is sent to `html?token=`; the vendor page redirects back to our

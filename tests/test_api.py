@@ -1,0 +1,155 @@
+"""The integration API, as a product team's backend uses it."""
+
+import base64
+import json
+
+import pytest
+
+from verification.models import VerificationSession
+
+pytestmark = pytest.mark.django_db
+
+VALID_IDCARD = "11010519491231002X"
+# The smallest JPEG header the portal accepts as a photo.
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+
+
+def post(client, key, body, **extra):
+    data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+    return client.post(
+        "/api/v1/sessions",
+        data=data,
+        content_type=extra.pop("content_type", "application/json"),
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+        **extra,
+    )
+
+
+def test_alice_creates_a_session_and_gets_a_link_to_open(client, alice, settings):
+    response = post(client, alice.key, {"method": "h5", "external_ref": "order-42", "options": {"actions": ["LookFront", "BlinkEye"]}})
+
+    assert response.status_code == 201
+    body = response.json()
+    assert set(body) == {"id", "url", "status", "expires_at"}
+    session = VerificationSession.objects.get(pk=body["id"])
+    assert body["url"] == f"{settings.SITE_URL}/v/{session.link_token}/"
+    assert body["status"] == "created"
+    assert (session.client, session.external_ref, session.options) == (alice, "order-42", {"actions": ["LookFront", "BlinkEye"]})
+    assert session.max_attempts == 3
+
+
+def test_alice_reads_the_outcome(client, alice):
+    session = VerificationSession.objects.create(
+        client=alice, method="h5", external_ref="order-7", status="passed", passed=True, reason="passed",
+        vendor_code="200",
+    )
+
+    response = client.get(f"/api/v1/sessions/{session.pk}", HTTP_AUTHORIZATION=f"Bearer {alice.key}")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["result"] == {"passed": True, "reason": "passed", "vendor_code": "200", "scores": {}}
+    assert (body["id"], body["external_ref"], body["method"], body["status"], body["review_status"]) == (
+        str(session.pk), "order-7", "h5", "passed", "pending",
+    )
+    assert body["completed_at"] is None and body["created_at"]
+    assert response["Cache-Control"] == "no-store"
+
+
+def test_charlie_cannot_see_alices_sessions(client, alice, charlie):
+    session = VerificationSession.objects.create(client=alice, method="h5", external_ref="x")
+
+    response = client.get(f"/api/v1/sessions/{session.pk}", HTTP_AUTHORIZATION=f"Bearer {charlie.key}")
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_a_session_with_name_and_id_number_keeps_them(client, alice):
+    response = post(client, alice.key, {"method": "h5", "external_ref": "r", "realname": "张三", "idcard": "11010519491231002x"})
+
+    assert response.status_code == 201
+    session = VerificationSession.objects.get()
+    assert (session.realname, session.idcard) == ("张三", VALID_IDCARD)
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"external_ref": "r"}, "method"),
+        ({"method": "selfie", "external_ref": "r"}, "method"),
+        ({"method": "h5"}, "external_ref"),
+        ({"method": "h5", "external_ref": "x" * 129}, "external_ref"),
+        ({"method": "h5", "external_ref": "r", "realname": "张三", "idcard": "110105194912310021"}, "idcard"),
+        ({"method": "h5", "external_ref": "r", "realname": "张三"}, "idcard"),
+        ({"method": "h5", "external_ref": "r", "idcard": VALID_IDCARD}, "realname"),
+        ({"method": "h5", "external_ref": "r", "options": {"actions": ["Jump"]}}, "options.actions"),
+        ({"method": "h5", "external_ref": "r", "options": {"colors": ["#FFFFFF"]}}, "options.colors"),
+        ({"method": "h5", "external_ref": "r", "options": {"colors": "#FFFFFF,#000000", "actions": "BlinkEye"}}, "options.actions"),
+        ({"method": "h5", "external_ref": "r", "options": {"liveness_type": 1}}, "options"),
+        ({"method": "h5", "external_ref": "r", "options": "fast"}, "options"),
+        ({"method": "h5", "external_ref": "r", "return_url": "javascript:alert(1)"}, "return_url"),
+        ({"method": "h5", "external_ref": "r", "locale": "fr"}, "locale"),
+        ({"method": "h5", "external_ref": "r", "reference_photo": base64.b64encode(JPEG).decode()}, "reference_photo"),
+        ({"method": "h5", "external_ref": "r", "colour": "red"}, "colour"),
+    ],
+)
+def test_invalid_input_is_a_400_naming_the_field_and_stores_nothing(client, alice, body, field):
+    response = post(client, alice.key, body)
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request" and field in error["fields"]
+    assert VerificationSession.objects.count() == 0
+
+
+def test_a_method_not_yet_offered_is_refused(client, alice):
+    response = post(client, alice.key, {"method": "juhe_video", "external_ref": "r"})
+    assert response.status_code == 400
+    assert "not available" in response.json()["error"]["fields"]["method"]
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b"\xff\xfe"])
+def test_malformed_json_is_a_400(client, alice, body):
+    response = post(client, alice.key, body)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "malformed_json"
+
+
+def test_a_form_body_is_a_415(client, alice):
+    response = post(client, alice.key, "method=h5", content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 415
+
+
+def test_a_body_over_the_limit_is_a_413(client, alice, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = post(client, alice.key, {"method": "h5", "external_ref": "r", "realname": "x" * 2000})
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+
+
+@pytest.mark.parametrize("header", ["", "Bearer", "Bearer wrong-key", "Basic abc", "kyc_abc"])
+def test_without_a_valid_key_it_is_a_401(client, alice, header):
+    response = client.post("/api/v1/sessions", data="{}", content_type="application/json", HTTP_AUTHORIZATION=header)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthorized"
+
+
+def test_a_deactivated_client_is_locked_out(client, alice):
+    alice.is_active = False
+    alice.save()
+    assert post(client, alice.key, {"method": "h5", "external_ref": "r"}).status_code == 401
+
+
+def test_the_wrong_method_is_a_405_in_json(client, alice):
+    response = client.get("/api/v1/sessions", HTTP_AUTHORIZATION=f"Bearer {alice.key}")
+    assert response.status_code == 405
+    assert response["Allow"] == "POST" and response.json()["error"]["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/sessions/not-a-uuid", "/api/v1/nothing", "/api/v2/sessions"])
+def test_unknown_api_paths_are_json_404s(client, alice, path):
+    response = client.get(path, HTTP_AUTHORIZATION=f"Bearer {alice.key}")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == "not_found"

@@ -1,0 +1,71 @@
+"""Start-up checks and settings that must stop a bad deployment early."""
+
+import os
+import subprocess
+import sys
+
+from verification.checks import check_jumdata_return_url_fits
+
+
+def test_a_normal_site_url_leaves_room_for_the_return_url(settings):
+    settings.SITE_URL = "https://kyc.bank.example.cn"
+    assert check_jumdata_return_url_fits() == []
+
+
+def test_a_site_url_too_long_for_jumdata_is_an_error(settings):
+    settings.SITE_URL = "https://" + "very-long-subdomain." * 4 + "example.com/kyc/portal"
+
+    (error,) = check_jumdata_return_url_fits()
+
+    assert error.id == "verification.E001" and "128" in error.msg and "at most" in error.hint
+
+
+def run_settings(**env):
+    """Imports the settings in a fresh interpreter with only `env` set."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("JUMDATA_", "KYC_", "SECRET_KEY", "DEBUG"))}
+    return subprocess.run(
+        [sys.executable, "-c", "import kyc_portal.settings as s; print(s.JUMDATA_BASE_URL, s.JUMDATA_APP_ID)"],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_sandbox_mode_needs_no_credentials():
+    done = run_settings(SECRET_KEY="k", SITE_URL="http://127.0.0.1:8000")
+    assert done.returncode == 0
+    assert done.stdout.split() == ["http://127.0.0.1:8000/sandbox/jumdata", "sandbox-jumdata-app"]
+
+
+def test_live_mode_without_a_credential_stops_naming_the_variable():
+    done = run_settings(SECRET_KEY="k", KYC_VENDOR_MODE="live")
+    assert done.returncode != 0
+    assert "JUMDATA_APP_ID must be set" in done.stderr
+
+
+def test_live_mode_uses_the_vendor_hosts():
+    done = run_settings(SECRET_KEY="k", KYC_VENDOR_MODE="live", JUMDATA_APP_ID="a", JUMDATA_APP_SECRET="s")
+    assert done.returncode == 0
+    assert done.stdout.split() == ["https://api.jumdata.com", "a"]
+
+
+def test_debug_off_without_a_secret_key_stops():
+    done = run_settings()
+    assert done.returncode != 0 and "SECRET_KEY must be set" in done.stderr
+
+
+def test_production_settings_pass_the_deploy_check():
+    env = {
+        "SECRET_KEY": "a-long-random-production-key-" + "x" * 40,
+        "SITE_URL": "https://kyc.bank.example.cn",
+        "ALLOWED_HOSTS": "kyc.bank.example.cn",
+        "DEBUG": "0",
+    }
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("JUMDATA_", "KYC_", "DEBUG"))}
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env={**clean, **env, "DJANGO_SETTINGS_MODULE": "kyc_portal.settings"},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
