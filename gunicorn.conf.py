@@ -1,0 +1,25 @@
+"""Gunicorn settings for the portal (`gunicorn -c gunicorn.conf.py`).
+
+Threaded workers: a request waiting on a vendor (up to the read timeout)
+must not hold a whole process, and in sandbox mode the portal calls its own
+emulator, which a single synchronous worker would deadlock on."""
+
+import os
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+wsgi_app = "kyc_portal.wsgi:application"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+# Longer than the vendor read timeout (15 s) plus a video upload.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+graceful_timeout = 30
+keepalive = 5
+# Recycle workers now and then, so a slow leak never grows for ever.
+max_requests = 2000
+max_requests_jitter = 200
+limit_request_line = 8190
+limit_request_fields = 100
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+accesslog = "-"
+errorlog = "-"
