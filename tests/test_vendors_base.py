@@ -50,6 +50,7 @@ def test_redaction_keeps_no_secret_blob_name_or_id_number():
         "data": {"idcard_name": "李四", "list": ["B" * 300, "short"]},
         "raw": b"\x00\x01",
         "code": 0,
+        "data2": {"token": "0123456789abcdef"},
     }
 
     assert redact(body) == {
@@ -62,4 +63,5 @@ def test_redaction_keeps_no_secret_blob_name_or_id_number():
         "data": {"idcard_name": "李*", "list": ["<300 characters>", "short"]},
         "raw": "<2 bytes>",
         "code": 0,
+        "data2": {"token": "012345…"},
     }

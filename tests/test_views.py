@@ -78,6 +78,9 @@ def test_a_person_consents_passes_and_comes_back_verified(sandbox, client):
     assert session.face_image.read().startswith(b"\xff\xd8\xff")
     page = client.get(f"/v/{session.link_token}/")
     assert 'id="result"' in page.text and "passed" in page.text
+    kept = json.dumps([list(VendorCall.objects.values_list("request_summary", "response_summary"))])
+    assert session.link_token not in kept, kept
+    assert session.vendor_token not in kept, "tokens work like passwords"
 
 
 @pytest.mark.parametrize(

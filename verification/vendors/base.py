@@ -92,6 +92,8 @@ def backoff_seconds(attempt: int, *, base: float = 1.0, cap: float = 30.0) -> fl
 # --- redaction ----------------------------------------------------------------
 
 SECRET_FIELDS = frozenset({"sign", "appSecret", "key", "authorization", "Authorization", "secret"})
+# Bearer-like handles (a vendor token opens the vendor's page): kept short.
+TOKEN_FIELDS = frozenset({"token"})
 IDCARD_FIELDS = frozenset({"idcard", "idcard_number"})
 NAME_FIELDS = frozenset({"realname", "idcard_name"})
 MAX_SUMMARY_STRING = 200
@@ -110,6 +112,8 @@ def redact(value, key: str = ""):
         return value
     if key in SECRET_FIELDS:
         return "***"
+    if key in TOKEN_FIELDS:
+        return shorten_secret(value)
     if key in IDCARD_FIELDS:
         return mask_idcard(value)
     if key in NAME_FIELDS:
@@ -117,6 +121,11 @@ def redact(value, key: str = ""):
     if len(value) > MAX_SUMMARY_STRING:
         return f"<{len(value)} characters>"
     return value
+
+
+def shorten_secret(value: str) -> str:
+    """Enough of a token to match it against logs, not enough to use it."""
+    return value[:6] + "…" if len(value) > 6 else value
 
 
 # --- transport ----------------------------------------------------------------

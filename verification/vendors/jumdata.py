@@ -16,7 +16,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from .base import VendorRejected, VendorResponseError, vendor_call
+from .base import VendorRejected, VendorResponseError, shorten_secret, vendor_call
 
 VENDOR = "jumdata"
 RETURN_URL_MAX_LENGTH = 128
@@ -211,7 +211,7 @@ class JumdataClient:
             "sign": sign(self.app_id, self.app_secret, timestamp),
             **params,
         }
-        summary = {**form, **({"token": _shorten(form["token"])} if "token" in form else {})}
+        summary = {**form}
         if "returnUrl" in summary:
             summary["returnUrl"] = _hide_link_token(summary["returnUrl"])
         with vendor_call(vendor=VENDOR, endpoint=endpoint, session=self.session, request_summary=summary) as call:
@@ -242,10 +242,6 @@ class JumdataClient:
         )
 
 
-def _shorten(secret: str) -> str:
-    return secret[:6] + "…" if len(secret) > 6 else secret
-
-
 def _hide_link_token(return_url: str) -> str:
     """The returnUrl carries the session's link token, which works like a
     password for the end-user pages; staff reading vendor calls need not see it."""
@@ -253,4 +249,4 @@ def _hide_link_token(return_url: str) -> str:
     if len(parts) != 2:
         return return_url
     token, _sep, rest = parts[1].partition("/")
-    return f"{parts[0]}/v/{_shorten(token)}/{rest}"
+    return f"{parts[0]}/v/{shorten_secret(token)}/{rest}"

@@ -1,0 +1,125 @@
+"""A real headless Chromium for browser tests: Debian's `chromium` package
+driven by its `chromium-driver`, never a downloaded browser.
+
+    from tests.browser import browser, chromium_args  # noqa: F401  (fixtures)
+
+    def test_something(browser, sandbox):
+        browser.get(sandbox.url)
+
+Tests that need more flags (a fake camera, say) call `chromium(extra_args=...)`
+themselves, or override the `chromium_args` fixture.
+
+When the browser is not installed the test is skipped, except on CI
+(`CI=true`), where a skip would hide that nothing ran: there it fails.
+
+Set BROWSER_SCREENSHOT_DIR to a folder to keep the screenshots tests take with
+`screenshot()`; without it, `screenshot()` does nothing."""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+INSTALL_HINT = "apt-get install chromium chromium-driver"
+
+# Root, no display, closed network: run headless at phone size, and keep
+# Chromium from calling home.
+BASE_ARGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=412,915",
+)
+
+# --window-size alone leaves a 500×772 viewport (desktop windows are at least
+# 500 px wide, and headless keeps room for the toolbar), so the page is also
+# emulated at this size, with touch, as a phone would show it.
+PHONE_METRICS = {"width": 412, "height": 915, "pixelRatio": 1.0}
+
+WAIT_SECONDS = 10
+
+
+def require_chromium():
+    """Skips (fails on CI) the current test when Debian's Chromium or its
+    driver is missing."""
+    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
+    if not missing:
+        return
+    reason = f"browser test needs {' and '.join(missing)} ({INSTALL_HINT})"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}; CI=true, so this is an error, not a skip", pytrace=False)
+    pytest.skip(reason)
+
+
+def chromium(extra_args=(), *, phone=True):
+    """Starts a fresh headless Chromium (its own throw-away profile) and
+    returns its WebDriver; with phone=True its pages are laid out on a 412×915
+    touch screen. The caller must call `.quit()`; the profile folder is
+    removed then."""
+    require_chromium()
+    # Selenium Manager must never look for, or download, a browser or driver.
+    os.environ["SE_OFFLINE"] = "true"
+    profile = tempfile.mkdtemp(prefix="kyc-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in (*BASE_ARGS, f"--user-data-dir={profile}", *extra_args):
+        options.add_argument(arg)
+    if phone:
+        options.add_experimental_option("mobileEmulation", {"deviceMetrics": PHONE_METRICS})
+    try:
+        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    except Exception:
+        shutil.rmtree(profile, ignore_errors=True)
+        raise
+    driver.set_page_load_timeout(WAIT_SECONDS * 3)
+    quit_driver = driver.quit
+
+    def quit_and_clean():
+        try:
+            quit_driver()
+        finally:
+            shutil.rmtree(profile, ignore_errors=True)
+
+    driver.quit = quit_and_clean
+    return driver
+
+
+def screenshot(driver, name):
+    """Saves a PNG of the current page as BROWSER_SCREENSHOT_DIR/<name>.png,
+    if that variable is set. Returns the path, or None."""
+    folder = os.environ.get("BROWSER_SCREENSHOT_DIR")
+    if not folder:
+        return None
+    path = Path(folder) / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(path))
+    return path
+
+
+@pytest.fixture
+def chromium_args():
+    """Extra Chromium flags for the `browser` fixture; override to add some."""
+    return ()
+
+
+@pytest.fixture
+def browser(chromium_args):
+    """A headless Chromium showing pages on a 412×915 phone screen, closed
+    after the test."""
+    driver = chromium(extra_args=chromium_args)
+    try:
+        yield driver
+    finally:
+        driver.quit()
