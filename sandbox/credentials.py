@@ -6,3 +6,12 @@ The portal's settings default to them in sandbox mode.
 
 JUMDATA_APP_ID = "sandbox-jumdata-app"
 JUMDATA_APP_SECRET = "sandbox-jumdata-secret"
+
+TENCENT_APP_ID = "1250000000"
+TENCENT_SECRET_ID = "AKIDsandboxTencentSecretId0000000000"
+TENCENT_SECRET_KEY = "sandboxTencentSecretKey000000000"
+TENCENT_BUCKET = ""
+
+# Juhe issues one key per API.
+JUHE_VIDEO_KEY = "sandbox-juhe-face-vedio-key"
+JUHE_VIDEO_AUTH_KEY = "sandbox-juhe-video-auth-key"
