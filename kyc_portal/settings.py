@@ -218,3 +218,34 @@ JUMDATA_APP_SECRET = vendor_setting("JUMDATA_APP_SECRET", sandbox=sandbox_creden
 # long before it dies, so a billed outcome is kept even if the user left.
 JUMDATA_TOKEN_TTL_SECONDS = 600
 JUMDATA_RECONCILE_BEFORE_EXPIRY_SECONDS = env.int("JUMDATA_RECONCILE_BEFORE_EXPIRY_SECONDS", default=60)
+
+# Tencent Cloud legacy face verification (vendor-docs 002).
+TENCENT_BASE_URL = vendor_setting(
+    "TENCENT_BASE_URL", sandbox=f"{SITE_URL}/sandbox/tencent", live="https://recognition.image.myqcloud.com"
+).rstrip("/")
+TENCENT_APP_ID = vendor_setting("TENCENT_APP_ID", sandbox=sandbox_credentials.TENCENT_APP_ID)
+TENCENT_SECRET_ID = vendor_setting("TENCENT_SECRET_ID", sandbox=sandbox_credentials.TENCENT_SECRET_ID)
+TENCENT_SECRET_KEY = vendor_setting("TENCENT_SECRET_KEY", sandbox=sandbox_credentials.TENCENT_SECRET_KEY)
+# The bucket is a legacy field the signature may leave empty.
+TENCENT_BUCKET = env.str("TENCENT_BUCKET", default=sandbox_credentials.TENCENT_BUCKET)
+# `sim` at or above this passes the face comparison (70 ⇒ 1/1,000 false
+# accepts, 80 ⇒ 1/10,000, per the document).
+TENCENT_SIM_THRESHOLD = env.int("TENCENT_SIM_THRESHOLD", default=80)
+TENCENT_IDCARD_SIMILARITY_THRESHOLD = env.float("TENCENT_IDCARD_SIMILARITY_THRESHOLD", default=75.0)
+TENCENT_PHOTO_SCORE_THRESHOLD = env.int("TENCENT_PHOTO_SCORE_THRESHOLD", default=87)
+
+# Juhe (vendor-docs 000 and 001): one key per API.
+JUHE_BASE_URL = vendor_setting("JUHE_BASE_URL", sandbox=f"{SITE_URL}/sandbox/juhe", live="https://apis.juhe.cn").rstrip("/")
+JUHE_VIDEO_KEY = vendor_setting("JUHE_VIDEO_KEY", sandbox=sandbox_credentials.JUHE_VIDEO_KEY)
+JUHE_VIDEO_AUTH_KEY = vendor_setting("JUHE_VIDEO_AUTH_KEY", sandbox=sandbox_credentials.JUHE_VIDEO_AUTH_KEY)
+
+
+# --- Recorded video and photos ---------------------------------------------
+
+KYC_UPLOAD_MAX_BYTES = env.int("KYC_UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
+KYC_RECORDING_SECONDS = env.int("KYC_RECORDING_SECONDS", default=6)
+# videoAuth: faceScore at or above this counts as "same person" (the
+# document's sample calls 0.72 the same person and gives no threshold).
+JUHE_FACE_SCORE_THRESHOLD = env.float("JUHE_FACE_SCORE_THRESHOLD", default=0.6)
+# face_vedio/verify: how many best frames to ask for and keep (2–10; 1 asks for one).
+JUHE_BEST_FRAMES = env.int("JUHE_BEST_FRAMES", default=3)

@@ -103,10 +103,42 @@ def test_invalid_input_is_a_400_naming_the_field_and_stores_nothing(client, alic
     assert VerificationSession.objects.count() == 0
 
 
-def test_a_method_not_yet_offered_is_refused(client, alice):
-    response = post(client, alice.key, {"method": "juhe_video", "external_ref": "r"})
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"method": "juhe_video", "external_ref": "r", "options": {"liveness_type": 1}},
+        {"method": "juhe_video_auth", "external_ref": "r", "realname": "张三", "idcard": VALID_IDCARD, "options": {"rate_type": 4}},
+        {"method": "tencent_lip", "external_ref": "r", "reference_photo": base64.b64encode(JPEG).decode()},
+        {"method": "tencent_idcard", "external_ref": "r", "realname": "张三", "idcard": VALID_IDCARD},
+        {"method": "tencent_photo", "external_ref": "r"},
+    ],
+)
+def test_each_recorded_method_takes_its_own_options(client, alice, body):
+    response = post(client, alice.key, body)
+    assert response.status_code == 201, response.json()
+    session = VerificationSession.objects.get()
+    assert session.options == body.get("options", {})
+    assert bool(session.reference_photo) == ("reference_photo" in body)
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"method": "juhe_video", "external_ref": "r", "options": {"liveness_type": 3}}, "options.liveness_type"),
+        ({"method": "juhe_video", "external_ref": "r", "options": {"liveness_type": "1"}}, "options.liveness_type"),
+        ({"method": "juhe_video_auth", "external_ref": "r", "realname": "张三", "idcard": VALID_IDCARD, "options": {"rate_type": 8}}, "options.rate_type"),
+        ({"method": "juhe_video_auth", "external_ref": "r"}, "realname"),
+        ({"method": "tencent_idcard", "external_ref": "r", "realname": "张三"}, "idcard"),
+        ({"method": "tencent_lip", "external_ref": "r", "options": {"actions": ["LookFront"]}}, "options"),
+        ({"method": "tencent_lip", "external_ref": "r", "reference_photo": base64.b64encode(b"GIF89a" + b"0" * 20).decode()}, "reference_photo"),
+        ({"method": "tencent_lip", "external_ref": "r", "reference_photo": "not base64!"}, "reference_photo"),
+    ],
+)
+def test_recorded_methods_refuse_what_their_vendor_would(client, alice, body, field):
+    response = post(client, alice.key, body)
     assert response.status_code == 400
-    assert "not available" in response.json()["error"]["fields"]["method"]
+    assert field in response.json()["error"]["fields"]
+    assert VerificationSession.objects.count() == 0
 
 
 @pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b"\xff\xfe"])

@@ -149,9 +149,18 @@ class VerificationSession(models.Model):
     passed = models.BooleanField(null=True)
     reason = models.CharField(max_length=64, blank=True)
     vendor_code = models.CharField(max_length=16, blank=True, db_index=True)
+    # Whose code `vendor_code` is: an h5 session may end on Tencent's answer.
+    outcome_vendor = models.CharField(max_length=16, blank=True)
     scores = models.JSONField(default=dict, blank=True)
     retryable = models.BooleanField(default=False)
     face_image = models.FileField(upload_to="faces/", blank=True)
+
+    # What the person was asked to do on camera in the current attempt.
+    challenge_kind = models.CharField(max_length=16, blank=True)
+    challenge_value = models.CharField(max_length=32, blank=True)
+    # Set when something calls for a human look (a video chosen from files
+    # may have been recorded earlier, or by someone else).
+    needs_review = models.BooleanField(default=False, db_index=True)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -175,16 +184,20 @@ class VerificationSession(models.Model):
             self.passed = None
             self.reason = ""
             self.vendor_code = ""
+            self.outcome_vendor = ""
             self.retryable = False
             self.completed_at = None
 
-    def record_outcome(self, status: str, *, reason: str, vendor_code="", retryable=False, scores=None) -> None:
+    def record_outcome(
+        self, status: str, *, reason: str, vendor_code="", vendor="", retryable=False, scores=None
+    ) -> None:
         if status not in self.OUTCOME_STATUSES:
             raise IllegalTransition(f"{status} is not an outcome")
         self.transition(status)
         self.passed = status == self.Status.PASSED
         self.reason = reason
         self.vendor_code = str(vendor_code)
+        self.outcome_vendor = vendor
         self.retryable = retryable
         if scores:
             self.scores = {**self.scores, **scores}
@@ -262,3 +275,62 @@ class VendorCall(models.Model):
 
     def __str__(self):
         return f"{self.vendor} {self.endpoint} {self.vendor_code or self.error}"
+
+
+class Submission(models.Model):
+    """One video or photo a person sent for one attempt: the original as
+    received, the normalised file the vendor gets, and how far it got.
+    An attempt is sent to a vendor at most once (unique per attempt)."""
+
+    class Kind(models.TextChoices):
+        VIDEO = "video", _("Video")
+        PHOTO = "photo", _("Photo")
+
+    class Capture(models.TextChoices):
+        RECORDER = "recorder", _("Recorded in the page")
+        FILE = "file", _("Chosen from files")
+
+    class State(models.TextChoices):
+        RECEIVED = "received", _("Received")
+        SENDING = "sending", _("Sending to the vendor")
+        ANSWERED = "answered", _("Answered")
+        UNANSWERED = "unanswered", _("Sent, no answer")
+
+    session = models.ForeignKey(VerificationSession, on_delete=models.CASCADE, related_name="submissions")
+    attempt = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    capture = models.CharField(max_length=10, choices=Capture.choices)
+    original = models.FileField(upload_to="originals/")
+    normalised = models.FileField(upload_to="normalised/", blank=True)
+    content_sha256 = models.CharField(max_length=64, db_index=True)
+    facts = models.JSONField(default=dict, blank=True)
+    challenge_kind = models.CharField(max_length=16, blank=True)
+    challenge_value = models.CharField(max_length=32, blank=True)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.RECEIVED)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("submission")
+        constraints = [models.UniqueConstraint(fields=["session", "attempt"], name="one_submission_per_attempt")]
+
+    def __str__(self):
+        return f"{self.kind} #{self.attempt} of {self.session_id}"
+
+
+class SessionImage(models.Model):
+    """Faces a vendor gave back: best frames, comparison photos, pictures."""
+
+    class Kind(models.TextChoices):
+        BEST_FRAME = "best_frame", _("Best frame")
+        VENDOR_PHOTO = "vendor_photo", _("Vendor comparison photo")
+        VENDOR_PICTURE = "vendor_picture", _("Vendor picture")
+
+    session = models.ForeignKey(VerificationSession, on_delete=models.CASCADE, related_name="images")
+    attempt = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    image = models.FileField(upload_to="images/")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("session image")

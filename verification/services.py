@@ -3,26 +3,45 @@ these call the vendor clients and let the session model guard its states."""
 
 import base64
 import binascii
+import hashlib
 import logging
+import secrets
+import tempfile
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
-from django.core.files.base import ContentFile
-from django.db import transaction
+from django.core.files.base import ContentFile, File
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .idcard import idcard_error, normalise_idcard
-from .models import Method, VerificationSession
-from .vendors import jumdata
-from .vendors.base import VendorError, backoff_seconds, should_retry, vendor_call
+from . import media
+from .models import Method, SessionImage, VerificationSession
+from .vendors import juhe, jumdata, tencent
+from .vendors.base import (
+    VendorConnectionError,
+    VendorError,
+    VendorRejected,
+    backoff_seconds,
+    should_retry,
+    vendor_call,
+)
 
 logger = logging.getLogger(__name__)
 
-AVAILABLE_METHODS = (Method.H5,)
+VENDOR_MODULES = {m.VENDOR: m for m in (jumdata, tencent, juhe)}
+
+AVAILABLE_METHODS = tuple(Method)
 METHODS_NEEDING_IDENTITY = (Method.TENCENT_IDCARD, Method.JUHE_VIDEO_AUTH)
-OPTION_KEYS = {Method.H5: {"actions", "colors"}}
+OPTION_KEYS = {
+    Method.H5: {"actions", "colors"},
+    Method.JUHE_VIDEO: {"liveness_type"},
+    Method.JUHE_VIDEO_AUTH: {"rate_type"},
+}
 REFERENCE_PHOTO_MAX_BYTES = 5 * 1024 * 1024
 EXTERNAL_REF_MAX_LENGTH = 128
 VENDOR_LEASE_SECONDS = 60
@@ -42,13 +61,15 @@ class InvalidInput(Exception):
 
 
 class StepRefused(Exception):
-    """An end-user step asked for at the wrong time (before consent, after the
-    link expired, …). `message` is shown to the user; `http_status` is 4xx."""
+    """An end-user step that cannot be taken now (before consent, after the
+    link expired, a video the vendor would refuse, …). `message` is shown to
+    the person; `http_status` is 4xx (503 when a vendor is down)."""
 
-    def __init__(self, message, *, http_status: int = 409):
+    def __init__(self, message, *, http_status: int = 409, code: str = "refused"):
         super().__init__(str(message))
         self.message = message
         self.http_status = http_status
+        self.code = code
 
 
 # --- creating sessions -----------------------------------------------------------
@@ -151,6 +172,8 @@ def _clean_options(method: str, options: dict) -> tuple[dict, dict]:
     unknown = sorted(set(options) - allowed)
     if unknown:
         return options, {"options": f"unknown option(s) for {method}: {', '.join(unknown)}"}
+    if method != Method.H5:
+        return _clean_juhe_options(options)
     cleaned, errors = {}, {}
     for key in ("actions", "colors"):
         value = options.get(key)
@@ -168,6 +191,17 @@ def _clean_options(method: str, options: dict) -> tuple[dict, dict]:
                 actions=cleaned.get("actions", ()), colors=cleaned.get("colors", ())
             ).items()
         }
+    return cleaned, errors
+
+
+def _clean_juhe_options(options: dict) -> tuple[dict, dict]:
+    allowed = {"liveness_type": (0, 1, 2), "rate_type": tuple(juhe.RATE_TYPE_THRESHOLDS)}
+    cleaned, errors = {}, {}
+    for key, value in options.items():
+        if isinstance(value, bool) or value not in allowed[key]:
+            errors[f"options.{key}"] = f"one of {', '.join(map(str, allowed[key]))}"
+        else:
+            cleaned[key] = value
     return cleaned, errors
 
 
@@ -189,24 +223,14 @@ def session_start_h5(*, session: VerificationSession, return_url: str) -> str:
     """Where to send the browser: the vendor's page for the current attempt,
     starting a new (billed) attempt only when none is running."""
     if session.method != Method.H5:
-        raise StepRefused(_("This verification does not use the H5 page."), http_status=400)
+        raise StepRefused(_("This verification does not use the H5 page."), http_status=400, code="wrong_method")
     _refuse_if_link_expired(session)
-    if not session.has_consent:
-        raise StepRefused(_("Please agree to the processing of your data first."), http_status=403)
+    _refuse_without_consent(session)
     client = jumdata.JumdataClient.from_settings(session=session)
     in_flight = session.status in (session.Status.IN_PROGRESS, session.Status.PROCESSING)
     if in_flight and session.has_live_vendor_token():
         return client.html_url(session.vendor_token)
-    if not session.can_start_attempt:
-        raise StepRefused(_("No further attempt is possible for this verification."), http_status=409)
-
-    with transaction.atomic():
-        locked = VerificationSession.objects.select_for_update().get(pk=session.pk)
-        if locked.attempts_used != session.attempts_used or locked.status != session.status:
-            raise StepRefused(_("This verification was started in another window."), http_status=409)
-        session.begin_attempt()
-        session.save(update_fields=["status", "attempts_used", "passed", "reason", "vendor_code", "retryable",
-                                    "completed_at", "updated_at"])
+    _begin_attempt(session)
 
     try:
         started = client.init(
@@ -221,6 +245,7 @@ def session_start_h5(*, session: VerificationSession, return_url: str) -> str:
             session.Status.ERROR,
             reason="vendor_rejected" if error.code else "vendor_unavailable",
             vendor_code=error.code or "",
+            vendor=jumdata.VENDOR,
             retryable=not error.permanent,
         )
         session.save()
@@ -270,7 +295,10 @@ def _apply_h5_result(session: VerificationSession, result: jumdata.JumdataResult
         _schedule_next_h5_collection(session, tries=tries, last_answer="pending")
         return
     if result.outcome is Outcome.PASSED:
-        session.record_outcome(session.Status.PASSED, reason="passed", vendor_code=result.code)
+        if session.idcard:
+            _compare_h5_face_with_idcard(session, result)
+            return
+        session.record_outcome(session.Status.PASSED, reason="passed", vendor_code=result.code, vendor=jumdata.VENDOR)
         session.save()
         if result.face_image_url:
             _store_face_image(session, result.face_image_url)
@@ -280,7 +308,28 @@ def _apply_h5_result(session: VerificationSession, result: jumdata.JumdataResult
         Outcome.CHECK_FAILED: (session.Status.FAILED, "check_failed"),
         Outcome.TOKEN_EXPIRED: (session.Status.EXPIRED, "token_expired"),
     }[result.outcome]
-    session.record_outcome(status, reason=reason, vendor_code=result.code, retryable=True)
+    session.record_outcome(status, reason=reason, vendor_code=result.code, vendor=jumdata.VENDOR, retryable=True)
+    session.save()
+
+
+def _compare_h5_face_with_idcard(session: VerificationSession, result: jumdata.JumdataResult) -> None:
+    """A live face is not yet the right person: with a name and ID number,
+    Tencent compares the face Jumdata returned with the ID photo."""
+    if result.face_image_url:
+        _store_face_image(session, result.face_image_url)
+    client = tencent.TencentClient.from_settings(session=session)
+    try:
+        comparison = client.compare_idcard(
+            idcard_number=session.idcard, idcard_name=session.realname, image_url=result.face_image_url
+        )
+    except VendorError as error:
+        _record_vendor_failure(session, error, vendor=tencent.VENDOR)
+        return
+    session.scores = {**session.scores, "similarity": comparison.similarity, "similarity_threshold": comparison.threshold}
+    if comparison.passed:
+        session.record_outcome(session.Status.PASSED, reason="passed", vendor_code=result.code, vendor=jumdata.VENDOR)
+    else:
+        session.record_outcome(session.Status.FAILED, reason="face_mismatch", vendor=tencent.VENDOR, retryable=True)
     session.save()
 
 
@@ -294,7 +343,8 @@ def _after_unanswered_result(session: VerificationSession, *, error: VendorError
         _schedule_next_h5_collection(session, tries=tries, last_answer="error")
         return
     session.record_outcome(
-        session.Status.ERROR, reason="vendor_rejected", vendor_code=error.code or "", retryable=not error.permanent
+        session.Status.ERROR, reason="vendor_rejected", vendor_code=error.code or "", vendor=jumdata.VENDOR,
+        retryable=not error.permanent,
     )
     session.save()
 
@@ -306,7 +356,9 @@ def _schedule_next_h5_collection(session: VerificationSession, *, tries: int, la
         return
     # The token is dead and the vendor never gave a final answer.
     if last_answer == "pending":
-        session.record_outcome(session.Status.EXPIRED, reason="token_expired", vendor_code=301, retryable=True)
+        session.record_outcome(
+            session.Status.EXPIRED, reason="token_expired", vendor_code=301, vendor=jumdata.VENDOR, retryable=True
+        )
     else:
         session.record_outcome(session.Status.ERROR, reason="vendor_unavailable", retryable=True)
     session.save()
@@ -371,7 +423,7 @@ def _release_vendor_lease(session: VerificationSession) -> None:
 def _refuse_if_link_expired(session: VerificationSession) -> None:
     if session.is_link_expired:
         session_expire_link(session=session)
-        raise StepRefused(_("This verification link has expired."), http_status=410)
+        raise StepRefused(_("This verification link has expired."), http_status=410, code="link_expired")
 
 
 def session_expire_link(*, session: VerificationSession) -> None:
@@ -379,6 +431,345 @@ def session_expire_link(*, session: VerificationSession) -> None:
     if session.status in (session.Status.CREATED, session.Status.IN_PROGRESS):
         session.record_outcome(session.Status.EXPIRED, reason="link_expired")
         session.save()
+
+
+# --- recorded video and photo ------------------------------------------------------
+
+VIDEO_METHODS = (Method.TENCENT_LIP, Method.TENCENT_IDCARD, Method.JUHE_VIDEO, Method.JUHE_VIDEO_AUTH)
+PHOTO_METHODS = (Method.TENCENT_PHOTO,)
+ACTION_NAMES = {juhe.ACTION_OPEN_MOUTH: "open_mouth", juhe.ACTION_CLOSE_EYES: "close_eyes"}
+# The smallest limit of the vendors a method's video goes to.
+VIDEO_MAX_BYTES = {
+    Method.TENCENT_LIP: tencent.VIDEO_MAX_BYTES,
+    Method.TENCENT_IDCARD: tencent.VIDEO_MAX_BYTES,
+    Method.JUHE_VIDEO: juhe.VIDEO_MAX_BYTES,
+    Method.JUHE_VIDEO_AUTH: juhe.VIDEO_MAX_BYTES,
+}
+SEND_RETRIES = 4  # connection failures before the request left: asked again with backoff
+
+
+@dataclass(frozen=True)
+class Challenge:
+    kind: str  # lip_code | digits | actions | none
+    value: object
+
+    @classmethod
+    def of(cls, session: VerificationSession) -> "Challenge":
+        if session.challenge_kind == "actions":
+            return cls("actions", [ACTION_NAMES[a] for a in session.challenge_value.split(",")])
+        return cls(session.challenge_kind, session.challenge_value or None)
+
+
+def method_needs_speech(session: VerificationSession) -> bool:
+    """Lip codes and Juhe's digit mode are read aloud; the rest are silent."""
+    if session.method in (Method.TENCENT_LIP, Method.TENCENT_IDCARD):
+        return True
+    return session.method == Method.JUHE_VIDEO and _juhe_liveness_type(session) == juhe.LIVENESS_DIGITS
+
+
+def _juhe_liveness_type(session: VerificationSession) -> int:
+    return int(session.options.get("liveness_type", juhe.LIVENESS_SILENT))
+
+
+def session_issue_challenge(*, session: VerificationSession) -> Challenge:
+    """What to do on camera for the current attempt, starting an attempt when
+    none is under way (a page reload gets the same challenge back)."""
+    if session.method not in VIDEO_METHODS + PHOTO_METHODS:
+        raise StepRefused(_("This verification does not record a video."), http_status=400, code="wrong_method")
+    _refuse_if_link_expired(session)
+    _refuse_without_consent(session)
+    if session.status == session.Status.IN_PROGRESS and session.challenge_kind:
+        return Challenge.of(session)
+    if session.status != session.Status.IN_PROGRESS:
+        _begin_attempt(session)
+    try:
+        session.challenge_kind, session.challenge_value = _new_challenge(session)
+    except VendorError as error:
+        session.attempts_used -= 1  # nothing was recorded or billed
+        _record_vendor_failure(session, error, vendor=tencent.VENDOR)
+        raise StepRefused(_user_message(session), http_status=503, code="vendor_unavailable") from None
+    session.save(update_fields=["challenge_kind", "challenge_value", "updated_at"])
+    return Challenge.of(session)
+
+
+def _new_challenge(session: VerificationSession) -> tuple[str, str]:
+    if session.method in (Method.TENCENT_LIP, Method.TENCENT_IDCARD):
+        client = tencent.TencentClient.from_settings(session=session)
+        return "lip_code", client.get_lip_code(seq=str(session.pk))
+    if session.method == Method.JUHE_VIDEO:
+        liveness_type = _juhe_liveness_type(session)
+        if liveness_type == juhe.LIVENESS_DIGITS:
+            return "digits", "".join(secrets.choice("0123456789") for _ in range(4))
+        if liveness_type == juhe.LIVENESS_ACTIONS:
+            order = [juhe.ACTION_OPEN_MOUTH, juhe.ACTION_CLOSE_EYES]
+            secrets.SystemRandom().shuffle(order)
+            return "actions", ",".join(order)
+    return "none", ""
+
+
+def _begin_attempt(session: VerificationSession) -> None:
+    if not session.can_start_attempt:
+        raise StepRefused(_("No further attempt is possible for this verification."), http_status=409,
+                          code="no_attempt_left")
+    with transaction.atomic():
+        locked = VerificationSession.objects.select_for_update().get(pk=session.pk)
+        if locked.attempts_used != session.attempts_used or locked.status != session.status:
+            raise StepRefused(_("This verification was started in another window."), http_status=409,
+                              code="started_elsewhere")
+        session.begin_attempt()
+        session.challenge_kind = session.challenge_value = ""
+        session.save()
+
+
+def session_submit_media(*, session: VerificationSession, kind: str, upload, capture: str):
+    """Checks an uploaded video or photo and queues it for the vendor. Every
+    check that can fail runs before anything is stored or sent."""
+    from .models import Submission
+
+    expected = Submission.Kind.PHOTO if session.method in PHOTO_METHODS else Submission.Kind.VIDEO
+    if session.method not in VIDEO_METHODS + PHOTO_METHODS or kind != expected:
+        raise StepRefused(_("This verification does not take this kind of file."), http_status=400, code="wrong_method")
+    _refuse_if_link_expired(session)
+    _refuse_without_consent(session)
+    if capture not in Submission.Capture.values:
+        raise StepRefused(_("Say how the file was captured (recorder or file)."), http_status=400, code="bad_capture")
+    if session.status != session.Status.IN_PROGRESS or not session.challenge_kind:
+        raise StepRefused(_("Start the check first: the page shows what to do on camera."), http_status=409,
+                          code="no_challenge")
+    path = Path(upload.temporary_file_path())
+    try:
+        if kind == Submission.Kind.VIDEO:
+            facts = media.probe_video(path)
+            media.check_video(facts, needs_speech=method_needs_speech(session))
+            if method_needs_speech(session):
+                media.check_speech_level(path)
+            facts = facts.as_dict()
+        else:
+            facts = media.probe_image(path).__dict__
+    except media.MediaRejected as rejected:
+        status = 415 if rejected.code in ("not_a_video", "not_an_image", "unreadable") else 400
+        raise StepRefused(rejected.message, http_status=status, code=rejected.code) from None
+
+    digest = _sha256(path)
+    if Submission.objects.filter(content_sha256=digest).exists():
+        raise StepRefused(_("This recording was already sent. Please record a new one."), http_status=409,
+                          code="replayed")
+    submission = Submission(
+        session=session, attempt=session.attempts_used, kind=kind, capture=capture, content_sha256=digest,
+        facts=facts, challenge_kind=session.challenge_kind, challenge_value=session.challenge_value,
+    )
+    try:
+        with transaction.atomic():
+            submission.original.save(f"{uuid.uuid4().hex}{path.suffix or '.bin'}", File(upload), save=False)
+            submission.save()
+            session.transition(session.Status.PROCESSING)
+            session.reason = "awaiting_result"
+            if capture == Submission.Capture.FILE:
+                session.needs_review = True
+            session.save()
+    except IntegrityError:
+        submission.original.delete(save=False)
+        raise StepRefused(_("This attempt was already submitted."), http_status=409, code="already_submitted") from None
+    _enqueue_submission(submission, tries=0)
+    logger.info("session=%s %s received capture=%s", session.pk, kind, capture)
+    return submission
+
+
+def _enqueue_submission(submission, *, tries: int, at=None) -> None:
+    from .tasks import send_submission
+
+    task = send_submission.using(run_after=at) if at else send_submission
+    transaction.on_commit(lambda: task.enqueue(submission.pk, tries))
+
+
+def submission_send(*, submission_id: int, tries: int = 0) -> None:
+    """Normalises a submission and sends it to its vendor, once. Connection
+    failures before the request left are tried again; an answer that never
+    came after sending is offered to the person as a retry, never resent."""
+    from .models import Submission
+
+    submission = Submission.objects.select_related("session").get(pk=submission_id)
+    session = submission.session
+    if submission.state != Submission.State.RECEIVED or session.status != session.Status.PROCESSING:
+        return
+    normalised = _normalised_file(submission)
+    if normalised is None:
+        return
+    claimed = Submission.objects.filter(pk=submission.pk, state=Submission.State.RECEIVED).update(
+        state=Submission.State.SENDING, sent_at=timezone.now()
+    )
+    if not claimed:
+        return  # another worker has it
+    try:
+        _send_to_vendor(session, submission, normalised)
+    except VendorError as error:
+        if not error.reached and tries < SEND_RETRIES:
+            Submission.objects.filter(pk=submission.pk).update(state=Submission.State.RECEIVED, sent_at=None)
+            _enqueue_submission(submission, tries=tries + 1, at=timezone.now() + timedelta(seconds=backoff_seconds(tries)))
+            return
+        unanswered = isinstance(error, VendorConnectionError) and error.reached
+        Submission.objects.filter(pk=submission.pk).update(
+            state=Submission.State.UNANSWERED if unanswered else Submission.State.ANSWERED
+        )
+        if unanswered:
+            session.record_outcome(session.Status.ERROR, reason="vendor_timeout", vendor=error.vendor, retryable=True)
+            session.save()
+        else:
+            _record_vendor_failure(session, error, vendor=error.vendor)
+        return
+    Submission.objects.filter(pk=submission.pk).update(state=Submission.State.ANSWERED)
+
+
+def _normalised_file(submission) -> Path | None:
+    """The vendor-ready file (the original photo as it is, or the video as
+    MP4/H.264/AAC within the vendor's size limit), made once."""
+    session = submission.session
+    if submission.kind == submission.Kind.PHOTO:
+        return Path(submission.original.path)
+    if submission.normalised:
+        return Path(submission.normalised.path)
+    with tempfile.TemporaryDirectory() as workdir:
+        target = Path(workdir) / "normalised.mp4"
+        try:
+            media.normalise_video(
+                Path(submission.original.path), target,
+                facts=media.VideoFacts(**submission.facts), max_bytes=VIDEO_MAX_BYTES[session.method],
+            )
+        except media.MediaRejected as rejected:
+            # Nothing reached a vendor: the attempt is given back.
+            session.attempts_used -= 1
+            session.record_outcome(session.Status.FAILED, reason=rejected.code, retryable=True)
+            session.save()
+            submission.state = submission.State.ANSWERED
+            submission.save(update_fields=["state"])
+            return None
+        with target.open("rb") as file:
+            submission.normalised.save(f"{uuid.uuid4().hex}.mp4", File(file), save=True)
+    return Path(submission.normalised.path)
+
+
+def _send_to_vendor(session: VerificationSession, submission, video_or_photo: Path) -> None:
+    method = session.method
+    if method in (Method.TENCENT_LIP, Method.TENCENT_IDCARD):
+        client = tencent.TencentClient.from_settings(session=session)
+        try:
+            if method == Method.TENCENT_LIP:
+                card = session.reference_photo.read() if session.reference_photo else None
+                verdict = client.detect_lip_video(
+                    validate_data=submission.challenge_value, video=video_or_photo, card=card, seq=str(session.pk)
+                )
+            else:
+                verdict = client.detect_idcard_lip_video(
+                    validate_data=submission.challenge_value, video=video_or_photo,
+                    idcard_number=session.idcard, idcard_name=session.realname, seq=str(session.pk),
+                )
+        except VendorRejected as error:
+            if not _is_tencent_outcome(error.code):
+                raise
+            verdict = tencent.Verdict(False, "not_live", error.code, retryable=tencent.describe(error.code).user_fixable)
+        if verdict.photo:
+            _keep_image(session, SessionImage.Kind.VENDOR_PHOTO, verdict.photo, as_face=True)
+        _record_verdict(session, passed=verdict.passed, reason=verdict.reason, code=verdict.vendor_code,
+                        vendor=tencent.VENDOR, retryable=verdict.retryable, scores=verdict.scores)
+    elif method == Method.JUHE_VIDEO:
+        client = juhe.JuheClient.from_settings(session=session)
+        verdict = client.verify_video(
+            video=video_or_photo, liveness_type=_juhe_liveness_type(session),
+            validate_data=submission.challenge_value, best_frames=settings.JUHE_BEST_FRAMES,
+        )
+        for number, frame in enumerate(verdict.best_frames):
+            _keep_image(session, SessionImage.Kind.BEST_FRAME, frame, as_face=number == 0)
+        session.vendor_order_no = verdict.order_id
+        _record_verdict(session, passed=verdict.passed, reason="passed" if verdict.passed else "not_live",
+                        code=verdict.vendor_code, vendor=juhe.VENDOR, retryable=verdict.retryable)
+    elif method == Method.JUHE_VIDEO_AUTH:
+        client = juhe.JuheClient.from_settings(session=session)
+        verdict = client.verify_identity_video(
+            video=video_or_photo, realname=session.realname, idcard=session.idcard,
+            rate_type=int(session.options.get("rate_type", 1)),
+        )
+        for number, url in enumerate(verdict.picture_urls):
+            picture = client.download_picture(url)
+            if picture:
+                _keep_image(session, SessionImage.Kind.VENDOR_PICTURE, picture, as_face=number == 0)
+        session.vendor_order_no = verdict.order_id
+        _record_verdict(session, passed=verdict.passed, reason=verdict.reason, code=verdict.vendor_code,
+                        vendor=juhe.VENDOR, retryable=verdict.retryable, scores=verdict.scores)
+    else:
+        _send_photo_to_tencent(session, video_or_photo)
+
+
+def _send_photo_to_tencent(session: VerificationSession, photo: Path) -> None:
+    client = tencent.TencentClient.from_settings(session=session)
+    image = photo.read_bytes()
+    try:
+        liveness = client.detect_picture(image=image)
+    except VendorRejected as error:
+        if not _is_tencent_outcome(error.code):
+            raise
+        _record_verdict(session, passed=False, reason="not_live", code=error.code, vendor=tencent.VENDOR,
+                        retryable=tencent.describe(error.code).user_fixable)
+        return
+    scores = {"photo_score": liveness.score, "photo_score_threshold": liveness.threshold}
+    if not liveness.passed:
+        _record_verdict(session, passed=False, reason="not_live", code=0, vendor=tencent.VENDOR, retryable=True,
+                        scores=scores)
+        return
+    if session.idcard:
+        comparison = client.compare_idcard_image(idcard_number=session.idcard, idcard_name=session.realname, image=image)
+        scores.update({"similarity": comparison.similarity, "similarity_threshold": comparison.threshold})
+        if not comparison.passed:
+            _record_verdict(session, passed=False, reason="face_mismatch", code=0, vendor=tencent.VENDOR,
+                            retryable=True, scores=scores)
+            return
+    _keep_image(session, SessionImage.Kind.VENDOR_PHOTO, image, as_face=True)
+    _record_verdict(session, passed=True, reason="passed", code=0, vendor=tencent.VENDOR, scores=scores)
+
+
+def _is_tencent_outcome(code) -> bool:
+    """Negative codes judge the face or the video; positive ones the service."""
+    return isinstance(code, int) and code < 0 and not tencent.describe(code).permanent
+
+
+def _record_verdict(session, *, passed: bool, reason: str, code, vendor: str, retryable=False, scores=None):
+    status = session.Status.PASSED if passed else session.Status.FAILED
+    session.record_outcome(status, reason=reason, vendor_code=code if code else "", vendor=vendor,
+                           retryable=retryable and not passed, scores=scores)
+    session.save()
+
+
+def _record_vendor_failure(session: VerificationSession, error: VendorError, *, vendor: str) -> None:
+    session.record_outcome(
+        session.Status.ERROR,
+        reason="vendor_rejected" if error.code else "vendor_unavailable",
+        vendor_code=error.code or "",
+        vendor=vendor,
+        retryable=not error.permanent,
+    )
+    session.save()
+
+
+def _keep_image(session: VerificationSession, kind: str, content: bytes, *, as_face: bool) -> None:
+    extension = "png" if content.startswith(b"\x89PNG") else "jpg"
+    SessionImage.objects.create(
+        session=session, attempt=session.attempts_used, kind=kind,
+        image=ContentFile(content, name=f"{uuid.uuid4().hex}.{extension}"),
+    )
+    if as_face:
+        session.face_image.save(f"{uuid.uuid4().hex}.{extension}", ContentFile(content), save=False)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _refuse_without_consent(session: VerificationSession) -> None:
+    if not session.has_consent:
+        raise StepRefused(_("Please agree to the processing of your data first."), http_status=403, code="no_consent")
 
 
 # --- what the user is told ---------------------------------------------------
@@ -401,6 +792,10 @@ GENERIC_MESSAGES = {
     "vendor_rejected": _("The verification service could not process this check. Please try again later."),
     "link_expired": _("This verification link has expired. Ask for a new one."),
     "passed": _("Verification complete. You may close this page."),
+    "not_live": _("The liveness check did not pass. Face the camera in good light and try again."),
+    "face_mismatch": _("Your face could not be matched. Face the camera in good light, without glasses or a mask, and try again."),
+    "vendor_timeout": _("The verification service did not answer in time. Please try again."),
+    "unreadable": _("This video cannot be read. Please record it again."),
 }
 
 
@@ -416,10 +811,9 @@ def _user_message(session: VerificationSession):
         return GENERIC_MESSAGES["in_progress"]
     if session.status == session.Status.PASSED:
         return GENERIC_MESSAGES["passed"]
-    if session.reason in ("not_passed", "check_failed", "token_expired") or (
-        session.reason == "vendor_rejected" and session.vendor_code
-    ):
-        message = jumdata.describe(session.vendor_code).message
+    vendor = VENDOR_MODULES.get(session.outcome_vendor)
+    if vendor is not None and session.vendor_code not in ("", "0"):
+        message = vendor.describe(session.vendor_code).message
     else:
         message = GENERIC_MESSAGES.get(session.reason, GENERIC_MESSAGES["vendor_rejected"])
     if session.status in session.OUTCOME_STATUSES and not session.retry_allowed and session.status != "passed":

@@ -9,3 +9,9 @@ from . import services
 def collect_h5_result(session_id: str, vendor_token: str, tries: int = 0) -> None:
     """Fetches a Jumdata result the browser may never come back for."""
     services.session_collect_h5_result(session_id=session_id, vendor_token=vendor_token, tries=tries)
+
+
+@task()
+def send_submission(submission_id: int, tries: int = 0) -> None:
+    """Normalises a recorded video (or takes a photo) and sends it to its vendor, once."""
+    services.submission_send(submission_id=submission_id, tries=tries)

@@ -14,5 +14,8 @@ urlpatterns = [
     path("v/<str:token>/consent", views.consent, name="consent"),
     path("v/<str:token>/h5/start", views.h5_start, name="h5_start"),
     path("v/<str:token>/h5/return", views.h5_return, name="h5_return"),
+    path("v/<str:token>/challenge", views.challenge, name="challenge"),
+    path("v/<str:token>/video", views.video, name="video"),
+    path("v/<str:token>/photo", views.photo, name="photo"),
     path("v/<str:token>/status", views.status, name="status"),
 ]

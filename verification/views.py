@@ -7,9 +7,12 @@ check: a forged request would have to know the token, which is the secret.
 """
 
 import logging
+from functools import wraps
 
 from django.conf import settings
+from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandler
 from django.http import Http404, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
@@ -35,29 +38,59 @@ VENDOR_NAMES = {
 }
 
 
-def end_user_step(view):
-    """Resolves the link token (404 page if unknown), speaks the session's
-    language, and turns a refused step into a page that explains it."""
+def end_user_step(view=None, *, json_errors=False):
+    """Resolves the link token (404 if unknown), speaks the session's
+    language, and turns a refused step into a page, or for the JSON steps
+    into `{"error": {"code", "message"}}`, that explains it."""
 
-    @never_cache
-    def wrapper(request, token, *args, **kwargs):
-        session = VerificationSession.objects.filter(link_token=token).first()
-        if session is None:
-            return message_page(
-                request, _("Link not found"), _("This verification link is not valid. Check the link you were given."),
-                status=404,
-            )
-        with translation.override(session.locale):
-            try:
-                return view(request, session, *args, **kwargs)
-            except services.StepRefused as refused:
-                if request.headers.get("Accept", "").startswith("application/json"):
-                    return JsonResponse({"error": str(refused.message)}, status=refused.http_status)
-                return message_page(request, _("This step is not possible"), refused.message,
-                                    status=refused.http_status, session=session)
+    def decorate(view):
+        @never_cache
+        @wraps(view)
+        def wrapper(request, token, *args, **kwargs):
+            session = VerificationSession.objects.filter(link_token=token).first()
+            if session is None:
+                title, message = _("Link not found"), _("This verification link is not valid. Check the link you were given.")
+                if json_errors:
+                    return end_user_error(404, "not_found", message)
+                return message_page(request, title, message, status=404)
+            with translation.override(session.locale):
+                try:
+                    return view(request, session, *args, **kwargs)
+                except services.StepRefused as refused:
+                    if json_errors:
+                        return end_user_error(refused.http_status, refused.code, refused.message)
+                    return message_page(request, _("This step is not possible"), refused.message,
+                                        status=refused.http_status, session=session)
 
-    wrapper.__name__ = view.__name__
-    return csrf_exempt(wrapper)
+        return csrf_exempt(wrapper)
+
+    return decorate(view) if view else decorate
+
+
+def end_user_error(status: int, code: str, message) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": str(message)}}, status=status)
+
+
+UPLOAD_FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the small fields
+
+
+class SizeLimitedUploadHandler(TemporaryFileUploadHandler):
+    """Writes uploads straight to a temporary file and stops reading the
+    request once more than `limit` bytes have arrived."""
+
+    def __init__(self, request, *, limit: int):
+        super().__init__(request)
+        self.limit = limit
+        self.received = 0
+        self.exceeded = False
+
+    def receive_data_chunk(self, raw_data, start):
+        self.received += len(raw_data)
+        if self.received > self.limit:
+            self.exceeded = True
+            self.file.close()  # a NamedTemporaryFile: closing deletes it
+            raise StopUpload(connection_reset=True)
+        return super().receive_data_chunk(raw_data, start)
 
 
 def message_page(request, title, message, *, status, session=None):
@@ -84,6 +117,9 @@ def entry(request, session):
             "can_continue": session.status in ("in_progress", "processing") and session.has_live_vendor_token(),
             "vendor": VENDOR_NAMES[session.method],
             "consent_version": settings.KYC_CONSENT_VERSION,
+            "recorded": session.method in services.VIDEO_METHODS + services.PHOTO_METHODS,
+            "recording_seconds": settings.KYC_RECORDING_SECONDS,
+            "max_upload_bytes": settings.KYC_UPLOAD_MAX_BYTES,
         },
     )
 
@@ -116,12 +152,57 @@ def h5_return(request, session):
 
 
 @require_GET
-@end_user_step
+@end_user_step(json_errors=True)
 def status(request, session):
     current = services.session_user_status(session)
     return JsonResponse(
         {"status": current.status, "message": current.message, "retry_allowed": current.retry_allowed}
     )
+
+
+@require_GET
+@end_user_step(json_errors=True)
+def challenge(request, session):
+    issued = services.session_issue_challenge(session=session)
+    return JsonResponse({"kind": issued.kind, "value": issued.value})
+
+
+@require_POST
+@end_user_step(json_errors=True)
+def video(request, session):
+    return _receive_upload(request, session, kind="video")
+
+
+@require_POST
+@end_user_step(json_errors=True)
+def photo(request, session):
+    return _receive_upload(request, session, kind="photo")
+
+
+def _receive_upload(request, session, *, kind: str):
+    """Streams the one file to a temporary file on disk, refusing it as soon
+    as it passes the size limit, then hands it to the service."""
+    limit = settings.KYC_UPLOAD_MAX_BYTES
+    too_large = end_user_error(
+        413, "too_large", _("The file is too large (at most %(mb)d MB). Record for about 6 seconds.") % {"mb": limit // 2**20}
+    )
+    if int(request.META.get("CONTENT_LENGTH") or 0) > limit + UPLOAD_FORM_OVERHEAD:
+        return too_large
+    handler = SizeLimitedUploadHandler(request, limit=limit)
+    request.upload_handlers = [handler]
+    try:
+        files = request.FILES.getlist(kind)
+        capture = request.POST.get("capture", "")
+    except MultiPartParserError:
+        return end_user_error(400, "bad_upload", _("The upload was not understood. Please try again."))
+    if handler.exceeded:
+        return too_large
+    if len(request.FILES) != 1 or len(files) != 1:
+        return end_user_error(400, "one_file", _("Send exactly one file, in the field %(field)s.") % {"field": kind})
+    if files[0].size == 0:
+        return end_user_error(400, "empty", _("The file is empty. Please record again."))
+    services.session_submit_media(session=session, kind=kind, upload=files[0], capture=capture)
+    return JsonResponse({"status_url": reverse("verification:status", args=[session.link_token])}, status=202)
 
 
 def h5_return_url(session) -> str:

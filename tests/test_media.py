@@ -1,0 +1,118 @@
+"""Uploaded media are judged by their content and normalised to what the
+vendors take: MP4, H.264 + AAC, moov first, within the size limit."""
+
+import pytest
+
+from tests.media_samples import make_jpeg, make_png, make_video
+from verification import media
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("clips")
+    return {
+        "webm": make_video(folder / "recorder.webm", container="webm", video_codec="libvpx-vp9", audio_codec="libopus"),
+        "vp9_in_mp4": make_video(folder / "chromium.mp4", video_codec="libvpx-vp9", audio_codec="libopus"),
+        "phone": make_video(folder / "phone.mp4"),
+        "silent_stream": make_video(folder / "silence.mp4", audio="silence"),
+        "no_audio": make_video(folder / "mute.mp4", audio=None),
+        "short": make_video(folder / "short.mp4", seconds=1.0),
+        "long": make_video(folder / "long.mp4", seconds=12.0),
+        "tiny": make_video(folder / "tiny.mp4", width=240, height=320),
+        "landscape_hd": make_video(folder / "hd.mp4", width=1280, height=720, seconds=3.0),
+    }
+
+
+def test_a_mediarecorder_webm_has_its_duration_found_by_scanning(clips):
+    facts = media.probe_video(clips["webm"])
+    assert facts.container == "matroska,webm" and facts.video_codec == "vp9" and facts.audio_codec == "opus"
+    assert 5.8 < facts.duration < 6.2
+    assert (facts.width, facts.height) == (480, 640)
+
+
+def test_the_codecs_not_the_container_decide(clips):
+    facts = media.probe_video(clips["vp9_in_mp4"])
+    assert facts.container.startswith("mov,mp4") and facts.video_codec == "vp9"
+
+
+@pytest.mark.parametrize("clip", ["webm", "vp9_in_mp4", "phone"])
+def test_normalising_gives_h264_aac_mp4_with_moov_first(clips, tmp_path, clip):
+    facts = media.probe_video(clips[clip])
+    target = tmp_path / "out.mp4"
+
+    result = media.normalise_video(clips[clip], target, facts=facts, max_bytes=3_000_000)
+
+    again = media.probe_video(target)
+    assert (again.video_codec, again.audio_codec, again.container.startswith("mov,mp4")) == ("h264", "aac", True)
+    assert (again.width, again.height) == (480, 640) and abs(again.duration - facts.duration) < 0.2
+    head = target.read_bytes()[:64]
+    assert head.index(b"moov") < 64, "faststart: the moov atom comes before the media"
+    assert result.size == target.stat().st_size < 3_000_000
+
+
+def test_big_frames_are_scaled_down_and_kept_under_the_limit(clips, tmp_path):
+    facts = media.probe_video(clips["landscape_hd"])
+    target = tmp_path / "out.mp4"
+    media.normalise_video(clips["landscape_hd"], target, facts=facts, max_bytes=400_000)
+    again = media.probe_video(target)
+    assert (again.width, again.height) == (960, 540)
+    assert target.stat().st_size <= 400_000
+
+
+@pytest.mark.parametrize(
+    "clip, needs_speech, code",
+    [("short", False, "too_short"), ("long", False, "too_long"), ("tiny", False, "too_small"),
+     ("no_audio", True, "no_audio")],
+)
+def test_what_a_vendor_would_refuse_is_refused_first(clips, clip, needs_speech, code):
+    with pytest.raises(media.MediaRejected) as rejected:
+        media.check_video(media.probe_video(clips[clip]), needs_speech=needs_speech)
+    assert rejected.value.code == code and str(rejected.value.message)
+
+
+def test_a_silent_video_is_not_accepted_where_speech_is_needed(clips):
+    with pytest.raises(media.MediaRejected) as rejected:
+        media.check_speech_level(clips["silent_stream"])
+    assert rejected.value.code == "too_quiet"
+    assert -30 < media.check_speech_level(clips["phone"]) < -10
+
+
+def test_silent_methods_take_a_video_without_sound(clips):
+    media.check_video(media.probe_video(clips["no_audio"]), needs_speech=False)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"not a video at all", b"\x00" * 4096, b"<html><body>hi</body></html>", make_jpeg()],
+    ids=["empty", "text", "zeros", "html", "jpeg"],
+)
+def test_anything_but_a_video_is_refused(tmp_path, content):
+    path = tmp_path / "upload.mp4"
+    path.write_bytes(content)
+    with pytest.raises(media.MediaRejected) as rejected:
+        media.probe_video(path)
+    assert rejected.value.code in ("not_a_video", "unreadable")
+
+
+def test_a_truncated_mp4_is_refused(clips, tmp_path):
+    path = tmp_path / "cut.mp4"
+    path.write_bytes(clips["phone"].read_bytes()[:4000])
+    with pytest.raises(media.MediaRejected):
+        facts = media.probe_video(path)
+        media.check_video(facts, needs_speech=False)
+        media.normalise_video(path, tmp_path / "out.mp4", facts=facts, max_bytes=3_000_000)
+
+
+@pytest.mark.parametrize("make, kind", [(make_jpeg, "jpeg"), (make_png, "png")])
+def test_photos_are_recognised_by_content(tmp_path, make, kind):
+    path = tmp_path / "photo.bin"
+    path.write_bytes(make())
+    assert media.probe_image(path) == media.ImageFacts(format=kind, width=480, height=640)
+
+
+@pytest.mark.parametrize("content", [b"GIF89a" + b"\x00" * 100, b"\xff\xd8\xff\xe0" + b"\x00" * 50])
+def test_a_photo_that_is_not_a_decodable_jpeg_or_png_is_refused(tmp_path, content):
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(content)
+    with pytest.raises(media.MediaRejected):
+        media.probe_image(path)

@@ -1,0 +1,281 @@
+"""Uploaded videos and photos: what they are (judged from their content, never
+their name or declared type), whether a vendor can use them, and the one
+normalised form the vendors get: MP4 with H.264 + AAC, moov atom first.
+
+PyAV carries its own FFmpeg (with libx264 and aac), so no system ffmpeg is
+needed."""
+
+import logging
+import math
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+
+import av
+import numpy
+from av.video.frame import PictureType
+from django.utils.translation import gettext_lazy as _
+
+logger = logging.getLogger(__name__)
+
+MIN_SECONDS, MAX_SECONDS = 2.0, 10.0
+MIN_SHORT_SIDE, MIN_LONG_SIDE = 270, 480
+MAX_LONG_SIDE = 960  # larger frames are scaled down: vendors gain nothing from them
+QUIET_DBFS = -45.0  # speech at arm's length is around -30 to -20 dBFS
+AUDIO_RATE = 48000
+AUDIO_BITRATE = 64_000
+
+
+class MediaRejected(Exception):
+    """A file no vendor should see; `message` tells the person what to do."""
+
+    def __init__(self, code: str, message):
+        super().__init__(code)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class VideoFacts:
+    container: str
+    video_codec: str
+    audio_codec: str | None
+    width: int  # as displayed, rotation applied
+    height: int
+    duration: float
+    rotation: int = 0
+
+    def as_dict(self) -> dict:
+        return {
+            "container": self.container, "video_codec": self.video_codec, "audio_codec": self.audio_codec,
+            "width": self.width, "height": self.height, "duration": round(self.duration, 3),
+            "rotation": self.rotation,
+        }
+
+
+def probe_video(path) -> VideoFacts:
+    """What the file at `path` is. Raises MediaRejected for anything that is
+    not a decodable video."""
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            video = next((s for s in container.streams if s.type == "video"), None)
+            still = container.format.name in ("image2", "gif") or container.format.name.endswith("_pipe")
+            if video is None or video.codec_context.width == 0 or still:
+                raise MediaRejected("not_a_video", _("This file holds no video. Please record a video."))
+            audio = next((s for s in container.streams if s.type == "audio"), None)
+            first = next(container.decode(video), None)
+            if first is None:
+                raise MediaRejected("unreadable", _("This video cannot be read. Please record it again."))
+            rotation = int(first.rotation or 0) % 360
+            container.seek(0)
+            duration = _scan_duration(container, video)
+    except av.FFmpegError:
+        raise MediaRejected("unreadable", _("This file is not a video we can read. Please record a video.")) from None
+    width, height = video.codec_context.width, video.codec_context.height
+    if rotation in (90, 270):
+        width, height = height, width
+    return VideoFacts(
+        container=container.format.name,
+        video_codec=video.codec_context.name,
+        audio_codec=audio.codec_context.name if audio else None,
+        width=width,
+        height=height,
+        duration=duration,
+        rotation=rotation,
+    )
+
+
+def _scan_duration(container, video) -> float:
+    """Seconds from the first to the last video packet. MediaRecorder's WebM
+    carries no duration in its header, so the packets are the only truth."""
+    first = last = None
+    for packet in container.demux(video):
+        if packet.pts is None:
+            continue
+        start = packet.pts * packet.time_base
+        end = (packet.pts + (packet.duration or 0)) * packet.time_base
+        first = start if first is None else min(first, start)
+        last = end if last is None else max(last, end)
+    return float(last - first) if first is not None else 0.0
+
+
+def check_video(facts: VideoFacts, *, needs_speech: bool) -> None:
+    """Refuses, with a message saying what to fix, what a vendor would refuse."""
+    if facts.duration < MIN_SECONDS:
+        raise MediaRejected(
+            "too_short", _("The video is too short. Record for about 6 seconds.")
+        )
+    if facts.duration > MAX_SECONDS:
+        raise MediaRejected("too_long", _("The video is too long. Record for about 6 seconds (at most 10)."))
+    if min(facts.width, facts.height) < MIN_SHORT_SIDE or max(facts.width, facts.height) < MIN_LONG_SIDE:
+        raise MediaRejected(
+            "too_small", _("The video resolution is too low. Use your phone's front camera at a normal quality.")
+        )
+    if needs_speech and not facts.audio_codec:
+        raise MediaRejected(
+            "no_audio", _("The video has no sound. Allow the microphone and read the numbers aloud.")
+        )
+
+
+def check_speech_level(path) -> float:
+    """The audio's loudness in dBFS; refuses a recording nobody can hear.
+    Decodes the audio alone, which takes milliseconds."""
+    sum_squares, samples = 0.0, 0
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            audio = next((s for s in container.streams if s.type == "audio"), None)
+            if audio is None:
+                raise MediaRejected("no_audio", _("The video has no sound. Allow the microphone and read the numbers aloud."))
+            for frame in container.decode(audio):
+                values = frame.to_ndarray()
+                if values.dtype.kind in "iu":  # integer samples: scale to [-1, 1]
+                    values = values / float(numpy.iinfo(values.dtype).max)
+                sum_squares += float(numpy.square(values, dtype=numpy.float64).sum())
+                samples += values.size
+    except av.FFmpegError:
+        raise MediaRejected("unreadable", _("This video cannot be read. Please record it again.")) from None
+    dbfs = 10 * math.log10(sum_squares / samples) if samples and sum_squares > 0 else -120.0
+    if dbfs < QUIET_DBFS:
+        raise MediaRejected("too_quiet", _("We could not hear you. Read the numbers aloud, clearly, in a quiet place."))
+    return dbfs
+
+
+@dataclass(frozen=True)
+class Normalised:
+    facts: VideoFacts
+    size: int
+
+
+def normalise_video(src, dst, *, facts: VideoFacts, max_bytes: int) -> Normalised:
+    """Transcodes `src` into an MP4 (H.264 + AAC, faststart) at `dst` that
+    fits in `max_bytes`, upright whatever the phone's rotation flag said."""
+    width, height = _output_size(facts)
+    audio_budget = AUDIO_BITRATE if facts.audio_codec else 0
+    # A rate cap that keeps the file under max_bytes with 10 % for the container.
+    max_video_rate = int(max_bytes * 8 * 0.9 / max(facts.duration, MIN_SECONDS)) - audio_budget
+    try:
+        with av.open(str(src), metadata_errors="ignore") as source, av.open(
+            str(dst), "w", format="mp4", options={"movflags": "+faststart"}
+        ) as target:
+            in_video = next(s for s in source.streams if s.type == "video")
+            in_video.thread_type = "AUTO"
+            in_audio = next((s for s in source.streams if s.type == "audio"), None)
+            out_video = target.add_stream("libx264", rate=30)
+            out_video.width, out_video.height = width, height
+            out_video.pix_fmt = "yuv420p"
+            out_video.codec_context.time_base = Fraction(1, 1000)
+            out_video.thread_type = "AUTO"
+            out_video.options = {
+                "preset": "veryfast",
+                "crf": "26",
+                "maxrate": str(max(max_video_rate, 200_000)),
+                "bufsize": str(max(max_video_rate, 200_000) * 2),
+            }
+            out_audio = resampler = None
+            if in_audio is not None:
+                out_audio = target.add_stream("aac", rate=AUDIO_RATE, layout="mono")
+                out_audio.bit_rate = AUDIO_BITRATE
+                resampler = av.AudioResampler(format="fltp", layout="mono", rate=AUDIO_RATE)
+            graph = _video_graph(in_video, facts, width, height)
+            streams = [in_video] + ([in_audio] if in_audio is not None else [])
+            first_pts = None
+            for frame in source.decode(*streams):
+                if isinstance(frame, av.VideoFrame):
+                    if frame.time is None:
+                        continue
+                    first_pts = frame.time if first_pts is None else first_pts
+                    graph.push(frame)
+                    for out in _pull(graph):
+                        out.pts = round((frame.time - first_pts) * 1000)
+                        out.time_base = Fraction(1, 1000)
+                        # Decoded frames keep their old I/P/B type; libx264 would
+                        # honour it and lose its own B-frame choices (13 % larger).
+                        out.pict_type = PictureType.NONE
+                        target.mux(out_video.encode(out))
+                else:
+                    for chunk in resampler.resample(frame):
+                        chunk.pts = None
+                        target.mux(out_audio.encode(chunk))
+            graph.push(None)
+            for out in _pull(graph):
+                out.pict_type = PictureType.NONE
+                target.mux(out_video.encode(out))
+            target.mux(out_video.encode(None))
+            if out_audio is not None:
+                for chunk in resampler.resample(None):
+                    target.mux(out_audio.encode(chunk))
+                target.mux(out_audio.encode(None))
+    except (av.FFmpegError, StopIteration, ValueError) as error:
+        logger.info("transcode failed: %s", type(error).__name__)
+        raise MediaRejected("unreadable", _("This video cannot be read. Please record it again.")) from None
+
+    size = os.path.getsize(dst)
+    if size > max_bytes:
+        raise MediaRejected("too_large", _("The video is too large. Record for about 6 seconds."))
+    out_facts = VideoFacts(
+        container="mp4", video_codec="h264", audio_codec="aac" if facts.audio_codec else None,
+        width=width, height=height, duration=facts.duration,
+    )
+    return Normalised(facts=out_facts, size=size)
+
+
+def _output_size(facts: VideoFacts) -> tuple[int, int]:
+    scale = min(1.0, MAX_LONG_SIDE / max(facts.width, facts.height))
+    # H.264 with 4:2:0 chroma wants even sides.
+    return (int(facts.width * scale) // 2 * 2, int(facts.height * scale) // 2 * 2)
+
+
+def _video_graph(stream, facts: VideoFacts, width: int, height: int):
+    graph = av.filter.Graph()
+    source = graph.add_buffer(template=stream)
+    chain = [source]
+    if facts.rotation == 90:
+        chain.append(graph.add("transpose", "clock"))
+    elif facts.rotation == 270:
+        chain.append(graph.add("transpose", "cclock"))
+    elif facts.rotation == 180:
+        chain.append(graph.add("transpose", "clock"))
+        chain.append(graph.add("transpose", "clock"))
+    chain.append(graph.add("scale", f"{width}:{height}"))
+    chain.append(graph.add("format", "yuv420p"))
+    chain.append(graph.add("buffersink"))
+    graph.link_nodes(*chain).configure()
+    return graph
+
+
+def _pull(graph):
+    while True:
+        try:
+            yield graph.pull()
+        except (av.BlockingIOError, av.EOFError):
+            return
+
+
+# --- photos ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    format: str  # "jpeg" or "png"
+    width: int
+    height: int
+
+
+def probe_image(path) -> ImageFacts:
+    """A JPEG or PNG photo, decodable, with its size. Anything else is refused."""
+    with open(path, "rb") as file:
+        head = file.read(8)
+    if head.startswith(b"\xff\xd8\xff"):
+        kind = "jpeg"
+    elif head.startswith(b"\x89PNG\r\n\x1a\n"):
+        kind = "png"
+    else:
+        raise MediaRejected("not_an_image", _("Please take a photo (JPEG or PNG)."))
+    try:
+        with av.open(str(path), format="image2") as container:
+            frame = next(container.decode(video=0))
+    except (av.FFmpegError, StopIteration):
+        raise MediaRejected("unreadable", _("This photo cannot be read. Please take it again.")) from None
+    if min(frame.width, frame.height) < MIN_SHORT_SIDE:
+        raise MediaRejected("too_small", _("The photo resolution is too low. Use your phone's front camera."))
+    return ImageFacts(format=kind, width=frame.width, height=frame.height)
