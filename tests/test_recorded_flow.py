@@ -1,0 +1,330 @@
+"""The recorded-video and photo methods end to end: challenge, upload,
+checks before any billed call, normalisation, the vendor over real HTTP
+against the sandbox, and the outcome."""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.utils import timezone
+
+from tests.media_samples import make_jpeg, make_video
+from verification.models import SessionImage, Submission, VendorCall, VerificationSession
+from verification.tasks import send_submission
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+IDCARD = "11010519491231002X"
+DETECTION_ENDPOINTS = ("livedetectfour", "idcardlivedetectfour", "livedetectpicture", "face_vedio/verify",
+                       "videoAuth/query", "idcardcompare")
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("uploads")
+    return {
+        "webm": make_video(folder / "recording.webm", container="webm", video_codec="libvpx-vp9", audio_codec="libopus"),
+        "vp9_mp4": make_video(folder / "recording.mp4", video_codec="libvpx-vp9", audio_codec="libopus"),
+        "phone": make_video(folder / "phone.mp4"),
+        "silent": make_video(folder / "silent.mp4", audio="silence"),
+        "zero": make_video(folder / "zero.mp4", seconds=0.07),
+    }
+
+
+@pytest.fixture
+def vendors(sandbox, settings, tmp_path):
+    """Tencent and Juhe pointed at the sandbox; uploads land in a folder the
+    test can check is left empty."""
+    settings.TENCENT_BASE_URL = f"{sandbox.url}/sandbox/tencent"
+    settings.JUHE_BASE_URL = f"{sandbox.url}/sandbox/juhe"
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "upload-tmp")
+    os.makedirs(settings.FILE_UPLOAD_TEMP_DIR)
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return sandbox
+
+
+def consented(client, method, **kwargs):
+    session = VerificationSession.objects.create(method=method, external_ref="r", **kwargs)
+    client.post(f"/v/{session.link_token}/consent")
+    return session
+
+
+def upload(client, session, path_or_bytes, *, field="video", capture="recorder", name=None):
+    content = path_or_bytes.read_bytes() if isinstance(path_or_bytes, Path) else path_or_bytes
+    name = name or (path_or_bytes.name if isinstance(path_or_bytes, Path) else "upload.bin")
+    return client.post(
+        f"/v/{session.link_token}/{field}",
+        {field: SimpleUploadedFile(name, content, content_type="application/octet-stream"), "capture": capture},
+    )
+
+
+def run_tasks():
+    call_command("db_worker", batch=True, interval=0, startup_delay=False, reload=False, verbosity=0)
+
+
+def detection_calls():
+    return VendorCall.objects.filter(endpoint__in=DETECTION_ENDPOINTS).count()
+
+
+def stored_files(settings):
+    root = Path(settings.MEDIA_ROOT)
+    return sorted(p.relative_to(root).parts[0] for p in root.rglob("*") if p.is_file())
+
+
+# --- each method's success -------------------------------------------------------
+
+
+def test_tencent_lip_from_challenge_to_passed(vendors, client, clips):
+    session = consented(client, "tencent_lip")
+
+    challenge = client.get(f"/v/{session.link_token}/challenge").json()
+    assert challenge["kind"] == "lip_code" and len(challenge["value"]) == 4 and challenge["value"].isdigit()
+    assert client.get(f"/v/{session.link_token}/challenge").json() == challenge, "a reload gets the same code"
+    response = upload(client, session, clips["webm"])
+    assert response.status_code == 202
+    assert response.json() == {"status_url": f"/v/{session.link_token}/status"}
+    assert client.get(f"/v/{session.link_token}/status").json()["status"] == "processing"
+
+    run_tasks()
+
+    session.refresh_from_db()
+    assert (session.status, session.passed, session.attempts_used) == ("passed", True, 1)
+    submission = Submission.objects.get()
+    assert submission.state == "answered" and submission.challenge_value == challenge["value"]
+    assert submission.facts["video_codec"] == "vp9"
+    assert submission.normalised.read()[4:8] == b"ftyp"
+    assert not session.needs_review
+    call = VendorCall.objects.get(endpoint="livedetectfour")
+    assert call.request_summary["compare_flag"] == "false" and call.vendor_code == "0"
+
+
+def test_tencent_lip_with_a_reference_photo_compares_faces(vendors, client, clips):
+    session = consented(client, "tencent_lip", reference_photo=SimpleUploadedFile("ref.jpg", make_jpeg()))
+    client.get(f"/v/{session.link_token}/challenge")
+    upload(client, session, clips["vp9_mp4"])
+
+    run_tasks()
+
+    session.refresh_from_db()
+    assert session.status == "passed" and session.scores["sim"] >= session.scores["sim_threshold"] == 80
+    assert VendorCall.objects.get(endpoint="livedetectfour").request_summary["compare_flag"] == "true"
+    assert session.face_image and SessionImage.objects.filter(kind="vendor_photo").exists()
+
+
+def test_tencent_idcard_checks_the_identity(vendors, client, clips):
+    session = consented(client, "tencent_idcard", realname="张三", idcard=IDCARD)
+    client.get(f"/v/{session.link_token}/challenge")
+    upload(client, session, clips["phone"])
+
+    run_tasks()
+
+    session.refresh_from_db()
+    assert session.status == "passed"
+    assert VendorCall.objects.get(endpoint="idcardlivedetectfour").request_summary["idcard_number"] == "110105********002X"
+
+
+@pytest.mark.parametrize("liveness_type, kind", [(0, "none"), (1, "digits"), (2, "actions")])
+def test_juhe_video_in_each_mode(vendors, client, clips, liveness_type, kind):
+    session = consented(client, "juhe_video", options={"liveness_type": liveness_type})
+
+    challenge = client.get(f"/v/{session.link_token}/challenge").json()
+    assert challenge["kind"] == kind
+    if kind == "digits":
+        assert len(challenge["value"]) == 4 and challenge["value"].isdigit()
+    if kind == "actions":
+        assert sorted(challenge["value"]) == ["close_eyes", "open_mouth"]
+    assert upload(client, session, clips["webm"]).status_code == 202
+    run_tasks()
+
+    session.refresh_from_db()
+    assert session.status == "passed" and session.vendor_order_no
+    assert SessionImage.objects.filter(session=session, kind="best_frame").count() >= 1
+    assert session.face_image
+
+
+def test_juhe_video_auth_keeps_the_pictures_at_once(vendors, client, clips):
+    session = consented(client, "juhe_video_auth", realname="张三", idcard=IDCARD, options={"rate_type": 1})
+    assert client.get(f"/v/{session.link_token}/challenge").json() == {"kind": "none", "value": None}
+    upload(client, session, clips["phone"])
+
+    run_tasks()
+
+    session.refresh_from_db()
+    assert session.status == "passed" and session.scores["living_score"] >= session.scores["living_threshold"]
+    pictures = SessionImage.objects.filter(session=session, kind="vendor_picture")
+    assert pictures.exists() and all(p.image.read(3) == b"\xff\xd8\xff" for p in pictures)
+
+
+def test_tencent_photo_with_identity(vendors, client):
+    session = consented(client, "tencent_photo", realname="张三", idcard=IDCARD)
+    client.get(f"/v/{session.link_token}/challenge")
+
+    assert upload(client, session, make_jpeg(), field="photo", name="selfie.jpg").status_code == 202
+    run_tasks()
+
+    session.refresh_from_db()
+    assert session.status == "passed"
+    assert {"photo_score", "similarity"} <= set(session.scores)
+    assert set(VendorCall.objects.values_list("endpoint", flat=True)) == {"livedetectpicture", "idcardcompare"}
+
+
+def test_a_chosen_file_is_flagged_for_review(vendors, client, clips):
+    session = consented(client, "juhe_video")
+    client.get(f"/v/{session.link_token}/challenge")
+    upload(client, session, clips["phone"], capture="file")
+    session.refresh_from_db()
+    assert session.needs_review and Submission.objects.get().capture == "file"
+
+
+# --- upload abuse: 4xx, a message, no vendor call, nothing left behind -------------
+
+
+@pytest.mark.parametrize(
+    "content, name, status, code",
+    [
+        (b"", "empty.mp4", 400, "empty"),
+        (b"%PDF-1.4 not a video at all" * 100, "renamed.mp4", 415, None),
+        ("truncated", "cut.mp4", 415, None),
+        ("zero", "zero.mp4", 400, "too_short"),
+        ("silent", "silent.mp4", 400, "too_quiet"),
+    ],
+)
+def test_bad_uploads_are_refused_before_any_vendor_call(vendors, client, clips, settings, content, name, status, code):
+    session = consented(client, "tencent_lip")
+    client.get(f"/v/{session.link_token}/challenge")
+    if content == "truncated":
+        content = clips["phone"].read_bytes()[:5000]
+    elif isinstance(content, str):
+        content = clips[content].read_bytes()
+
+    response = upload(client, session, content, name=name)
+
+    assert response.status_code == status
+    error = response.json()["error"]
+    assert error["message"] and (code is None or error["code"] == code)
+    assert detection_calls() == 0
+    assert Submission.objects.count() == 0 and stored_files(settings) == []
+    assert os.listdir(settings.FILE_UPLOAD_TEMP_DIR) == []
+    session.refresh_from_db()
+    assert session.status == "in_progress", "the person can simply record again"
+
+
+def test_a_file_over_the_limit_is_refused_while_streaming(vendors, client, clips, settings):
+    settings.KYC_UPLOAD_MAX_BYTES = 50_000
+    session = consented(client, "tencent_lip")
+    client.get(f"/v/{session.link_token}/challenge")
+
+    response = upload(client, session, b"\x00" * 200_000, name="big.mp4")
+
+    assert response.status_code == 413 and response.json()["error"]["code"] == "too_large"
+    assert detection_calls() == 0 and stored_files(settings) == []
+    assert os.listdir(settings.FILE_UPLOAD_TEMP_DIR) == []
+
+
+def test_two_files_are_refused(vendors, client, clips):
+    session = consented(client, "tencent_lip")
+    client.get(f"/v/{session.link_token}/challenge")
+    response = client.post(
+        f"/v/{session.link_token}/video",
+        {"video": [SimpleUploadedFile("a.mp4", b"1"), SimpleUploadedFile("b.mp4", b"2")], "capture": "recorder"},
+    )
+    assert response.status_code == 400 and response.json()["error"]["code"] == "one_file"
+
+
+def test_the_same_recording_twice_is_refused(vendors, client, clips):
+    first = consented(client, "juhe_video")
+    client.get(f"/v/{first.link_token}/challenge")
+    upload(client, first, clips["phone"])
+    second = consented(client, "juhe_video")
+    client.get(f"/v/{second.link_token}/challenge")
+
+    response = upload(client, second, clips["phone"])
+
+    assert response.status_code == 409 and response.json()["error"]["code"] == "replayed"
+
+
+# --- steps out of order ------------------------------------------------------------
+
+
+def test_no_challenge_before_consent(vendors, client):
+    session = VerificationSession.objects.create(method="tencent_lip", external_ref="r")
+    response = client.get(f"/v/{session.link_token}/challenge")
+    assert response.status_code == 403 and response.json()["error"]["code"] == "no_consent"
+    assert VendorCall.objects.count() == 0
+
+
+def test_no_upload_before_the_challenge(vendors, client, clips):
+    session = consented(client, "tencent_lip")
+    response = upload(client, session, clips["phone"])
+    assert response.status_code == 409 and response.json()["error"]["code"] == "no_challenge"
+
+
+def test_a_photo_is_not_a_video(vendors, client):
+    session = consented(client, "tencent_lip")
+    client.get(f"/v/{session.link_token}/challenge")
+    assert upload(client, session, make_jpeg(), field="photo").status_code == 400
+
+
+def test_an_h5_session_has_no_challenge(vendors, client):
+    session = consented(client, "h5")
+    assert client.get(f"/v/{session.link_token}/challenge").status_code == 400
+
+
+# --- sending once ------------------------------------------------------------------
+
+
+def test_the_send_task_running_twice_sends_once(vendors, client, clips):
+    session = consented(client, "juhe_video")
+    client.get(f"/v/{session.link_token}/challenge")
+    upload(client, session, clips["phone"])
+    submission = Submission.objects.get()
+
+    send_submission.call(submission.pk, 0)
+    send_submission.call(submission.pk, 0)
+
+    assert VendorCall.objects.filter(endpoint="face_vedio/verify").count() == 1
+
+
+def test_a_vendor_that_cannot_be_reached_is_tried_again(vendors, client, clips, settings):
+    session = consented(client, "juhe_video")
+    client.get(f"/v/{session.link_token}/challenge")
+    upload(client, session, clips["phone"])
+    submission = Submission.objects.get()
+    settings.JUHE_BASE_URL = "http://127.0.0.1:9"
+
+    send_submission.call(submission.pk, 0)
+
+    submission.refresh_from_db()
+    assert submission.state == "received"
+    from django_tasks_db.models import DBTaskResult
+
+    retry = DBTaskResult.objects.filter(args_kwargs__args=[submission.pk, 1]).get()
+    assert retry.run_after > timezone.now()
+    settings.JUHE_BASE_URL = f"{vendors.url}/sandbox/juhe"
+    send_submission.call(submission.pk, 1)
+    session.refresh_from_db()
+    assert session.status == "passed"
+
+
+def test_a_timeout_after_sending_is_offered_as_a_retry_and_never_resent(client, clips, settings, tmp_path):
+    from tests.http_double import HttpDouble, slow
+
+    with HttpDouble() as juhe_double:
+        juhe_double.respond = slow(2, lambda r: (200, {"Content-Type": "application/json"}, b'{"error_code": 0}'))
+        settings.JUHE_BASE_URL = juhe_double.url
+        settings.VENDOR_TIMEOUT_SECONDS = (1, 0.5)
+        session = consented(client, "juhe_video")
+        client.get(f"/v/{session.link_token}/challenge")
+        upload(client, session, clips["phone"])
+
+        run_tasks()
+        run_tasks()
+
+    session.refresh_from_db()
+    assert (session.status, session.reason, session.retry_allowed) == ("error", "vendor_timeout", True)
+    assert len(juhe_double.requests) == 1
+    assert Submission.objects.get().state == "unanswered"
+    assert VendorCall.objects.get().billed is None
