@@ -328,3 +328,108 @@ def test_a_timeout_after_sending_is_offered_as_a_retry_and_never_resent(client, 
     assert len(juhe_double.requests) == 1
     assert Submission.objects.get().state == "unanswered"
     assert VendorCall.objects.get().billed is None
+
+
+# --- outcomes other than a pass (steered in the sandbox) ---------------------------
+
+
+def steer(sandbox, vendor, **fields):
+    import requests
+
+    response = requests.post(f"{sandbox.url}/sandbox/{vendor}/steer", data=fields)
+    assert response.status_code == 201, response.text
+
+
+def test_misread_digits_fail_with_advice_and_a_new_attempt_gets_a_new_code(vendors, client, clips):
+    session = consented(client, "tencent_lip", locale="en")
+    first = client.get(f"/v/{session.link_token}/challenge").json()["value"]
+    steer(vendors, "tencent", endpoint="livedetectfour", live_status="-5008")
+    upload(client, session, clips["webm"])
+    run_tasks()
+
+    status = client.get(f"/v/{session.link_token}/status").json()
+    assert status == {
+        "status": "failed",
+        "message": "The numbers you read did not match. Read the four numbers shown, slowly.",
+        "retry_allowed": True,
+    }
+    session.refresh_from_db()
+    assert (session.reason, session.vendor_code, session.outcome_vendor) == ("not_live", "-5008", "tencent")
+
+    second = client.get(f"/v/{session.link_token}/challenge").json()["value"]
+    session.refresh_from_db()
+    assert (session.status, session.attempts_used) == ("in_progress", 2)
+    assert upload(client, session, clips["vp9_mp4"]).status_code == 202
+    run_tasks()
+    session.refresh_from_db()
+    assert session.status == "passed"
+    assert list(Submission.objects.order_by("attempt").values_list("challenge_value", flat=True)) == [first, second]
+
+
+def test_a_name_that_does_not_match_the_id_cannot_be_retried(vendors, client, clips):
+    session = consented(client, "tencent_idcard", realname="张不符", idcard=IDCARD)
+    client.get(f"/v/{session.link_token}/challenge")
+    upload(client, session, clips["phone"])
+    run_tasks()
+
+    session.refresh_from_db()
+    assert (session.status, session.reason, session.vendor_code) == ("failed", "identity_mismatch", "-5803")
+    assert not session.retry_allowed
+    assert client.get(f"/v/{session.link_token}/challenge").status_code == 409
+
+
+def test_a_face_unlike_the_id_photo_fails_on_the_threshold(vendors, client, clips):
+    session = consented(client, "tencent_idcard", realname="李不像", idcard=IDCARD)
+    client.get(f"/v/{session.link_token}/challenge")
+    upload(client, session, clips["phone"])
+    run_tasks()
+
+    session.refresh_from_db()
+    assert (session.status, session.reason, session.retry_allowed) == ("failed", "face_mismatch", True)
+    assert session.scores["sim"] == 35 < session.scores["sim_threshold"]
+
+
+def test_juhe_liveness_not_passed(vendors, client, clips):
+    session = consented(client, "juhe_video")
+    client.get(f"/v/{session.link_token}/challenge")
+    steer(vendors, "juhe", endpoint="face_vedio/verify", error_code="280243")
+    upload(client, session, clips["phone"])
+    run_tasks()
+
+    session.refresh_from_db()
+    assert (session.status, session.vendor_code, session.retry_allowed) == ("failed", "280243", True)
+
+
+def test_juhe_identity_that_does_not_match(vendors, client, clips):
+    session = consented(client, "juhe_video_auth", realname="李不像", idcard=IDCARD)
+    client.get(f"/v/{session.link_token}/challenge")
+    upload(client, session, clips["phone"])
+    run_tasks()
+
+    session.refresh_from_db()
+    assert (session.status, session.reason) == ("failed", "face_mismatch")
+    assert session.scores["face_score"] == 0.21
+
+
+def test_a_juhe_quota_error_is_a_retryable_error(vendors, client, clips):
+    session = consented(client, "juhe_video")
+    client.get(f"/v/{session.link_token}/challenge")
+    steer(vendors, "juhe", endpoint="face_vedio/verify", error_code="10012")
+    upload(client, session, clips["phone"])
+    run_tasks()
+
+    session.refresh_from_db()
+    assert (session.status, session.reason, session.vendor_code, session.retry_allowed) == (
+        "error", "vendor_rejected", "10012", True,
+    )
+
+
+def test_a_photo_that_does_not_look_live_fails(vendors, client):
+    session = consented(client, "tencent_photo")
+    client.get(f"/v/{session.link_token}/challenge")
+    steer(vendors, "tencent", endpoint="livedetectpicture", score="40")
+    upload(client, session, make_jpeg(), field="photo")
+    run_tasks()
+
+    session.refresh_from_db()
+    assert (session.status, session.reason, session.scores["photo_score"]) == ("failed", "not_live", 40)

@@ -298,3 +298,20 @@ def test_pages_speak_chinese_by_default_and_english_when_asked(client, db):
 def test_every_page_is_labelled_as_sandbox(client, db):
     session = new_session()
     assert "SANDBOX" in client.get(f"/v/{session.link_token}/").text
+
+
+# --- h5 with a name and ID number: the face is compared with the ID photo ------------
+
+
+@pytest.mark.parametrize("realname, status, reason", [("张三", "passed", "passed"), ("李不像", "failed", "face_mismatch")])
+def test_an_h5_face_is_compared_with_the_id_photo(sandbox, client, settings, realname, status, reason):
+    settings.TENCENT_BASE_URL = f"{sandbox.url}/sandbox/tencent"
+    session = consented_session(client, realname=realname, idcard="11010519491231002X")
+    client.get(path_of(finish_on_sandbox(start(client, session), "pass")))
+
+    session.refresh_from_db()
+    assert (session.status, session.reason) == (status, reason)
+    compare = VendorCall.objects.get(endpoint="idcardcompare")
+    assert compare.vendor == "tencent" and "/sandbox/jumdata/face/" in compare.request_summary["url"]
+    assert session.scores["similarity_threshold"] == 75.0
+    assert session.face_image
