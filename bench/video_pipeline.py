@@ -1,0 +1,132 @@
+"""The server side of a recorded upload, for a 6 s clip as the browser's
+MediaRecorder makes it (WebM, VP9 + Opus, 480x640): CPU time and peak memory
+of probe + checks + speech level + normalise to H.264/AAC MP4 + the streamed
+base64 form body Juhe gets, beside a bare PyAV transcode with the same
+encoder settings.
+
+    .venv/bin/python bench/video_pipeline.py [--runs 5]
+
+Each measurement runs in a fresh process so its peak RSS is its own.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# What recorder.js asks MediaRecorder for (static/js/recorder.js).
+VIDEO_BITS_PER_SECOND = 1_100_000
+AUDIO_BITS_PER_SECOND = 64_000
+SECONDS = 6
+
+
+def make_clip(path: Path) -> None:
+    sys.path.insert(0, str(ROOT))
+    from tests import media_samples
+
+    # Encode at the recorder's bitrate, so the file is as large as a real upload.
+    media_samples.VIDEO_OPTIONS["libvpx-vp9"] = {
+        "deadline": "realtime", "cpu-used": "8", "b:v": str(VIDEO_BITS_PER_SECOND), "row-mt": "1",
+    }
+    media_samples.make_video(
+        path, seconds=SECONDS, width=480, height=640, fps=30, container="webm",
+        video_codec="libvpx-vp9", audio_codec="libopus",
+    )
+
+
+PIPELINE = """
+import os, resource, sys, tempfile, time
+from pathlib import Path
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kyc_portal.settings")
+os.environ.setdefault("DEBUG", "1")
+import django; django.setup()
+from verification import media
+from verification.vendors import juhe
+clip = Path(sys.argv[1])
+start = time.process_time(); wall = time.perf_counter()
+facts = media.probe_video(clip)
+media.check_video(facts, needs_speech=True)
+media.check_speech_level(clip)
+with tempfile.TemporaryDirectory() as folder:
+    out = Path(folder) / "out.mp4"
+    media.normalise_video(clip, out, facts=facts, max_bytes=juhe.VIDEO_MAX_BYTES)
+    size = out.stat().st_size
+    with tempfile.TemporaryFile() as body:
+        juhe._write_form(body, {"key": "k"}, video_field="videoBase64", video=out, prefix="")
+print(time.process_time() - start, time.perf_counter() - wall, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, size)
+"""
+
+BARE = """
+import resource, sys, tempfile, time
+from fractions import Fraction
+from pathlib import Path
+import av
+from av.video.frame import PictureType
+clip = Path(sys.argv[1])
+start = time.process_time(); wall = time.perf_counter()
+with tempfile.TemporaryDirectory() as folder:
+    with av.open(str(clip)) as src, av.open(str(Path(folder) / "o.mp4"), "w", format="mp4", options={"movflags": "+faststart"}) as dst:
+        vin = src.streams.video[0]; vin.thread_type = "AUTO"; ain = src.streams.audio[0]
+        v = dst.add_stream("libx264", rate=30); v.width, v.height, v.pix_fmt = 480, 640, "yuv420p"
+        v.codec_context.time_base = Fraction(1, 1000); v.thread_type = "AUTO"
+        v.options = {"preset": "veryfast", "crf": "26", "maxrate": "7000000", "bufsize": "14000000"}
+        a = dst.add_stream("aac", rate=48000, layout="mono"); a.bit_rate = 64000
+        resampler = av.AudioResampler(format="fltp", layout="mono", rate=48000)
+        first = None
+        for frame in src.decode(vin, ain):
+            if isinstance(frame, av.VideoFrame):
+                first = frame.time if first is None else first
+                out = frame.reformat(format="yuv420p")
+                out.pts = round((frame.time - first) * 1000); out.time_base = Fraction(1, 1000)
+                out.pict_type = PictureType.NONE
+                dst.mux(v.encode(out))
+            else:
+                for chunk in resampler.resample(frame):
+                    chunk.pts = None
+                    dst.mux(a.encode(chunk))
+        dst.mux(v.encode(None)); dst.mux(a.encode(None))
+print(time.process_time() - start, time.perf_counter() - wall, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, 0)
+"""
+
+
+def measure(script: str, clip: Path) -> tuple[float, float, float]:
+    done = subprocess.run([sys.executable, "-c", script, str(clip)], cwd=ROOT, capture_output=True, text=True,
+                          check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    cpu, wall, rss_kb, size = done.stdout.split()
+    return float(cpu), float(wall), int(rss_kb) / 1024, int(size)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    runs = parser.parse_args().runs
+    with tempfile.TemporaryDirectory() as folder:
+        clip = Path(folder) / "recording.webm"
+        make_clip(clip)
+        pipeline = [measure(PIPELINE, clip) for _ in range(runs)]
+        bare = [measure(BARE, clip) for _ in range(runs)]
+        upload = clip.stat().st_size
+    med = lambda rows, i: statistics.median(r[i] for r in rows)  # noqa: E731
+    result = {
+        "clip": f"{SECONDS} s 480x640 WebM VP9+Opus at the recorder's {VIDEO_BITS_PER_SECOND + AUDIO_BITS_PER_SECOND:,} bit/s",
+        "upload_bytes_expected": (VIDEO_BITS_PER_SECOND + AUDIO_BITS_PER_SECOND) * SECONDS // 8,
+        "upload_bytes_synthetic_clip": upload,
+        "normalised_bytes": pipeline[0][3],
+        "pipeline_cpu_s": round(med(pipeline, 0), 3),
+        "pipeline_wall_s": round(med(pipeline, 1), 3),
+        "pipeline_peak_rss_mb": round(med(pipeline, 2), 1),
+        "bare_transcode_cpu_s": round(med(bare, 0), 3),
+        "bare_transcode_peak_rss_mb": round(med(bare, 2), 1),
+        "cpu_ratio_pipeline_to_bare": round(med(pipeline, 0) / med(bare, 0), 2),
+        "runs": runs,
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
