@@ -58,3 +58,100 @@ class JumdataTask(models.Model):
     @property
     def color_list(self):
         return self.colors.split(",") if self.colors else []
+
+
+class TencentLipCode(models.Model):
+    """A 4-digit lip code handed out by Tencent `livegetfour`.
+
+    A detection call must quote one this appid was given; the first call that
+    gets as far as a verdict uses it up (see sandbox/tencent.py).
+    """
+
+    app_id = models.CharField(max_length=32)
+    validate_data = models.CharField(max_length=4)
+    # The caller's optional `seq`, kept only to match sandbox rows to logs.
+    seq = models.CharField(max_length=128, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        indexes = (models.Index(fields=("app_id", "validate_data"), name="sandbox_lip_app_code"),)
+
+    def __str__(self):
+        return f"Tencent lip code for {self.app_id} ({'used' if self.used_at else 'unused'})"
+
+
+class SteeredAnswer(models.Model):
+    """An answer a tester queued for the next call to one vendor endpoint.
+
+    Consumed once, first in first out, by the next call that passes the
+    endpoint's signature/key and input checks; it dies unused after
+    SANDBOX_STEER_TTL seconds so a forgotten one cannot surprise a later test.
+    """
+
+    class Vendor(models.TextChoices):
+        TENCENT = "tencent", "Tencent"
+        JUHE = "juhe", "Juhe"
+
+    vendor = models.CharField(max_length=16, choices=Vendor.choices)
+    endpoint = models.CharField(max_length=32)
+    # What to answer, as validated by the steering view: for example
+    # {"code": -5002} or {"live_status": 0, "compare_status": 0, "sim": 42}.
+    answer = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+    consumed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("created_at", "id")
+        indexes = (models.Index(fields=("vendor", "endpoint", "consumed_at"), name="sandbox_steer_next"),)
+
+    def __str__(self):
+        return f"{self.vendor} {self.endpoint}: {self.answer}"
+
+    @classmethod
+    def live(cls, vendor, ttl_seconds, endpoint=None):
+        """The answers still waiting for a call, oldest first."""
+        rows = cls.objects.filter(
+            vendor=vendor,
+            consumed_at__isnull=True,
+            created_at__gt=timezone.now() - timedelta(seconds=ttl_seconds),
+        )
+        return rows.filter(endpoint=endpoint) if endpoint else rows
+
+    @classmethod
+    def take(cls, vendor, endpoint, ttl_seconds):
+        """Consume the oldest waiting answer for the endpoint; None if none.
+
+        The conditional update makes "consumed once" hold across processes:
+        of two calls racing for one answer, one gets it and the other moves
+        on to the next (or to the endpoint's normal answer).
+        """
+        for _ in range(10):
+            row = cls.live(vendor, ttl_seconds, endpoint).order_by("created_at", "id").first()
+            if row is None:
+                return None
+            if cls.objects.filter(pk=row.pk, consumed_at__isnull=True).update(consumed_at=timezone.now()):
+                return row.answer
+        return None
+
+
+class JuhePicture(models.Model):
+    """A frame of a video sent to Juhe videoAuth, served at a `pictures` URL.
+
+    Kept in the database (not on disk) so any web process can serve it; the
+    URL carries two random values and dies after SANDBOX_JUHE_PICTURE_TTL.
+    """
+
+    order_id = models.CharField(max_length=40)
+    name = models.CharField(max_length=64, unique=True)
+    token = models.CharField(max_length=32)
+    image = models.BinaryField()
+    # A default rather than auto_now_add so tests can age a picture.
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("order_id", "id")
+
+    def __str__(self):
+        return f"Juhe picture {self.name} of {self.order_id}"

@@ -7,7 +7,7 @@ vendor's own paths after it.
 
 from django.urls import path, re_path
 
-from . import jumdata
+from . import juhe, jumdata, tencent
 
 app_name = "sandbox"
 
@@ -21,4 +21,23 @@ urlpatterns = [
     path("jumdata/face/<slug:face_token>.jpg", jumdata.face, name="jumdata-face"),
     # Anything else under the prefix is the vendor's "404 接口地址不正确".
     re_path(r"^jumdata(?:/.*)?$", jumdata.not_found, name="jumdata-not-found"),
+    # Tencent legacy 人脸核身 (recognition.image.myqcloud.com): the vendor's paths.
+    path("tencent/face/livegetfour", tencent.livegetfour, name="tencent-livegetfour"),
+    path("tencent/face/livedetectfour", tencent.livedetectfour, name="tencent-livedetectfour"),
+    path(
+        "tencent/face/idcardlivedetectfour", tencent.idcardlivedetectfour, name="tencent-idcardlivedetectfour"
+    ),
+    path("tencent/face/idcardcompare", tencent.idcardcompare, name="tencent-idcardcompare"),
+    path("tencent/face/livedetectpicture", tencent.livedetectpicture, name="tencent-livedetectpicture"),
+    # Sandbox-only: queue the next answer of an endpoint.
+    path("tencent/steer", tencent.steer, name="tencent-steer"),
+    re_path(r"^tencent(?:/.*)?$", tencent.not_found, name="tencent-not-found"),
+    # Juhe (apis.juhe.cn): the vendor's paths, "vedio" spelt as documented.
+    path("juhe/face_vedio/verify", juhe.verify, name="juhe-verify"),
+    path("juhe/videoAuth/query", juhe.query, name="juhe-query"),
+    # Sandbox-only: the videoAuth `pictures` (shaped like the vendor's URLs),
+    # and the steering page.
+    path("juhe/videoAuth/face-store-njb", juhe.picture, name="juhe-picture"),
+    path("juhe/steer", juhe.steer, name="juhe-steer"),
+    re_path(r"^juhe(?:/.*)?$", juhe.not_found, name="juhe-not-found"),
 ]

@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from verification.checks import check_jumdata_return_url_fits
 
 
@@ -20,9 +22,12 @@ def test_a_site_url_too_long_for_jumdata_is_an_error(settings):
     assert error.id == "verification.E001" and "128" in error.msg and "at most" in error.hint
 
 
+VENDOR_PREFIXES = ("JUMDATA_", "TENCENT_", "JUHE_", "KYC_")
+
+
 def run_settings(**env):
     """Imports the settings in a fresh interpreter with only `env` set."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("JUMDATA_", "KYC_", "SECRET_KEY", "DEBUG"))}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(VENDOR_PREFIXES + ("SECRET_KEY", "DEBUG"))}
     return subprocess.run(
         [sys.executable, "-c", "import kyc_portal.settings as s; print(s.JUMDATA_BASE_URL, s.JUMDATA_APP_ID)"],
         env={**clean, **env},
@@ -43,10 +48,24 @@ def test_live_mode_without_a_credential_stops_naming_the_variable():
     assert "JUMDATA_APP_ID must be set" in done.stderr
 
 
+LIVE_CREDENTIALS = {
+    "JUMDATA_APP_ID": "a", "JUMDATA_APP_SECRET": "s",
+    "TENCENT_APP_ID": "1", "TENCENT_SECRET_ID": "id", "TENCENT_SECRET_KEY": "key",
+    "JUHE_VIDEO_KEY": "k1", "JUHE_VIDEO_AUTH_KEY": "k2",
+}
+
+
 def test_live_mode_uses_the_vendor_hosts():
-    done = run_settings(SECRET_KEY="k", KYC_VENDOR_MODE="live", JUMDATA_APP_ID="a", JUMDATA_APP_SECRET="s")
-    assert done.returncode == 0
+    done = run_settings(SECRET_KEY="k", KYC_VENDOR_MODE="live", **LIVE_CREDENTIALS)
+    assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["https://api.jumdata.com", "a"]
+
+
+@pytest.mark.parametrize("missing", sorted(LIVE_CREDENTIALS))
+def test_live_mode_names_each_missing_credential(missing):
+    env = {k: v for k, v in LIVE_CREDENTIALS.items() if k != missing}
+    done = run_settings(SECRET_KEY="k", KYC_VENDOR_MODE="live", **env)
+    assert done.returncode != 0 and f"{missing} must be set" in done.stderr
 
 
 def test_debug_off_without_a_secret_key_stops():
@@ -61,7 +80,7 @@ def test_production_settings_pass_the_deploy_check():
         "ALLOWED_HOSTS": "kyc.bank.example.cn",
         "DEBUG": "0",
     }
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("JUMDATA_", "KYC_", "DEBUG"))}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(VENDOR_PREFIXES + ("DEBUG",))}
     done = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         env={**clean, **env, "DJANGO_SETTINGS_MODULE": "kyc_portal.settings"},
