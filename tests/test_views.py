@@ -315,3 +315,24 @@ def test_an_h5_face_is_compared_with_the_id_photo(sandbox, client, settings, rea
     assert compare.vendor == "tencent" and "/sandbox/jumdata/face/" in compare.request_summary["url"]
     assert session.scores["similarity_threshold"] == 75.0
     assert session.face_image
+
+
+# --- the newcomer's landing page ------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["h5", "tencent_lip", "tencent_idcard", "juhe_video", "juhe_video_auth", "tencent_photo"])
+def test_the_landing_page_starts_a_demo_of_each_method(client, db, method):
+    assert f'id="demo-{method}"' in client.get("/").text
+
+    response = client.post("/demo/sessions", {"method": method})
+
+    session = VerificationSession.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/v/{session.link_token}/"
+    assert session.method == method and session.external_ref == "demo"
+
+
+def test_there_is_no_demo_in_live_mode_without_debug(client, db, settings):
+    settings.SANDBOX_MODE = False
+    settings.DEBUG = False
+    assert client.get("/").status_code == 404
+    assert client.post("/demo/sessions", {"method": "h5"}).status_code == 404

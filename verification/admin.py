@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from .models import ApiClient, VendorCall, VerificationSession
+from .models import ApiClient, Submission, VendorCall, VerificationSession
 
 
 class ReadOnlyAdminMixin:
@@ -26,23 +26,33 @@ class VendorCallInline(ReadOnlyAdminMixin, admin.TabularInline):
     readonly_fields = fields
 
 
+class SubmissionInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = Submission
+    extra = 0
+    fields = ["created_at", "attempt", "kind", "capture", "state", "challenge_kind", "challenge_value", "facts",
+              "content_sha256", "sent_at"]
+    readonly_fields = fields
+
+
 @admin.register(VerificationSession)
 class VerificationSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "created_at", "method", "status", "review_status", "external_ref", "masked_name", "masked_idcard",
-        "attempts_used", "vendor_code", "client",
+        "attempts_used", "vendor_code", "needs_review", "client",
     ]
-    list_filter = ["status", "method", "review_status", ("created_at", admin.DateFieldListFilter)]
+    list_filter = ["status", "method", "review_status", "needs_review", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["=external_ref", "=vendor_task_no", "=vendor_order_no"]
     date_hierarchy = "created_at"
-    inlines = [VendorCallInline]
+    inlines = [SubmissionInline, VendorCallInline]
     fieldsets = [
         (None, {"fields": ["id", "client", "method", "external_ref", "status", "review_status", "locale"]}),
         ("Identity", {"fields": ["masked_name", "masked_idcard"]}),
         ("Consent", {"fields": ["consent_at", "consent_ip", "consent_user_agent", "consent_version"]}),
         ("Attempts", {"fields": ["attempts_used", "max_attempts", "expires_at"]}),
         ("Vendor", {"fields": ["vendor_task_no", "vendor_order_no", "vendor_token_expires_at"]}),
-        ("Outcome", {"fields": ["passed", "reason", "vendor_code", "scores", "retryable", "completed_at"]}),
+        ("Outcome", {"fields": ["passed", "reason", "outcome_vendor", "vendor_code", "scores", "retryable",
+                                "needs_review", "completed_at"]}),
+        ("Challenge", {"fields": ["challenge_kind", "challenge_value"]}),
         ("Options", {"fields": ["options", "return_url", "created_at", "updated_at"]}),
     ]
     readonly_fields = [f for fs in fieldsets for f in fs[1]["fields"]]

@@ -227,18 +227,26 @@ def landing(request):
     )
 
 
+# The sandbox's documented passing identity; demo sessions never reach a real vendor.
+DEMO_IDENTITY = {"realname": "张三", "idcard": "11010519491231002X"}
+DEMO_OPTIONS = {Method.JUHE_VIDEO: {"liveness_type": 1}}
+
+
 @require_POST
 def demo_start(request):
     """One click from the landing page to a fresh session of one method."""
     if not demo_enabled():
         raise Http404
+    method = request.POST.get("method", "")
+    identity = DEMO_IDENTITY if method in services.METHODS_NEEDING_IDENTITY else {}
     try:
         session = services.session_create(
             client=None,
-            method=request.POST.get("method", ""),
+            method=method,
             external_ref="demo",
-            options={},
+            options=DEMO_OPTIONS.get(method, {}),
             locale=translation.get_language() or "",
+            **identity,
         )
     except services.InvalidInput as invalid:
         return message_page(request, _("Cannot start the demo"), str(invalid), status=400)
