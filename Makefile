@@ -53,5 +53,7 @@ test: install-dev browser
 
 # Regenerate the Chinese translations after changing user-facing text.
 messages: install
-	DEBUG=1 $(BIN)/python manage.py makemessages -l zh_Hans --no-obsolete --no-fuzzy-matching --ignore=.venv --ignore=sandbox
+	DEBUG=1 $(BIN)/python manage.py makemessages -l zh_Hans --no-obsolete --ignore=.venv --ignore=sandbox
+	# msgmerge's guesses ("fuzzy") would ship a wrong translation: empty them.
+	msgattrib --clear-fuzzy --empty -o locale/zh_Hans/LC_MESSAGES/django.po locale/zh_Hans/LC_MESSAGES/django.po
 	DEBUG=1 $(BIN)/python manage.py compilemessages --ignore=.venv
