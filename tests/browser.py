@@ -22,6 +22,10 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
 from selenium.webdriver.chrome.service import Service
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -123,3 +127,24 @@ def browser(chromium_args):
         yield driver
     finally:
         driver.quit()
+
+
+# --- what a person does --------------------------------------------------------------
+
+
+def wait(driver, seconds=None):
+    return WebDriverWait(driver, seconds or WAIT_SECONDS)
+
+
+def press(driver, element_id):
+    """Clicks a button that submits a form and waits for the next page."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    button = wait(driver).until(EC.element_to_be_clickable((By.ID, element_id)))
+    try:
+        button.click()
+    except WebDriverException as error:
+        # The next page came before chromedriver finished with the button.
+        if "does not belong to the document" not in str(error):
+            raise
+    wait(driver).until(EC.staleness_of(page))
+    wait(driver).until(lambda b: b.execute_script("return document.readyState") == "complete")

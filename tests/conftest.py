@@ -5,6 +5,7 @@ should have no access to alice's sessions."""
 
 import pytest
 
+from tests.browser import browser, chromium_args  # noqa: F401  (fixtures for the browser tests)
 from verification.models import ApiClient
 
 
@@ -23,11 +24,15 @@ def charlie(db):
 
 
 @pytest.fixture
-def sandbox(live_server, settings):
-    """The portal served over real HTTP, with Jumdata pointed at its own
-    sandbox and links built on the live server's address."""
+def sandbox(live_server, settings, tmp_path):
+    """The portal served over real HTTP, every vendor pointed at its own
+    sandbox, links built on the live server's address, and stored media in
+    a folder of the test's own."""
     settings.SITE_URL = live_server.url
     settings.JUMDATA_BASE_URL = f"{live_server.url}/sandbox/jumdata"
+    settings.TENCENT_BASE_URL = f"{live_server.url}/sandbox/tencent"
+    settings.JUHE_BASE_URL = f"{live_server.url}/sandbox/juhe"
+    settings.MEDIA_ROOT = tmp_path / "media"
     return live_server
 
 

@@ -4,9 +4,8 @@ landing page, with Jumdata played by the portal's own sandbox."""
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser import WAIT_SECONDS, browser, chromium_args, screenshot  # noqa: F401  (fixtures)
+from tests.browser import press, screenshot, wait
 from verification.models import VerificationSession
 from verification.tasks import collect_h5_result
 
@@ -16,16 +15,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 # --- what a person does --------------------------------------------------------------
 
 
-def wait(browser, seconds=WAIT_SECONDS):
-    return WebDriverWait(browser, seconds)
 
-
-def press(browser, element_id):
-    """Clicks a button that submits a form and waits for the next page."""
-    page = browser.find_element(By.TAG_NAME, "html")
-    wait(browser).until(EC.element_to_be_clickable((By.ID, element_id))).click()
-    wait(browser).until(EC.staleness_of(page))
-    wait(browser).until(lambda b: b.execute_script("return document.readyState") == "complete")
 
 
 def result_view(browser, kind):

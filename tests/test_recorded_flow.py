@@ -3,7 +3,6 @@ checks before any billed call, normalisation, the vendor over real HTTP
 against the sandbox, and the outcome."""
 
 import os
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -36,13 +35,10 @@ def clips(tmp_path_factory):
 
 @pytest.fixture
 def vendors(sandbox, settings, tmp_path):
-    """Tencent and Juhe pointed at the sandbox; uploads land in a folder the
-    test can check is left empty."""
-    settings.TENCENT_BASE_URL = f"{sandbox.url}/sandbox/tencent"
-    settings.JUHE_BASE_URL = f"{sandbox.url}/sandbox/juhe"
+    """The sandbox, with uploads landing in a folder the test can check is
+    left empty."""
     settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "upload-tmp")
     os.makedirs(settings.FILE_UPLOAD_TEMP_DIR)
-    settings.MEDIA_ROOT = tmp_path / "media"
     return sandbox
 
 

@@ -304,8 +304,7 @@ def test_every_page_is_labelled_as_sandbox(client, db):
 
 
 @pytest.mark.parametrize("realname, status, reason", [("张三", "passed", "passed"), ("李不像", "failed", "face_mismatch")])
-def test_an_h5_face_is_compared_with_the_id_photo(sandbox, client, settings, realname, status, reason):
-    settings.TENCENT_BASE_URL = f"{sandbox.url}/sandbox/tencent"
+def test_an_h5_face_is_compared_with_the_id_photo(sandbox, client, realname, status, reason):
     session = consented_session(client, realname=realname, idcard="11010519491231002X")
     client.get(path_of(finish_on_sandbox(start(client, session), "pass")))
 
