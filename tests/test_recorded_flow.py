@@ -429,3 +429,28 @@ def test_a_photo_that_does_not_look_live_fails(vendors, client):
 
     session.refresh_from_db()
     assert (session.status, session.reason, session.scores["photo_score"]) == ("failed", "not_live", 40)
+
+
+def test_no_new_challenge_while_a_recording_is_being_checked(vendors, client, clips):
+    session = consented(client, "juhe_video")
+    client.get(f"/v/{session.link_token}/challenge")
+    upload(client, session, clips["phone"])
+
+    response = client.get(f"/v/{session.link_token}/challenge")
+
+    assert response.status_code == 409 and response.json()["error"]["code"] == "processing"
+    session.refresh_from_db()
+    assert session.attempts_used == 1
+
+
+def test_pictures_that_cannot_be_downloaded_do_not_undo_the_verdict(vendors, client, clips, settings):
+    settings.SANDBOX_JUHE_PICTURE_TTL = 0  # the vendor's picture links are already dead
+    session = consented(client, "juhe_video_auth", realname="张三", idcard=IDCARD)
+    client.get(f"/v/{session.link_token}/challenge")
+    upload(client, session, clips["phone"])
+    run_tasks()
+
+    session.refresh_from_db()
+    assert session.status == "passed"
+    assert not SessionImage.objects.filter(session=session).exists()
+    assert VendorCall.objects.filter(endpoint="picture").exclude(http_status=200).exists()

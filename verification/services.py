@@ -480,6 +480,9 @@ def session_issue_challenge(*, session: VerificationSession) -> Challenge:
     _refuse_without_consent(session)
     if session.status == session.Status.IN_PROGRESS and session.challenge_kind:
         return Challenge.of(session)
+    if session.status == session.Status.PROCESSING:
+        raise StepRefused(_("Your recording is being checked. Please wait for the result."), http_status=409,
+                          code="processing")
     if session.status != session.Status.IN_PROGRESS:
         _begin_attempt(session)
     try:
@@ -689,7 +692,10 @@ def _send_to_vendor(session: VerificationSession, submission, video_or_photo: Pa
             rate_type=int(session.options.get("rate_type", 1)),
         )
         for number, url in enumerate(verdict.picture_urls):
-            picture = client.download_picture(url)
+            try:
+                picture = client.download_picture(url)
+            except VendorError:
+                continue  # the verdict stands; the call row records the failed download
             if picture:
                 _keep_image(session, SessionImage.Kind.VENDOR_PICTURE, picture, as_face=number == 0)
         session.vendor_order_no = verdict.order_id
@@ -796,6 +802,7 @@ GENERIC_MESSAGES = {
     "face_mismatch": _("Your face could not be matched. Face the camera in good light, without glasses or a mask, and try again."),
     "vendor_timeout": _("The verification service did not answer in time. Please try again."),
     "unreadable": _("This video cannot be read. Please record it again."),
+    "too_large": _("The video is too large. Record for about 6 seconds."),
 }
 
 
