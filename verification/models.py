@@ -169,6 +169,13 @@ class VerificationSession(models.Model):
     class Meta:
         verbose_name = _("verification session")
         ordering = ["-created_at"]
+        permissions = [
+            ("review_session", _("Can review sessions and decide on them")),
+            ("view_media", _("Can play the videos and see the images of sessions")),
+            ("view_full_identity", _("Can see full names and ID numbers")),
+            ("export_sessions", _("Can export sessions and decisions as CSV")),
+            ("purge_sessions", _("Can purge personal data and erase sessions")),
+        ]
 
     def __str__(self):
         return f"{self.get_method_display()} {self.external_ref}"
@@ -334,3 +341,73 @@ class SessionImage(models.Model):
 
     class Meta:
         verbose_name = _("session image")
+
+
+class AuditEntry(models.Model):
+    """Who saw or did what. Append-only: the model refuses updates and
+    deletes, and the admin offers neither."""
+
+    class Action(models.TextChoices):
+        VIEW_SESSION = "view_session", _("Viewed a session")
+        VIEW_IDENTITY = "view_identity", _("Viewed full name and ID number")
+        VIEW_MEDIA = "view_media", _("Viewed media")
+        DECIDE = "decide", _("Decided")
+        EXPORT = "export", _("Exported")
+        PURGE = "purge", _("Purged personal data")
+        ERASE = "erase", _("Erased on request")
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    actor_name = models.CharField(max_length=150, help_text=_("Kept if the user is deleted; 'system' for tasks."))
+    action = models.CharField(max_length=20, choices=Action.choices, db_index=True)
+    session_ref = models.UUIDField(null=True, blank=True, db_index=True,
+                                   help_text=_("The session's id; kept after the session is erased."))
+    detail = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit log")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name} {self.action}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise IllegalTransition("audit entries cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise IllegalTransition("audit entries cannot be deleted")
+
+
+class ReviewDecision(models.Model):
+    """A reviewer's decision on a session, with the required note. Under the
+    four-eyes rule a decision may wait for a second reviewer's confirmation."""
+
+    class Decision(models.TextChoices):
+        APPROVE = "approve", _("Approve")
+        REJECT = "reject", _("Reject")
+        RETRY = "retry", _("Ask the person to try again")
+
+    session = models.ForeignKey(VerificationSession, on_delete=models.CASCADE, related_name="decisions")
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    note = models.TextField()
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    needs_second_reviewer = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("review decision")
+        ordering = ["created_at"]
+
+    def __str__(self):
+        return f"{self.get_decision_display()} by {self.reviewer}"
+
+    @property
+    def is_final(self) -> bool:
+        return not self.needs_second_reviewer or self.confirmed_by_id is not None
