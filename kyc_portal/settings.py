@@ -38,7 +38,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "verification.apps.KycAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -249,3 +249,20 @@ KYC_RECORDING_SECONDS = env.int("KYC_RECORDING_SECONDS", default=6)
 JUHE_FACE_SCORE_THRESHOLD = env.float("JUHE_FACE_SCORE_THRESHOLD", default=0.6)
 # face_vedio/verify: how many best frames to ask for and keep (2–10; 1 asks for one).
 JUHE_BEST_FRAMES = env.int("JUHE_BEST_FRAMES", default=3)
+
+
+# --- Back office -------------------------------------------------------------
+
+# The admin lives here (a less obvious path keeps scanners away from its login).
+ADMIN_URL = env.str("ADMIN_URL", default="admin/").strip("/") + "/"
+# A rejection, or an approval against a failed vendor outcome, needs a second reviewer.
+KYC_FOUR_EYES = env.bool("KYC_FOUR_EYES", default=False)
+# Admin login: failed attempts allowed per account and per IP address within the window.
+ADMIN_LOGIN_MAX_FAILURES_PER_ACCOUNT = env.int("ADMIN_LOGIN_MAX_FAILURES_PER_ACCOUNT", default=5)
+ADMIN_LOGIN_MAX_FAILURES_PER_IP = env.int("ADMIN_LOGIN_MAX_FAILURES_PER_IP", default=20)
+ADMIN_LOGIN_WINDOW_MINUTES = env.int("ADMIN_LOGIN_WINDOW_MINUTES", default=15)
+# Retention: media (videos, photos, faces) and then names and ID numbers are
+# deleted this many days after a session was created; decisions, outcomes,
+# hashes and the audit log remain.
+KYC_MEDIA_RETENTION_DAYS = env.int("KYC_MEDIA_RETENTION_DAYS", default=30)
+KYC_PII_RETENTION_DAYS = env.int("KYC_PII_RETENTION_DAYS", default=180)

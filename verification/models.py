@@ -411,3 +411,14 @@ class ReviewDecision(models.Model):
     @property
     def is_final(self) -> bool:
         return not self.needs_second_reviewer or self.confirmed_by_id is not None
+
+
+class LoginFailure(models.Model):
+    """A failed admin login, counted by the login throttle."""
+
+    username = models.CharField(max_length=150, db_index=True)
+    ip = models.GenericIPAddressField(null=True, db_index=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("failed login")

@@ -14,12 +14,13 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files.base import ContentFile, File
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .idcard import idcard_error, normalise_idcard
 from . import media
+from .audit import audit_record
 from .models import Method, SessionImage, VerificationSession
 from .vendors import juhe, jumdata, tencent
 from .vendors.base import (
@@ -776,6 +777,157 @@ def _sha256(path: Path) -> str:
 def _refuse_without_consent(session: VerificationSession) -> None:
     if not session.has_consent:
         raise StepRefused(_("Please agree to the processing of your data first."), http_status=403, code="no_consent")
+
+
+# --- review by compliance staff ------------------------------------------------------
+
+
+def decision_needs_second_reviewer(*, session: VerificationSession, decision: str) -> bool:
+    """The four-eyes rule: a rejection, or an approval against a vendor outcome
+    that did not pass, waits for a second reviewer."""
+    from .models import ReviewDecision
+
+    if not settings.KYC_FOUR_EYES:
+        return False
+    return decision == ReviewDecision.Decision.REJECT or (
+        decision == ReviewDecision.Decision.APPROVE and session.passed is not True
+    )
+
+
+def session_decide(*, session: VerificationSession, reviewer, decision: str, note: str):
+    """Records a reviewer's decision; final at once unless four eyes are needed."""
+    from .models import ReviewDecision
+
+    if decision not in ReviewDecision.Decision.values:
+        raise InvalidInput({"decision": f"one of {', '.join(ReviewDecision.Decision.values)}"})
+    if not note.strip():
+        raise InvalidInput({"note": "a note is required for every decision"})
+    if session.review_status != session.ReviewStatus.PENDING:
+        raise InvalidInput({"decision": "this session has already been decided"})
+    if session.status not in session.OUTCOME_STATUSES:
+        raise InvalidInput({"decision": "the session has no outcome yet"})
+    if session.decisions.filter(needs_second_reviewer=True, confirmed_by=None).exists():
+        raise InvalidInput({"decision": "a decision is waiting for a second reviewer"})
+    with transaction.atomic():
+        made = ReviewDecision.objects.create(
+            session=session, decision=decision, note=note.strip(), reviewer=reviewer,
+            needs_second_reviewer=decision_needs_second_reviewer(session=session, decision=decision),
+        )
+        if not made.needs_second_reviewer:
+            _apply_decision(session, made)
+        audit_record(actor=reviewer, action="decide", session=session,
+                     detail=f"{decision}{' (awaiting second reviewer)' if made.needs_second_reviewer else ''}")
+    return made
+
+
+def decision_confirm(*, decision, reviewer):
+    """The second pair of eyes: another reviewer makes a waiting decision final."""
+    if not decision.needs_second_reviewer or decision.confirmed_by_id is not None:
+        raise InvalidInput({"decision": "this decision is not waiting for confirmation"})
+    if decision.reviewer_id == reviewer.pk:
+        raise InvalidInput({"decision": "the second reviewer must be someone else"})
+    with transaction.atomic():
+        decision.confirmed_by = reviewer
+        decision.confirmed_at = timezone.now()
+        decision.save(update_fields=["confirmed_by", "confirmed_at"])
+        _apply_decision(decision.session, decision)
+        audit_record(actor=reviewer, action="decide", session=decision.session,
+                     detail=f"confirmed {decision.decision} #{decision.pk}")
+
+
+def _apply_decision(session: VerificationSession, decision) -> None:
+    from .models import ReviewDecision
+
+    if decision.decision == ReviewDecision.Decision.RETRY:
+        # One more attempt for the person; the session stays pending review.
+        session.max_attempts = max(session.max_attempts, session.attempts_used) + 1
+        if session.status in (session.Status.FAILED, session.Status.ERROR, session.Status.EXPIRED):
+            session.retryable = True
+        session.expires_at = max(session.expires_at, timezone.now() + timedelta(hours=settings.KYC_SESSION_TTL_HOURS))
+    else:
+        session.review_status = (
+            session.ReviewStatus.APPROVED if decision.decision == ReviewDecision.Decision.APPROVE
+            else session.ReviewStatus.REJECTED
+        )
+    session.save()
+
+
+# --- retention and erasure -------------------------------------------------------------
+
+
+def session_purge_media(*, session: VerificationSession) -> int:
+    """Deletes every file of a session (uploads, normalised videos, faces,
+    vendor images, reference photo). Returns how many files went."""
+    files = [session.face_image, session.reference_photo]
+    for submission in session.submissions.all():
+        files += [submission.original, submission.normalised]
+    gone = 0
+    for field in files:
+        if field:
+            field.delete(save=False)
+            gone += 1
+    for image in session.images.all():
+        image.image.delete(save=False)
+        image.delete()
+        gone += 1
+    session.submissions.update(original="", normalised="")
+    session.save()
+    return gone
+
+
+def session_purge_identity(*, session: VerificationSession) -> None:
+    """Forgets the name and ID number; the keyed hash stays for lookups."""
+    kept_hash = getattr(session, "idcard_hash", "")
+    session.realname = ""
+    session.idcard = ""
+    session.save()
+    if kept_hash:
+        VerificationSession.objects.filter(pk=session.pk).update(idcard_hash=kept_hash)
+
+
+def session_erase(*, session: VerificationSession, actor) -> None:
+    """Right to erasure: media, name and ID number go now; the outcome, the
+    decisions and the audit trail remain."""
+    files = session_purge_media(session=session)
+    session_purge_identity(session=session)
+    audit_record(actor=actor, action="erase", session=session, detail=f"{files} files")
+
+
+def sessions_purge_expired(*, now=None) -> tuple[int, int]:
+    """Applies the retention periods. Returns (sessions whose media went,
+    sessions whose name and ID number went)."""
+    now = now or timezone.now()
+    media_before = now - timedelta(days=settings.KYC_MEDIA_RETENTION_DAYS)
+    pii_before = now - timedelta(days=settings.KYC_PII_RETENTION_DAYS)
+    media_done = identity_done = 0
+    with_media = (
+        VerificationSession.objects.filter(created_at__lt=media_before)
+        .filter(models.Q(submissions__original__gt="") | models.Q(face_image__gt="")
+                | models.Q(reference_photo__gt="") | models.Q(images__isnull=False))
+        .distinct()
+    )
+    for session in with_media.iterator():
+        files = session_purge_media(session=session)
+        audit_record(actor=None, action="purge", session=session, detail=f"retention: {files} files")
+        media_done += 1
+    for session in VerificationSession.objects.filter(created_at__lt=pii_before).exclude(idcard="", realname="").iterator():
+        if session.idcard or session.realname:
+            session_purge_identity(session=session)
+            audit_record(actor=None, action="purge", session=session, detail="retention: name and ID number")
+            identity_done += 1
+    return media_done, identity_done
+
+
+def schedule_daily_purge(*, after: timedelta) -> bool:
+    """Queues the retention task unless one is already waiting."""
+    from django_tasks_db.models import DBTaskResult
+
+    from .tasks import purge_expired_data
+
+    waiting = DBTaskResult.objects.filter(task_path=purge_expired_data.module_path, status="READY").exists()
+    if not waiting:
+        purge_expired_data.using(run_after=timezone.now() + after).enqueue()
+    return not waiting
 
 
 # --- what the user is told ---------------------------------------------------

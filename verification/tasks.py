@@ -1,5 +1,7 @@
 """Background work. Tasks are thin: they take ids and call one service."""
 
+from datetime import timedelta
+
 from django_tasks import task
 
 from . import services
@@ -15,3 +17,10 @@ def collect_h5_result(session_id: str, vendor_token: str, tries: int = 0) -> Non
 def send_submission(submission_id: int, tries: int = 0) -> None:
     """Normalises a recorded video (or takes a photo) and sends it to its vendor, once."""
     services.submission_send(submission_id=submission_id, tries=tries)
+
+
+@task()
+def purge_expired_data() -> None:
+    """Applies the retention periods, then queues itself for the next day."""
+    services.sessions_purge_expired()
+    services.schedule_daily_purge(after=timedelta(days=1))
