@@ -59,6 +59,7 @@ class VerificationSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "created_at", "method", "status", "review_status", "score_summary", "attempts_used", "external_ref",
         "masked_name", "masked_idcard", "needs_review",
     ]
+    list_display_links = ["created_at", "external_ref"]
     list_filter = [
         "review_status", "status", "method", VendorCodeFilter, "needs_review", ("created_at", admin.DateFieldListFilter),
     ]

@@ -33,8 +33,10 @@ class KycAdminSite(admin.AdminSite):
         return super().login(request, extra_context)
 
     def get_urls(self):
+        from .admin_views import admin_urls
+
         urls = [path("verification/media/<str:kind>/<int:pk>/", self.admin_view(media_view), name="verification_media")]
-        return urls + super().get_urls()
+        return urls + admin_urls() + super().get_urls()
 
 
 # --- media, behind a permission and an audit entry --------------------------------------
