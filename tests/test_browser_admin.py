@@ -1,0 +1,56 @@
+"""A reviewer, in a real browser, logs in to the back office, opens the
+oldest session awaiting review, watches its evidence and approves it."""
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.core.files.base import ContentFile
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+
+from tests.browser import chromium, press, wait
+from tests.media_samples import make_jpeg
+from verification.models import AuditEntry, ReviewDecision, VerificationSession
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def browser():
+    """A desktop-sized Chromium: the back office is used at a desk."""
+    driver = chromium(extra_args=("--window-size=1280,1000",), phone=False)
+    yield driver
+    driver.quit()
+
+
+def test_a_reviewer_logs_in_and_approves_a_session(live_server, browser, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    rita = User.objects.create_user("rita", password="pw-rita-123", is_staff=True)
+    rita.groups.add(Group.objects.get(name="reviewers"))
+    session = VerificationSession.objects.create(
+        method="tencent_lip", external_ref="order-77", status="passed", passed=True, realname="张三",
+        idcard="11010519491231002X", scores={"sim": 91, "sim_threshold": 80},
+    )
+    session.face_image.save("face.jpg", ContentFile(make_jpeg()), save=True)
+
+    browser.get(f"{live_server.url}/{settings.ADMIN_URL}")
+    wait(browser).until(EC.visibility_of_element_located((By.ID, "id_username"))).send_keys("rita")
+    browser.find_element(By.ID, "id_password").send_keys("pw-rita-123")
+    browser.find_element(By.CSS_SELECTOR, "#login-form [type=submit]").click()
+    wait(browser).until(EC.presence_of_element_located((By.ID, "user-tools")))
+
+    browser.get(f"{live_server.url}/{settings.ADMIN_URL}verification/verificationsession/")
+    wait(browser).until(EC.element_to_be_clickable((By.LINK_TEXT, "order-77"))).click()
+    wait(browser).until(EC.visibility_of_element_located((By.ID, "evidence")))
+    face = browser.find_element(By.CSS_SELECTOR, "#faces img")
+    wait(browser).until(lambda b: b.execute_script("return arguments[0].complete && arguments[0].naturalWidth", face))
+    assert "张三" not in browser.page_source and "110105********002X" in browser.page_source
+
+    browser.find_element(By.CSS_SELECTOR, "#decision-form select[name=decision] option[value=approve]").click()
+    browser.find_element(By.CSS_SELECTOR, "#decision-form textarea[name=note]").send_keys("Face and video match; lip code read correctly.")
+    press(browser, "decide-button")
+
+    wait(browser).until(EC.visibility_of_element_located((By.CSS_SELECTOR, ".messagelist .success")))
+    session.refresh_from_db()
+    assert session.review_status == "approved"
+    assert ReviewDecision.objects.get().reviewer == rita
+    assert set(AuditEntry.objects.values_list("action", flat=True)) >= {"view_session", "view_media", "decide"}
