@@ -13,7 +13,8 @@ COPY --from=build /venv /venv
 WORKDIR /app
 COPY --chown=kyc:kyc . .
 # collectstatic needs settings that load: a build-only key, never used at run time.
-RUN SECRET_KEY=build-only DEBUG=0 python manage.py collectstatic --noinput \
+RUN SECRET_KEY=build-only DEBUG=0 KYC_FIELD_KEYS=build:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
+    KYC_SEARCH_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= python manage.py collectstatic --noinput \
     && mkdir -p /app/media && chown kyc:kyc /app/media
 USER kyc
 EXPOSE 8000

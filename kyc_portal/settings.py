@@ -266,3 +266,36 @@ ADMIN_LOGIN_WINDOW_MINUTES = env.int("ADMIN_LOGIN_WINDOW_MINUTES", default=15)
 # hashes and the audit log remain.
 KYC_MEDIA_RETENTION_DAYS = env.int("KYC_MEDIA_RETENTION_DAYS", default=30)
 KYC_PII_RETENTION_DAYS = env.int("KYC_PII_RETENTION_DAYS", default=180)
+
+
+# --- Personal data encryption -------------------------------------------------
+# Names and ID numbers are stored encrypted with AES-256-GCM (verification/crypto.py).
+# KYC_FIELD_KEYS: comma-separated `<key_id>:<base64 32-byte key>`; the first key
+# encrypts, every listed key decrypts by its id (rotation: README "Encryption
+# of personal data"). KYC_SEARCH_KEY: base64 key of the HMAC-SHA256 hash that
+# finds a session by its exact ID number. With DEBUG on in sandbox mode
+# (`make run`) missing keys fall back to development keys derived from fixed
+# strings: anyone can derive them, so they are for development only.
+
+from verification.crypto import development_key, parse_field_keys, parse_search_key  # noqa: E402
+
+
+def encryption_setting(name, *, parse, development):
+    value = env.str(name, default="")
+    if not value:
+        if not DEBUG or not SANDBOX_MODE:
+            raise ImproperlyConfigured(f"{name} must be set when DEBUG is off or KYC_VENDOR_MODE=live.")
+        value = development
+    try:
+        parse(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} is invalid: {exc}.") from None
+    return value
+
+
+KYC_FIELD_KEYS = encryption_setting(
+    "KYC_FIELD_KEYS", parse=parse_field_keys, development="dev:" + development_key("field key")
+)
+KYC_SEARCH_KEY = encryption_setting(
+    "KYC_SEARCH_KEY", parse=parse_search_key, development=development_key("search key")
+)

@@ -5,6 +5,12 @@ import os
 import tempfile
 
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-used-anywhere-else")
+# Two field keys, so rotation can be tested: "test2" encrypts, "test1" still decrypts.
+os.environ.setdefault(
+    "KYC_FIELD_KEYS",
+    "test2:dGVzdHMtb25seSBmaWVsZCBrZXkgbnVtYmVyIDIhISE=,test1:dGVzdHMtb25seSBmaWVsZCBrZXkgbnVtYmVyIDEhISE=",
+)
+os.environ.setdefault("KYC_SEARCH_KEY", "dGVzdHMtb25seSBzZWFyY2gga2V5LCBub3QgcmVhbCE=")
 
 from .settings import *  # noqa: E402,F403
 

@@ -323,3 +323,15 @@ def test_failed_logins_from_one_address_lock_that_address(client, rita, oscar, s
 
 def test_the_admin_lives_at_admin_url(settings):
     assert reverse("admin:index") == "/" + settings.ADMIN_URL
+
+
+@pytest.mark.parametrize("term", [IDCARD, IDCARD.lower()])
+def test_staff_find_a_session_by_its_exact_id_number(client, rita, session, term):
+    VerificationSession.objects.create(method="h5", external_ref="order-43", realname="李四", idcard="440524188001010014")
+    page = as_user(client, rita).get(reverse("admin:verification_verificationsession_changelist"), {"q": term}).text
+    assert "order-42" in page and "order-43" not in page
+
+
+def test_part_of_an_id_number_finds_nothing(client, rita, session):
+    page = as_user(client, rita).get(reverse("admin:verification_verificationsession_changelist"), {"q": IDCARD[:10]}).text
+    assert "order-42" not in page

@@ -25,12 +25,19 @@ def test_a_site_url_too_long_for_jumdata_is_an_error(settings):
 VENDOR_PREFIXES = ("JUMDATA_", "TENCENT_", "JUHE_", "KYC_")
 
 
+# Required with DEBUG off (tests/test_crypto.py covers them missing).
+ENCRYPTION_KEYS = {
+    "KYC_FIELD_KEYS": "k1:" + "A" * 43 + "=",
+    "KYC_SEARCH_KEY": "B" * 43 + "=",
+}
+
+
 def run_settings(**env):
     """Imports the settings in a fresh interpreter with only `env` set."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(VENDOR_PREFIXES + ("SECRET_KEY", "DEBUG"))}
     return subprocess.run(
         [sys.executable, "-c", "import kyc_portal.settings as s; print(s.JUMDATA_BASE_URL, s.JUMDATA_APP_ID)"],
-        env={**clean, **env},
+        env={**clean, **ENCRYPTION_KEYS, **env},
         capture_output=True,
         text=True,
     )
@@ -79,6 +86,7 @@ def test_production_settings_pass_the_deploy_check():
         "SITE_URL": "https://kyc.bank.example.cn",
         "ALLOWED_HOSTS": "kyc.bank.example.cn",
         "DEBUG": "0",
+        **ENCRYPTION_KEYS,
     }
     clean = {k: v for k, v in os.environ.items() if not k.startswith(VENDOR_PREFIXES + ("DEBUG",))}
     done = subprocess.run(

@@ -12,6 +12,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from . import crypto
+from .fields import EncryptedTextField
 from .idcard import mask_idcard, mask_name
 
 
@@ -115,8 +117,11 @@ class VerificationSession(models.Model):
     client = models.ForeignKey(ApiClient, null=True, blank=True, on_delete=models.PROTECT, related_name="sessions")
     method = models.CharField(max_length=20, choices=Method.choices)
     external_ref = models.CharField(max_length=128, db_index=True)
-    realname = models.CharField(max_length=64, blank=True)
-    idcard = models.CharField(max_length=18, blank=True)
+    # Encrypted at rest; exact ID-number search goes through the keyed hash,
+    # which save() keeps in step (a queryset update() does not).
+    realname = EncryptedTextField(max_length=64, blank=True)
+    idcard = EncryptedTextField(max_length=18, blank=True)
+    idcard_hash = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
     reference_photo = models.FileField(upload_to="reference/", blank=True)
     options = models.JSONField(default=dict, blank=True)
     return_url = models.URLField(max_length=2000, blank=True)
@@ -179,6 +184,15 @@ class VerificationSession(models.Model):
 
     def __str__(self):
         return f"{self.get_method_display()} {self.external_ref}"
+
+    def save(self, *args, **kwargs):
+        # An emptied (purged) ID number keeps its hash: retention keeps hashes.
+        if self.idcard:
+            self.idcard_hash = crypto.search_hash(self.idcard)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "idcard" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "idcard_hash"}
+        super().save(*args, **kwargs)
 
     # --- state ------------------------------------------------------------
 
