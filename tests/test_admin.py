@@ -335,3 +335,25 @@ def test_staff_find_a_session_by_its_exact_id_number(client, rita, session, term
 def test_part_of_an_id_number_finds_nothing(client, rita, session):
     page = as_user(client, rita).get(reverse("admin:verification_verificationsession_changelist"), {"q": IDCARD[:10]}).text
     assert "order-42" not in page
+
+
+def test_the_retention_task_runs_and_queues_itself_for_tomorrow(session):
+    from django_tasks_db.models import DBTaskResult
+
+    from verification.tasks import purge_expired_data
+
+    VerificationSession.objects.filter(pk=session.pk).update(created_at=timezone.now() - timedelta(days=31))
+    purge_expired_data.call()
+
+    session.refresh_from_db()
+    assert not session.face_image
+    (next_run,) = DBTaskResult.objects.filter(task_path=purge_expired_data.module_path)
+    assert timedelta(hours=23) < next_run.run_after - timezone.now() <= timedelta(days=1)
+    call_command("purge_expired", "--schedule")
+    assert DBTaskResult.objects.filter(task_path=purge_expired_data.module_path).count() == 1
+
+
+@pytest.mark.parametrize("language, text", [("en", "Review and oversight"), ("zh-hans", "审核与监控")])
+def test_the_admin_speaks_chinese_and_english(client, rita, language, text):
+    page = as_user(client, rita).get(reverse("admin:index"), HTTP_ACCEPT_LANGUAGE=language).text
+    assert text in page

@@ -110,7 +110,8 @@ def test_tencent_lip_with_a_reference_photo_compares_faces(vendors, client, clip
     assert session.face_image and SessionImage.objects.filter(kind="vendor_photo").exists()
 
 
-def test_tencent_idcard_checks_the_identity(vendors, client, clips):
+def test_tencent_idcard_checks_the_identity_and_logs_none_of_it(vendors, client, clips, caplog):
+    caplog.set_level("DEBUG")
     session = consented(client, "tencent_idcard", realname="张三", idcard=IDCARD)
     client.get(f"/v/{session.link_token}/challenge")
     upload(client, session, clips["phone"])
@@ -119,6 +120,9 @@ def test_tencent_idcard_checks_the_identity(vendors, client, clips):
 
     session.refresh_from_db()
     assert session.status == "passed"
+    assert caplog.records and not any(
+        secret in caplog.text for secret in ("张三", IDCARD, IDCARD[6:14], session.link_token, "sandboxTencentSecretKey")
+    )
     assert VendorCall.objects.get(endpoint="idcardlivedetectfour").request_summary["idcard_number"] == "110105********002X"
 
 
