@@ -114,62 +114,65 @@ class VerificationSession(models.Model):
     OUTCOME_STATUSES = {Status.PASSED, Status.FAILED, Status.ERROR, Status.EXPIRED}
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    client = models.ForeignKey(ApiClient, null=True, blank=True, on_delete=models.PROTECT, related_name="sessions")
-    method = models.CharField(max_length=20, choices=Method.choices)
-    external_ref = models.CharField(max_length=128, db_index=True)
+    client = models.ForeignKey(
+        ApiClient, null=True, blank=True, on_delete=models.PROTECT, related_name="sessions",
+        verbose_name=_("API client"),
+    )
+    method = models.CharField(verbose_name=_("method"), max_length=20, choices=Method.choices)
+    external_ref = models.CharField(verbose_name=_("external reference"), max_length=128, db_index=True)
     # Encrypted at rest; exact ID-number search goes through the keyed hash,
     # which save() keeps in step (a queryset update() does not).
     realname = EncryptedTextField(max_length=64, blank=True)
     idcard = EncryptedTextField(max_length=18, blank=True)
     idcard_hash = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
-    reference_photo = models.FileField(upload_to="reference/", blank=True)
-    options = models.JSONField(default=dict, blank=True)
-    return_url = models.URLField(max_length=2000, blank=True)
-    locale = models.CharField(max_length=10, default="zh-hans")
+    reference_photo = models.FileField(verbose_name=_("reference photo"), upload_to="reference/", blank=True)
+    options = models.JSONField(verbose_name=_("options"), default=dict, blank=True)
+    return_url = models.URLField(verbose_name=_("return URL"), max_length=2000, blank=True)
+    locale = models.CharField(verbose_name=_("language"), max_length=10, default="zh-hans")
 
     link_token = models.CharField(max_length=64, unique=True, default=new_link_token, editable=False)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.CREATED, db_index=True)
-    review_status = models.CharField(
+    status = models.CharField(verbose_name=_("status"), max_length=20, choices=Status.choices, default=Status.CREATED, db_index=True)
+    review_status = models.CharField(verbose_name=_("review status"), 
         max_length=20, choices=ReviewStatus.choices, default=ReviewStatus.PENDING, db_index=True
     )
-    expires_at = models.DateTimeField(default=default_expiry)
+    expires_at = models.DateTimeField(verbose_name=_("link expires at"), default=default_expiry)
 
-    consent_at = models.DateTimeField(null=True, blank=True)
-    consent_ip = models.GenericIPAddressField(null=True, blank=True)
-    consent_user_agent = models.CharField(max_length=512, blank=True)
-    consent_version = models.CharField(max_length=32, blank=True)
+    consent_at = models.DateTimeField(verbose_name=_("consent given at"), null=True, blank=True)
+    consent_ip = models.GenericIPAddressField(verbose_name=_("consent IP address"), null=True, blank=True)
+    consent_user_agent = models.CharField(verbose_name=_("consent user agent"), max_length=512, blank=True)
+    consent_version = models.CharField(verbose_name=_("consent text version"), max_length=32, blank=True)
 
-    attempts_used = models.PositiveSmallIntegerField(default=0)
-    max_attempts = models.PositiveSmallIntegerField(default=3)
+    attempts_used = models.PositiveSmallIntegerField(verbose_name=_("attempts used"), default=0)
+    max_attempts = models.PositiveSmallIntegerField(verbose_name=_("attempt limit"), default=3)
 
     # The current attempt's vendor handle (Jumdata's token and taskNo).
     vendor_token = models.CharField(max_length=128, blank=True)
     vendor_token_expires_at = models.DateTimeField(null=True, blank=True)
-    vendor_task_no = models.CharField(max_length=64, blank=True, db_index=True)
-    vendor_order_no = models.CharField(max_length=64, blank=True, db_index=True)
+    vendor_task_no = models.CharField(verbose_name=_("vendor task number"), max_length=64, blank=True, db_index=True)
+    vendor_order_no = models.CharField(verbose_name=_("vendor order number"), max_length=64, blank=True, db_index=True)
     # A short lease taken before a vendor call on this session's behalf, so
     # two processes (the return page and a task) never call at once.
     vendor_busy_until = models.DateTimeField(null=True, blank=True)
 
-    passed = models.BooleanField(null=True)
-    reason = models.CharField(max_length=64, blank=True)
-    vendor_code = models.CharField(max_length=16, blank=True, db_index=True)
+    passed = models.BooleanField(verbose_name=_("passed"), null=True)
+    reason = models.CharField(verbose_name=_("reason"), max_length=64, blank=True)
+    vendor_code = models.CharField(verbose_name=_("vendor code"), max_length=16, blank=True, db_index=True)
     # Whose code `vendor_code` is: an h5 session may end on Tencent's answer.
-    outcome_vendor = models.CharField(max_length=16, blank=True)
-    scores = models.JSONField(default=dict, blank=True)
-    retryable = models.BooleanField(default=False)
-    face_image = models.FileField(upload_to="faces/", blank=True)
+    outcome_vendor = models.CharField(verbose_name=_("outcome from vendor"), max_length=16, blank=True)
+    scores = models.JSONField(verbose_name=_("scores"), default=dict, blank=True)
+    retryable = models.BooleanField(verbose_name=_("retry allowed"), default=False)
+    face_image = models.FileField(verbose_name=_("face image"), upload_to="faces/", blank=True)
 
     # What the person was asked to do on camera in the current attempt.
-    challenge_kind = models.CharField(max_length=16, blank=True)
-    challenge_value = models.CharField(max_length=32, blank=True)
+    challenge_kind = models.CharField(verbose_name=_("challenge"), max_length=16, blank=True)
+    challenge_value = models.CharField(verbose_name=_("challenge value"), max_length=32, blank=True)
     # Set when something calls for a human look (a video chosen from files
     # may have been recorded earlier, or by someone else).
-    needs_review = models.BooleanField(default=False, db_index=True)
+    needs_review = models.BooleanField(verbose_name=_("needs review"), default=False, db_index=True)
 
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(verbose_name=_("created"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(verbose_name=_("completed"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("verification session")
