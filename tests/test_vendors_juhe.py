@@ -136,24 +136,6 @@ def test_service_codes_are_typed_refusals(double, video, code, permanent):
     assert (refused.value.code, refused.value.permanent) == (code, permanent)
 
 
-DOCUMENTED = [0, 267509, 267549, 280201, 280202, 280206, 280207, 280208, 280210, 280219, 280220, 280223, 280224,
-              280225, 280229, 280231, 280236, 280237, 280240, 280241, 280243, 280244, 2546134, 2546135,
-              10001, 10002, 10003, 10004, 10005, 10007, 10008, 10009, 10011, 10012, 10013, 10014, 10020, 10021]
-
-
-def test_every_documented_code_has_a_meaning_and_a_message_in_both_languages():
-    from django.utils import translation
-
-    for code in DOCUMENTED:
-        known = juhe.describe(code)
-        assert known is not juhe.UNKNOWN_CODE, code
-        with translation.override("en"):
-            english = str(known.message)
-        with translation.override("zh-hans"):
-            chinese = str(known.message)
-        assert english != chinese and any("\u4e00" <= c <= "\u9fff" for c in chinese), code
-
-
 @pytest.mark.parametrize(
     "respond",
     [lambda r: (200, {"Content-Type": "text/html"}, b"<html/>"), lambda r: (503, {}, b""),

@@ -89,6 +89,19 @@ def backoff_seconds(attempt: int, *, base: float = 1.0, cap: float = 30.0) -> fl
     return min(base * (2**attempt), cap)
 
 
+def code_lookup(table: dict, unknown):
+    """`describe(code)` for a vendor's code table: the entry, or `unknown`
+    for a code the documents do not list (or that is not a number)."""
+
+    def describe(code):
+        try:
+            return table[int(code)]
+        except (TypeError, ValueError, KeyError):
+            return unknown
+
+    return describe
+
+
 # --- redaction ----------------------------------------------------------------
 
 SECRET_FIELDS = frozenset({"sign", "appSecret", "key", "authorization", "Authorization", "secret"})

@@ -15,7 +15,7 @@ from urllib.parse import quote_plus
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from .base import VendorRejected, VendorResponseError, vendor_call
+from .base import VendorRejected, VendorResponseError, code_lookup, vendor_call
 
 VENDOR = "juhe"
 # "BASE64编码后的大小不超过8M" (decimal, the stricter reading) → raw bytes.
@@ -93,11 +93,7 @@ OUTCOME_CODES = frozenset(
 )
 
 
-def describe(code) -> Code:
-    try:
-        return CODES[int(code)]
-    except (TypeError, ValueError, KeyError):
-        return UNKNOWN_CODE
+describe = code_lookup(CODES, UNKNOWN_CODE)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from .base import VendorRejected, VendorResponseError, shorten_secret, vendor_call
+from .base import VendorRejected, VendorResponseError, code_lookup, shorten_secret, vendor_call
 
 VENDOR = "jumdata"
 RETURN_URL_MAX_LENGTH = 128
@@ -91,11 +91,7 @@ UNKNOWN_CODE = Code("未知返回码", _("The verification service gave an unexp
 RESULT_RETRY_CODES = frozenset({609, 610})
 
 
-def describe(code) -> Code:
-    try:
-        return CODES[int(code)]
-    except (TypeError, ValueError, KeyError):
-        return UNKNOWN_CODE
+describe = code_lookup(CODES, UNKNOWN_CODE)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from .base import VendorRejected, VendorResponseError, vendor_call
+from .base import VendorRejected, VendorResponseError, code_lookup, vendor_call
 
 VENDOR = "tencent"
 SIGNATURE_LIFETIME_SECONDS = 300
@@ -99,11 +99,7 @@ UNKNOWN_CODE = Code("未知错误码", _("The verification service gave an unexp
 SERVICE_RETRY_CODES = frozenset({9, 13, 15, 107, 108, 213, -5802, -5807})
 
 
-def describe(code) -> Code:
-    try:
-        return CODES[int(code)]
-    except (TypeError, ValueError, KeyError):
-        return UNKNOWN_CODE
+describe = code_lookup(CODES, UNKNOWN_CODE)
 
 
 def sign(*, app_id: str, bucket: str, secret_id: str, secret_key: str, now: int, expires: int, rand: int) -> str:
