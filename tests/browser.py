@@ -138,13 +138,24 @@ def wait(driver, seconds=None):
 
 def press(driver, element_id):
     """Clicks a button that submits a form and waits for the next page."""
-    page = driver.find_element(By.TAG_NAME, "html")
-    button = wait(driver).until(EC.element_to_be_clickable((By.ID, element_id)))
+    for attempt in range(3):
+        try:
+            page = driver.find_element(By.TAG_NAME, "html")
+            button = wait(driver).until(EC.element_to_be_clickable((By.ID, element_id)))
+            break
+        except WebDriverException as error:
+            # Chromium may still be swapping in the document just loaded.
+            if not _node_left_document(error) or attempt == 2:
+                raise
     try:
         button.click()
     except WebDriverException as error:
         # The next page came before chromedriver finished with the button.
-        if "does not belong to the document" not in str(error):
+        if not _node_left_document(error):
             raise
     wait(driver).until(EC.staleness_of(page))
     wait(driver).until(lambda b: b.execute_script("return document.readyState") == "complete")
+
+
+def _node_left_document(error: WebDriverException) -> bool:
+    return "does not belong to the document" in str(error)

@@ -13,10 +13,11 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from . import services
+from . import services, webhooks
 from .admin_site import session_media_view
 from .audit import audit_record
 from .models import ApiClient, AuditEntry, ReviewDecision, VendorCall, VerificationSession
+from .models import WebhookAttempt, WebhookMessage
 from .vendors import juhe, jumdata, tencent
 
 VENDOR_MODULES = {m.VENDOR: m for m in (jumdata, tencent, juhe)}
@@ -260,3 +261,42 @@ class VendorCallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["vendor", "endpoint", "billed", "vendor_code"]
     search_fields = ["=request_id"]
     readonly_fields = [f.name for f in VendorCall._meta.fields]
+
+
+# --- webhooks to integrators ---------------------------------------------------------
+
+
+class WebhookAttemptInline(admin.TabularInline):
+    model = WebhookAttempt
+    fields = ["attempt", "created_at", "http_status", "error", "latency_ms"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WebhookMessage)
+class WebhookMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["created_at", "event_type", "client", "session", "sequence", "state", "attempts",
+                    "next_attempt_at", "delivered_at"]
+    list_filter = ["state", "event_type", "client"]
+    search_fields = ["=msg_id"]
+    readonly_fields = ["msg_id", "client", "session", "event_type", "sequence", "state", "attempts",
+                       "next_attempt_at", "created_at", "delivered_at", "payload"]
+    fields = readonly_fields
+    inlines = [WebhookAttemptInline]
+    actions = ["resend_now"]
+
+    @admin.action(description=_("Resend now (same webhook-id)"), permissions=["resend"])
+    def resend_now(self, request, queryset):
+        for message in queryset:
+            webhooks.webhook_resend(message=message)
+        messages.success(request, _("%(count)d webhook message(s) queued for resending.") % {"count": len(queryset)})
+
+    def has_resend_permission(self, request):
+        return request.user.has_perm("verification.change_webhookmessage")

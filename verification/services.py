@@ -22,6 +22,7 @@ from .idcard import idcard_error, normalise_idcard
 from . import media
 from .audit import audit_record
 from .models import Method, SessionImage, VerificationSession
+from .webhooks import SESSION_COMPLETED, SESSION_REVIEWED, webhook_enqueue
 from .vendors import juhe, jumdata, tencent
 from .vendors.base import (
     VendorConnectionError,
@@ -249,7 +250,7 @@ def session_start_h5(*, session: VerificationSession, return_url: str) -> str:
             vendor=jumdata.VENDOR,
             retryable=not error.permanent,
         )
-        session.save()
+        _save_outcome(session)
         return ""
 
     session.vendor_token = started.token
@@ -300,7 +301,7 @@ def _apply_h5_result(session: VerificationSession, result: jumdata.JumdataResult
             _compare_h5_face_with_idcard(session, result)
             return
         session.record_outcome(session.Status.PASSED, reason="passed", vendor_code=result.code, vendor=jumdata.VENDOR)
-        session.save()
+        _save_outcome(session)
         if result.face_image_url:
             _store_face_image(session, result.face_image_url)
         return
@@ -310,7 +311,7 @@ def _apply_h5_result(session: VerificationSession, result: jumdata.JumdataResult
         Outcome.TOKEN_EXPIRED: (session.Status.EXPIRED, "token_expired"),
     }[result.outcome]
     session.record_outcome(status, reason=reason, vendor_code=result.code, vendor=jumdata.VENDOR, retryable=True)
-    session.save()
+    _save_outcome(session)
 
 
 def _compare_h5_face_with_idcard(session: VerificationSession, result: jumdata.JumdataResult) -> None:
@@ -331,7 +332,7 @@ def _compare_h5_face_with_idcard(session: VerificationSession, result: jumdata.J
         session.record_outcome(session.Status.PASSED, reason="passed", vendor_code=result.code, vendor=jumdata.VENDOR)
     else:
         session.record_outcome(session.Status.FAILED, reason="face_mismatch", vendor=tencent.VENDOR, retryable=True)
-    session.save()
+    _save_outcome(session)
 
 
 def _after_unanswered_result(session: VerificationSession, *, error: VendorError, tries: int) -> None:
@@ -347,7 +348,7 @@ def _after_unanswered_result(session: VerificationSession, *, error: VendorError
         session.Status.ERROR, reason="vendor_rejected", vendor_code=error.code or "", vendor=jumdata.VENDOR,
         retryable=not error.permanent,
     )
-    session.save()
+    _save_outcome(session)
 
 
 def _schedule_next_h5_collection(session: VerificationSession, *, tries: int, last_answer: str) -> None:
@@ -362,7 +363,7 @@ def _schedule_next_h5_collection(session: VerificationSession, *, tries: int, la
         )
     else:
         session.record_outcome(session.Status.ERROR, reason="vendor_unavailable", retryable=True)
-    session.save()
+    _save_outcome(session)
 
 
 def next_h5_collection_at(*, now, token_expires_at, tries: int):
@@ -431,7 +432,13 @@ def session_expire_link(*, session: VerificationSession) -> None:
     """Marks a session whose link has passed its expiry, if it had no outcome."""
     if session.status in (session.Status.CREATED, session.Status.IN_PROGRESS):
         session.record_outcome(session.Status.EXPIRED, reason="link_expired")
-        session.save()
+        _save_outcome(session)
+
+
+def _save_outcome(session: VerificationSession) -> None:
+    """Saves an outcome just recorded and tells the integrator (a webhook)."""
+    session.save()
+    webhook_enqueue(session=session, event_type=SESSION_COMPLETED)
 
 
 # --- recorded video and photo ------------------------------------------------------
@@ -617,7 +624,7 @@ def submission_send(*, submission_id: int, tries: int = 0) -> None:
         )
         if unanswered:
             session.record_outcome(session.Status.ERROR, reason="vendor_timeout", vendor=error.vendor, retryable=True)
-            session.save()
+            _save_outcome(session)
         else:
             _record_vendor_failure(session, error, vendor=error.vendor)
         return
@@ -643,7 +650,7 @@ def _normalised_file(submission) -> Path | None:
             # Nothing reached a vendor: the attempt is given back.
             session.attempts_used -= 1
             session.record_outcome(session.Status.FAILED, reason=rejected.code, retryable=True)
-            session.save()
+            _save_outcome(session)
             submission.state = submission.State.ANSWERED
             submission.save(update_fields=["state"])
             return None
@@ -742,7 +749,7 @@ def _record_verdict(session, *, passed: bool, reason: str, code, vendor: str, re
     status = session.Status.PASSED if passed else session.Status.FAILED
     session.record_outcome(status, reason=reason, vendor_code=code if code else "", vendor=vendor,
                            retryable=retryable and not passed, scores=scores)
-    session.save()
+    _save_outcome(session)
 
 
 def _record_vendor_failure(session: VerificationSession, error: VendorError, *, vendor: str) -> None:
@@ -753,7 +760,7 @@ def _record_vendor_failure(session: VerificationSession, error: VendorError, *, 
         vendor=vendor,
         retryable=not error.permanent,
     )
-    session.save()
+    _save_outcome(session)
 
 
 def _keep_image(session: VerificationSession, kind: str, content: bytes, *, as_face: bool) -> None:
@@ -850,6 +857,8 @@ def _apply_decision(session: VerificationSession, decision) -> None:
             else session.ReviewStatus.REJECTED
         )
     session.save()
+    if decision.decision != ReviewDecision.Decision.RETRY:
+        webhook_enqueue(session=session, event_type=SESSION_REVIEWED)
 
 
 # --- retention and erasure -------------------------------------------------------------

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django_tasks import task
 
-from . import services
+from . import services, webhooks
 
 
 @task()
@@ -24,3 +24,9 @@ def purge_expired_data() -> None:
     """Applies the retention periods, then queues itself for the next day."""
     services.sessions_purge_expired()
     services.schedule_daily_purge(after=timedelta(days=1))
+
+
+@task()
+def deliver_webhook(message_id: int) -> None:
+    """One attempt of a webhook message; the next one, if needed, is queued by the service."""
+    webhooks.webhook_deliver(message_id=message_id)
