@@ -135,7 +135,6 @@ from urllib.parse import parse_qsl, urlencode
 
 from django.conf import settings
 from django.http import HttpResponse, HttpResponseNotFound, JsonResponse
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -143,6 +142,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from . import credentials, media
 from .models import JuhePicture, SteeredAnswer
+from .steering import SteerError, steer_ttl_seconds, steer_view
 
 logger = logging.getLogger(__name__)
 
@@ -249,10 +249,6 @@ def picture_ttl_seconds():
 
 def download_timeout_seconds():
     return getattr(settings, "SANDBOX_JUHE_DOWNLOAD_TIMEOUT", 4.0)
-
-
-def steer_ttl_seconds():
-    return getattr(settings, "SANDBOX_STEER_TTL", 600)
 
 
 # --- Answers ------------------------------------------------------------------------
@@ -614,10 +610,6 @@ def not_found(request):
 # --- Steering ------------------------------------------------------------------------------
 
 
-class SteerError(ValueError):
-    pass
-
-
 def parse_score(form, name):
     raw = form.get(name, "").strip()
     try:
@@ -675,20 +667,4 @@ def steer_page_context():
 @never_cache
 def steer(request):
     """Sandbox-only: queue the answer for the next call to an endpoint."""
-    if request.method == "GET":
-        return HttpResponse(render_to_string("sandbox/steer.html", steer_page_context()))
-    if request.method != "POST":
-        return HttpResponse("steer accepts GET and POST", status=405, headers={"Allow": "GET, POST"})
-    form = request.POST
-    if form.get("action") == "clear":
-        cleared = SteeredAnswer.live(VENDOR, steer_ttl_seconds(), form.get("endpoint") or None).delete()[0]
-        logger.info("juhe steer: cleared %s", cleared)
-        return JsonResponse({"cleared": cleared})
-    try:
-        endpoint, steer_answer = parse_steer(form)
-    except SteerError as problem:
-        return JsonResponse({"error": str(problem)}, status=400)
-    SteeredAnswer.objects.create(vendor=VENDOR, endpoint=endpoint, answer=steer_answer)
-    pending = SteeredAnswer.live(VENDOR, steer_ttl_seconds(), endpoint).count()
-    logger.info("juhe steer: queued for %s (%s pending)", endpoint, pending)
-    return JsonResponse({"queued": steer_answer, "endpoint": endpoint, "pending": pending}, status=201)
+    return steer_view(request, vendor=VENDOR, parse=parse_steer, page_context=steer_page_context)

@@ -174,15 +174,15 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
-from django.http import HttpResponse, JsonResponse
+from django.http import JsonResponse
 from django.http.multipartparser import MultiPartParserError
-from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from . import credentials, media
 from .models import SteeredAnswer, TencentLipCode
+from .steering import SteerError, steer_ttl_seconds, steer_view
 
 logger = logging.getLogger(__name__)
 
@@ -320,10 +320,6 @@ def clock_skew_seconds():
 
 def validate_data_ttl_seconds():
     return getattr(settings, "SANDBOX_TENCENT_VALIDATE_DATA_TTL", 1800)
-
-
-def steer_ttl_seconds():
-    return getattr(settings, "SANDBOX_STEER_TTL", 600)
 
 
 def download_timeout_seconds():
@@ -864,10 +860,6 @@ STEER_FIELDS = {
 }
 
 
-class SteerError(ValueError):
-    pass
-
-
 def parse_int(form, name, allowed=None, low=None, high=None):
     raw = form.get(name, "").strip()
     if not re.fullmatch(r"-?[0-9]{1,6}", raw):
@@ -944,21 +936,4 @@ def steer_page_context():
 @never_cache
 def steer(request):
     """Sandbox-only: queue the answer for the next call to an endpoint."""
-    if request.method == "GET":
-        return HttpResponse(render_to_string("sandbox/steer.html", steer_page_context()))
-    if request.method != "POST":
-        return HttpResponse("steer accepts GET and POST", status=405, headers={"Allow": "GET, POST"})
-    form = request.POST
-    if form.get("action") == "clear":
-        endpoint = form.get("endpoint") or None
-        cleared = SteeredAnswer.live(VENDOR, steer_ttl_seconds(), endpoint).delete()[0]
-        logger.info("tencent steer: cleared %s", cleared)
-        return JsonResponse({"cleared": cleared})
-    try:
-        endpoint, steer_answer = parse_steer(form)
-    except SteerError as problem:
-        return JsonResponse({"error": str(problem)}, status=400)
-    SteeredAnswer.objects.create(vendor=VENDOR, endpoint=endpoint, answer=steer_answer)
-    pending = SteeredAnswer.live(VENDOR, steer_ttl_seconds(), endpoint).count()
-    logger.info("tencent steer: queued for %s (%s pending)", endpoint, pending)
-    return JsonResponse({"queued": steer_answer, "endpoint": endpoint, "pending": pending}, status=201)
+    return steer_view(request, vendor=VENDOR, parse=parse_steer, page_context=steer_page_context)
