@@ -130,7 +130,7 @@ import logging
 import re
 import secrets
 import string
-from datetime import date, timedelta
+from datetime import timedelta
 from urllib.parse import parse_qsl, urlencode
 
 from django.conf import settings
@@ -141,6 +141,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from . import credentials, media
+from .identity import id_number_is_valid, name_is_valid
 from .models import JuhePicture, SteeredAnswer
 from .steering import SteerError, steer_ttl_seconds, steer_view
 
@@ -365,27 +366,6 @@ def probe(data, api, snapshots):
     return facts
 
 
-def id_number_is_valid(number):
-    """GB 11643: 17 digits, a check digit (upper-case X for 10), a real birth date.
-
-    The same rule as sandbox/tencent.py, kept here too so each emulator
-    stands alone, as its vendor does."""
-    if not re.fullmatch(r"[0-9]{17}[0-9X]", number):
-        return False
-    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-    if number[17] != "10X98765432"[sum(int(d) * w for d, w in zip(number, weights)) % 11]:
-        return False
-    try:
-        born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
-    except ValueError:
-        return False
-    return date(1900, 1, 1) <= born <= timezone.localdate()
-
-
-HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
-NAME_PATTERN = re.compile(f"[{HAN}]+(?:·[{HAN}]+)*")
-
-
 def steered(api):
     return SteeredAnswer.take(VENDOR, api, steer_ttl_seconds())
 
@@ -508,7 +488,7 @@ def query(request, params):
     name, number = params.get("realname", ""), params.get("idcard", "")
     if not name or not number:
         raise Refusal(2546101, "realname and idcard are both required")
-    if not (2 <= len(name) <= 30 and NAME_PATTERN.fullmatch(name)):
+    if not name_is_valid(name):
         raise Refusal(2546101, "realname must be 2-30 Chinese characters (· between parts allowed)")
     if not id_number_is_valid(number):
         raise Refusal(2546101, "idcard is not an 18-character GB 11643 number (check digit, birth date)")

@@ -170,7 +170,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
@@ -181,6 +181,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from . import credentials, media
+from .identity import id_number_is_valid, name_is_valid
 from .models import SteeredAnswer, TencentLipCode
 from .steering import SteerError, steer_ttl_seconds, steer_view
 
@@ -550,29 +551,6 @@ def check_target(params, signature):
 
 
 # --- Parameters -------------------------------------------------------------------------
-
-
-def id_number_is_valid(number):
-    """GB 11643: 17 digits, a check digit (upper-case X for 10), a real birth date."""
-    if not re.fullmatch(r"[0-9]{17}[0-9X]", number):
-        return False
-    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-    check = "10X98765432"[sum(int(digit) * weight for digit, weight in zip(number, weights)) % 11]
-    if number[17] != check:
-        return False
-    try:
-        born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
-    except ValueError:
-        return False
-    return date(1900, 1, 1) <= born <= timezone.localdate()
-
-
-HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
-NAME_PATTERN = re.compile(f"[{HAN}]+(?:·[{HAN}]+)*")
-
-
-def name_is_valid(name):
-    return 2 <= len(name) <= 30 and NAME_PATTERN.fullmatch(name) is not None
 
 
 def read_identity(params):
