@@ -61,6 +61,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # frame-ancestors 'none' and no camera wherever a view set no policy of
+    # its own; end-user pages let their client's origins frame them.
+    "verification.embedding.FramingPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "kyc_portal.urls"

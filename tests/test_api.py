@@ -30,12 +30,37 @@ def test_alice_creates_a_session_and_gets_a_link_to_open(client, alice, settings
 
     assert response.status_code == 201
     body = response.json()
-    assert set(body) == {"id", "url", "status", "expires_at"}
+    assert set(body) == {"id", "url", "status", "expires_at", "iframe_allow"}
     session = VerificationSession.objects.get(pk=body["id"])
+    assert body["iframe_allow"] == f"camera 'src' {settings.SITE_URL}"  # the sandbox's Jumdata page
     assert body["url"] == f"{settings.SITE_URL}/v/{session.link_token}/"
     assert body["status"] == "created"
     assert (session.client, session.external_ref, session.options) == (alice, "order-42", {"actions": ["LookFront", "BlinkEye"]})
     assert session.max_attempts == 3
+
+
+def test_a_return_url_on_one_of_alices_origins_is_kept(client, alice):
+    response = post(client, alice.key, {"method": "h5", "external_ref": "r", "return_url": "https://shop.example/kyc/done?x=1"})
+
+    assert response.status_code == 201
+    assert VerificationSession.objects.get().return_url == "https://shop.example/kyc/done?x=1"
+
+
+def test_charlie_without_origins_cannot_ask_for_a_return_url(client, charlie):
+    response = post(client, charlie.key, {"method": "h5", "external_ref": "r", "return_url": "https://shop.example/done"})
+
+    assert response.status_code == 400
+    assert "no allowed origins" in response.json()["error"]["fields"]["return_url"]
+
+
+@pytest.mark.parametrize(
+    "method, allow",
+    [("tencent_lip", "camera; microphone"), ("juhe_video", "camera; microphone"), ("tencent_photo", "camera")],
+)
+def test_the_answer_names_the_iframe_allow_attribute_the_method_needs(client, alice, method, allow):
+    response = post(client, alice.key, {"method": method, "external_ref": "r"})
+
+    assert response.json()["iframe_allow"] == allow
 
 
 def test_alice_reads_the_outcome(client, alice):
@@ -89,6 +114,8 @@ def test_a_session_with_name_and_id_number_keeps_them(client, alice):
         ({"method": "h5", "external_ref": "r", "options": {"liveness_type": 1}}, "options"),
         ({"method": "h5", "external_ref": "r", "options": "fast"}, "options"),
         ({"method": "h5", "external_ref": "r", "return_url": "javascript:alert(1)"}, "return_url"),
+        ({"method": "h5", "external_ref": "r", "return_url": "https://evil.example/done"}, "return_url"),
+        ({"method": "h5", "external_ref": "r", "return_url": "http://shop.example/done"}, "return_url"),
         ({"method": "h5", "external_ref": "r", "locale": "fr"}, "locale"),
         ({"method": "h5", "external_ref": "r", "reference_photo": base64.b64encode(JPEG).decode()}, "reference_photo"),
         ({"method": "h5", "external_ref": "r", "colour": "red"}, "colour"),

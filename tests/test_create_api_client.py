@@ -25,14 +25,28 @@ def test_with_a_webhook_url_it_prints_a_standard_webhooks_secret(capsys):
 
     secret = re.search(r"Webhook signing secret .*: (\S+)", capsys.readouterr().out).group(1)
     assert re.fullmatch(r"whsec_[A-Za-z0-9+/]{43}=", secret)
-    assert ApiClient.objects.get().webhook_secret == secret
+    assert ApiClient.objects.get(name="shop").webhook_secret == secret
 
 
-@pytest.mark.parametrize("args", [["--origin", "shop.example"], ["--webhook-url", "ftp://x"]])
-def test_bad_urls_are_refused(args):
-    with pytest.raises(CommandError, match="not an http"):
+@pytest.mark.parametrize(
+    "args, problem",
+    [
+        (["--origin", "shop.example"], "not an origin"),
+        (["--origin", "https://shop.example/app"], "not an origin"),
+        (["--origin", "https://*.shop.example"], "not an origin"),
+        (["--webhook-url", "ftp://x"], "not an http"),
+    ],
+)
+def test_bad_urls_are_refused(args, problem):
+    with pytest.raises(CommandError, match=problem):
         call_command("create_api_client", "shop", *args)
-    assert not ApiClient.objects.exists()
+    assert not ApiClient.objects.filter(name="shop").exists()
+
+
+def test_origins_are_kept_in_the_form_browsers_compare(capsys):
+    call_command("create_api_client", "shop", "--origin", "HTTPS://Shop.Example:443/", "--origin", "http://localhost:3000")
+
+    assert ApiClient.objects.get(name="shop").allowed_origins == ["https://shop.example", "http://localhost:3000"]
 
 
 def test_a_name_in_use_is_refused():

@@ -71,7 +71,7 @@ def test_a_person_consents_passes_and_comes_back_verified(sandbox, client):
 
     back = client.get(path_of(return_url))
 
-    assert back.status_code == 302 and back["Location"] == f"/v/{session.link_token}/"
+    assert back.status_code == 302 and back["Location"] == f"/v/{session.link_token}/?after=h5_return"
     session.refresh_from_db()
     assert (session.status, session.passed, session.vendor_code, session.attempts_used) == ("passed", True, "200", 1)
     assert session.consent_user_agent == "TestPhone/1.0" and session.consent_version
@@ -285,6 +285,7 @@ def test_status_tells_the_user_what_they_need_and_nothing_more(sandbox, client):
         "status": "failed",
         "message": "The liveness check did not pass. Face the camera in good light, follow the prompts, and try again.",
         "retry_allowed": True,
+        "opened_elsewhere": False,
     }
 
 

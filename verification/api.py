@@ -12,7 +12,7 @@ from django.http import JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from . import services
+from . import embedding, services
 from .models import ApiClient, VerificationSession
 
 logger = logging.getLogger(__name__)
@@ -84,6 +84,7 @@ def sessions(request, client):
             "url": settings.SITE_URL + reverse("verification:entry", args=[session.link_token]),
             "status": session.status,
             "expires_at": session.expires_at.isoformat(),
+            "iframe_allow": embedding.iframe_allow(session.method),
         },
         status=201,
     )

@@ -15,4 +15,6 @@ class VerificationConfig(AppConfig):
     verbose_name = "Verification"
 
     def ready(self):
-        from . import checks, login_throttle  # noqa: F401  (registers checks and signal receivers)
+        from . import checks, demo, login_throttle  # noqa: F401  (registers checks and signal receivers)
+
+        demo.connect()

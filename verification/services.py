@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .idcard import idcard_error, normalise_idcard
-from . import media
+from . import embedding, media
 from .audit import audit_record
 from .models import Method, SessionImage, VerificationSession
 from .webhooks import SESSION_COMPLETED, SESSION_REVIEWED, webhook_enqueue
@@ -46,6 +46,7 @@ OPTION_KEYS = {
 }
 REFERENCE_PHOTO_MAX_BYTES = 5 * 1024 * 1024
 EXTERNAL_REF_MAX_LENGTH = 128
+RETURN_URL_MAX_LENGTH = 2000
 VENDOR_LEASE_SECONDS = 60
 # Polls of Jumdata `result` right after the user came back without a final
 # answer (1 + 2 + 4 + 8 + 16 s); after that only the reconciliation near the
@@ -129,8 +130,8 @@ def session_create(
         options, option_errors = _clean_options(method, options)
         errors.update(option_errors)
 
-    if return_url and (not isinstance(return_url, str) or not return_url.startswith(("https://", "http://"))):
-        errors["return_url"] = "must be an http(s) URL"
+    if return_url and (problem := _return_url_problem(client, return_url)):
+        errors["return_url"] = problem
     if locale and (not isinstance(locale, str) or locale.lower() not in LOCALE_ALIASES):
         errors["locale"] = "zh-hans or en"
     if errors:
@@ -153,6 +154,20 @@ def session_create(
     session.save()
     logger.info("session created id=%s method=%s", session.id, method)
     return session
+
+
+def _return_url_problem(client, return_url) -> str:
+    """Redirect mode sends the browser only to the client's own origins."""
+    if not isinstance(return_url, str) or embedding.origin_of(return_url) is None:
+        return "must be an http(s) URL"
+    if len(return_url) > RETURN_URL_MAX_LENGTH:
+        return f"at most {RETURN_URL_MAX_LENGTH} characters"
+    allowed = client.allowed_origins if client is not None else []
+    if embedding.origin_of(return_url) not in allowed:
+        if not allowed:
+            return "this API client has no allowed origins; a return_url must be on one of them"
+        return f"its origin must be one of this API client's allowed origins: {', '.join(allowed)}"
+    return ""
 
 
 def _decode_photo(data) -> tuple[bytes | None, str]:

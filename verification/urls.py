@@ -18,4 +18,6 @@ urlpatterns = [
     path("v/<str:token>/video", views.video, name="video"),
     path("v/<str:token>/photo", views.photo, name="photo"),
     path("v/<str:token>/status", views.status, name="status"),
+    path("v/<str:token>/handoff", views.hand_off, name="handoff"),
+    path("h/<str:code>", views.handoff_open, name="handoff_open"),
 ]

@@ -9,6 +9,8 @@ check: a forged request would have to know the token, which is the secret.
 import logging
 from functools import wraps
 
+import segno
+
 from django.conf import settings
 from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandler
 from django.http import Http404, JsonResponse
@@ -21,7 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from . import services
+from . import embedding, handoffs, services
 from .api import api_error
 from .models import Method, VerificationSession
 
@@ -40,8 +42,9 @@ VENDOR_NAMES = {
 
 def end_user_step(view=None, *, json_errors=False):
     """Resolves the link token (404 if unknown), speaks the session's
-    language, and turns a refused step into a page, or for the JSON steps
-    into `{"error": {"code", "message"}}`, that explains it."""
+    language, turns a refused step into a page, or for the JSON steps into
+    `{"error": {"code", "message"}}`, that explains it, and lets the
+    session's client frame the answer (see embedding.py)."""
 
     def decorate(view):
         @never_cache
@@ -55,12 +58,14 @@ def end_user_step(view=None, *, json_errors=False):
                 return message_page(request, title, message, status=404)
             with translation.override(session.locale):
                 try:
-                    return view(request, session, *args, **kwargs)
+                    response = view(request, session, *args, **kwargs)
                 except services.StepRefused as refused:
                     if json_errors:
-                        return end_user_error(refused.http_status, refused.code, refused.message)
-                    return message_page(request, _("This step is not possible"), refused.message,
-                                        status=refused.http_status, session=session)
+                        response = end_user_error(refused.http_status, refused.code, refused.message)
+                    else:
+                        response = message_page(request, _("This step is not possible"), refused.message,
+                                                status=refused.http_status, session=session, code=refused.code)
+            return embedding.apply_frame_policy(response, session)
 
         return csrf_exempt(wrapper)
 
@@ -93,10 +98,11 @@ class SizeLimitedUploadHandler(TemporaryFileUploadHandler):
         return super().receive_data_chunk(raw_data, start)
 
 
-def message_page(request, title, message, *, status, session=None):
-    return render(
-        request, "verification/message.html", {"title": title, "message": message, "session": session}, status=status
-    )
+def message_page(request, title, message, *, status, session=None, code="error"):
+    context = {"title": title, "message": message, "session": session}
+    if session is not None:
+        context["embed"] = embedding.parent_config(session, events=[embedding.error_event(code)])
+    return render(request, "verification/message.html", context, status=status)
 
 
 @require_GET
@@ -106,13 +112,15 @@ def entry(request, session):
         services.session_expire_link(session=session)
         return message_page(
             request, _("Link expired"), _("This verification link has expired. Ask for a new one."),
-            status=410, session=session,
+            status=410, session=session, code="link_expired",
         )
     return render(
         request,
         "verification/entry.html",
         {
             "session": session,
+            "embed": embedding.parent_config(session, events=embedding.page_events(session, after=request.GET.get("after", ""))),
+            "redirect_url": embedding.redirect_url(session),
             "user_status": services.session_user_status(session),
             "can_continue": session.status in ("in_progress", "processing") and session.has_live_vendor_token(),
             "vendor": VENDOR_NAMES[session.method],
@@ -132,7 +140,7 @@ def consent(request, session):
         ip=request.META.get("REMOTE_ADDR"),
         user_agent=request.headers.get("User-Agent", ""),
     )
-    return redirect("verification:entry", token=session.link_token)
+    return redirect_to_entry(session, after="consent")
 
 
 @require_POST
@@ -148,7 +156,13 @@ def h5_return(request, session):
     if not session.vendor_token:
         raise services.StepRefused(_("This verification has not been started yet."), http_status=409)
     services.session_collect_h5_result(session_id=session.pk, vendor_token=session.vendor_token)
-    return redirect("verification:entry", token=session.link_token)
+    return redirect_to_entry(session, after="h5_return")
+
+
+def redirect_to_entry(session, *, after: str):
+    """Back to the entry page, saying which step just ended, so the page can
+    tell an embedding app (`consent_given`, `submitted`)."""
+    return redirect(reverse("verification:entry", args=[session.link_token]) + f"?after={after}")
 
 
 @require_GET
@@ -156,8 +170,43 @@ def h5_return(request, session):
 def status(request, session):
     current = services.session_user_status(session)
     return JsonResponse(
-        {"status": current.status, "message": current.message, "retry_allowed": current.retry_allowed}
+        {
+            "status": current.status,
+            "message": current.message,
+            "retry_allowed": current.retry_allowed,
+            "opened_elsewhere": handoffs.session_opened_elsewhere(session),
+        }
     )
+
+
+@require_POST
+@end_user_step(json_errors=True)
+def hand_off(request, session):
+    """The short link and QR code that continue this session on a phone."""
+    handoff = handoffs.session_hand_off(session=session)
+    url = settings.SITE_URL + reverse("verification:handoff_open", args=[handoff.code])
+    return JsonResponse(
+        {
+            "url": url,
+            "qr_code": segno.make(url, error="m").svg_data_uri(scale=5, border=2),
+            "expires_at": handoff.expires_at.isoformat(),
+        },
+        status=201,
+    )
+
+
+@never_cache
+@require_GET
+def handoff_open(request, code):
+    """Where the QR code leads: on to the session's own page, marked as the
+    second device so it does not follow the integrator's redirect."""
+    try:
+        session = handoffs.handoff_open(code=code)
+    except handoffs.HandoffNotFound:
+        return message_page(request, _("Link not found"), _("This link is not valid. Check the link you were given."), status=404)
+    except services.StepRefused as refused:
+        return message_page(request, _("Link expired"), refused.message, status=refused.http_status)
+    return redirect(reverse("verification:entry", args=[session.link_token]) + "?via=handoff")
 
 
 @require_GET

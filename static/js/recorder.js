@@ -78,6 +78,7 @@
     fallbackReason: $("fallback-reason"),
     permissionHelp: $("permission-help"),
     cameraRetry: $("camera-retry-button"),
+    fallbackHandoff: $("fallback-handoff"),
     fileInput: $("file-input"),
     reviewVideo: $("review-video"),
     reviewPhoto: $("review-photo"),
@@ -189,6 +190,26 @@
     return "mp4";
   }
 
+  // Inside an app's frame the camera works only if the app's <iframe allow>
+  // delegates it; Chromium can tell before asking.
+  function framedWithoutCamera() {
+    var policy = document.permissionsPolicy || document.featurePolicy;
+    if (window.parent === window || !policy || typeof policy.allowsFeature !== "function") return false;
+    return !policy.allowsFeature("camera") || (MODE === "video" && !policy.allowsFeature("microphone"));
+  }
+
+  var HANDOFF_REASONS = ["frame", "wechat", "insecure", "no_camera_api", "no_recorder", "not_found"];
+
+  // Tells an embedding app (static/js/embed.js), if there is one.
+  var startedSent = false;
+  function notify(type, fields) {
+    if (type === "started") {
+      if (startedSent) return;
+      startedSent = true;
+    }
+    if (window.kycEmbed) window.kycEmbed.send(type, fields);
+  }
+
   // Why this browser cannot record here, or null when it can.
   function unsupportedReason() {
     var ua = navigator.userAgent || "";
@@ -196,6 +217,7 @@
       if (CAMERA_BLOCKING_APPS[i].test(ua)) return "wechat";
     }
     if (window.isSecureContext === false) return "insecure";
+    if (framedWithoutCamera()) return "frame";
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) return "no_camera_api";
     if (MODE === "video" && pickMimeType() === null) return "no_recorder";
     return null;
@@ -345,6 +367,10 @@
   }
 
   function showFallback(reason, how) {
+    notify("error", { code: "camera_" + reason });
+    // Another device may have what this one lacks (a camera, a browser that
+    // may use it); a refused permission is better fixed right here.
+    el.fallbackHandoff.hidden = !(window.parent !== window || HANDOFF_REASONS.indexOf(reason) >= 0);
     el.fallbackReason.textContent = t("reason." + reason);
     el.permissionHelp.hidden = !how.help;
     el.cameraRetry.hidden = !how.retry;
@@ -463,6 +489,7 @@
     var started = Date.now();
     root.classList.add("is-recording");
     el.indicator.hidden = false;
+    notify("started");
     announce(t("status.recording"));
     function update() {
       var elapsed = Math.min(SECONDS, (Date.now() - started) / 1000);
@@ -544,6 +571,7 @@
   // --- review ---------------------------------------------------------------------------
 
   function setClip(blob, name, capture) {
+    notify("started");
     dropClip();
     state.clip = { blob: blob, name: name, capture: capture, url: URL.createObjectURL(blob) };
   }
@@ -653,6 +681,7 @@
 
   function uploadFailed(status, body) {
     var message = errorText(body) || (status === 0 ? t("error.network") : t("error.server"));
+    notify("error", { code: (body && body.error && body.error.code) || (status === 0 ? "network" : "server") });
     if (status === 400 || status === 413 || status === 415 || status === 422) {
       // Something about the clip itself (too short, no sound, too large):
       // say what, and record again.
@@ -673,6 +702,7 @@
   }
 
   function uploaded(statusUrl) {
+    notify("submitted");
     stopStream();
     dropClip();
     el.retryAdvice.hidden = true;

@@ -1,0 +1,168 @@
+"""Embedding the end-user flow in a product team's own app: which origins
+may frame a session's pages, what the browser is told about framing and the
+camera, the `<iframe allow>` each method needs, and where redirect mode
+sends the browser afterwards.
+
+Framing is refused everywhere (`frame-ancestors 'none'`, set by
+`FramingPolicyMiddleware`) except on the end-user pages of a session whose
+API client lists allowed origins: those pages may be framed by exactly
+those origins."""
+
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from django.conf import settings
+
+from .models import Method, VerificationSession
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+# Camera and microphone for our own pages (a framed page gets them only if
+# the embedder's `allow` attribute delegates them too); nothing else.
+END_USER_PERMISSIONS = "camera=(self), microphone=(self), geolocation=(), payment=(), usb=()"
+NO_PERMISSIONS = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+
+
+def normalise_origin(value) -> str | None:
+    """`scheme://host[:port]` in canonical form (lower case, default port
+    dropped), or None when `value` is not exactly an http(s) origin: a path,
+    query, fragment, user name or wildcard is refused, since
+    `frame-ancestors` and `postMessage` compare whole origins."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip().removesuffix("/")
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname or "*" in value:
+        return None
+    if parts.path or parts.query or parts.fragment or parts.username or parts.password:
+        return None
+    host = parts.hostname.lower()
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    if port is None or port == DEFAULT_PORTS[parts.scheme]:
+        return f"{parts.scheme}://{host}"
+    return f"{parts.scheme}://{host}:{port}"
+
+
+def origin_of(url: str) -> str | None:
+    """The origin a URL belongs to, in the form `normalise_origin` gives."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return normalise_origin(urlunsplit((parts.scheme, parts.netloc, "", "", "")))
+
+
+def allowed_origins(session: VerificationSession) -> list[str]:
+    if session.client is None or not session.client.is_active:
+        return []
+    return list(session.client.allowed_origins)
+
+
+def apply_frame_policy(response, session: VerificationSession):
+    """Headers for one end-user page of `session`: framable by its client's
+    origins only, with the camera and microphone usable inside the frame."""
+    origins = allowed_origins(session)
+    if origins:
+        response["Content-Security-Policy"] = "frame-ancestors " + " ".join(origins)
+        # X-Frame-Options cannot list origins; the CSP above replaces it.
+        response.xframe_options_exempt = True
+    else:
+        response["Content-Security-Policy"] = "frame-ancestors 'none'"
+    response["Permissions-Policy"] = END_USER_PERMISSIONS
+    return response
+
+
+class FramingPolicyMiddleware:
+    """Every page that did not set its own policy refuses to be framed and
+    may use neither camera nor microphone: the admin, the API, the landing
+    page and the error pages alike."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+        response.headers.setdefault("Permissions-Policy", NO_PERMISSIONS)
+        return response
+
+
+def iframe_allow(method: str) -> str:
+    """The `allow` attribute an embedder's `<iframe>` needs for `method`.
+
+    A bare feature name delegates it to the frame's `src` origin only. The
+    Jumdata H5 page is a navigation of the same frame to the vendor's
+    origin, so that origin must be named as well, or the browser blocks the
+    camera there and Jumdata answers 203 "check failed"."""
+    if method == Method.H5:
+        return f"camera 'src' {origin_of(settings.JUMDATA_BASE_URL)}"
+    if method == Method.TENCENT_PHOTO:
+        return "camera"
+    return "camera; microphone"
+
+
+def redirect_url(session: VerificationSession) -> str | None:
+    """Redirect mode: the session's return URL with its id added, provided
+    its origin is (still) allowed for the client. The outcome is never put
+    in the URL: integrators read it from the API or a webhook."""
+    if not session.return_url or origin_of(session.return_url) not in allowed_origins(session):
+        return None
+    parts = urlsplit(session.return_url)
+    query = "&".join(filter(None, [parts.query, urlencode({"session_id": str(session.id)})]))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+# --- what the page tells the app that frames it (postMessage) -------------------------
+# static/js/embed.js posts each event to the embedding origin, never to "*":
+# {"source": "kyc-portal", "type": …, "session_id": …, …}. The page decides
+# the events from the session on each load; the recorder adds `started`,
+# `submitted` and `error` as they happen in the page.
+
+# What the entry page just came back from (its ?after= parameter).
+AFTER_EVENTS = {"consent": "consent_given", "h5_return": "submitted"}
+
+
+def completed_event(session: VerificationSession) -> dict:
+    final = session.status == session.Status.PASSED or not session.retry_allowed
+    return {"type": "completed", "status": session.status, "final": final, "retry_allowed": session.retry_allowed}
+
+
+def error_event(code: str) -> dict:
+    return {"type": "error", "code": code}
+
+
+def page_events(session: VerificationSession, *, after: str = "") -> list[dict]:
+    """The events one load of the entry page announces, in order."""
+    events = [{"type": "ready", "step": _step(session)}]
+    if after in AFTER_EVENTS:
+        events.append({"type": AFTER_EVENTS[after]})
+    if session.status in session.OUTCOME_STATUSES:
+        events.append(completed_event(session))
+    return events
+
+
+def _step(session: VerificationSession) -> str:
+    if not session.has_consent:
+        return "consent"
+    if session.status in session.OUTCOME_STATUSES:
+        return "result"
+    if session.status == session.Status.CREATED or (
+        session.status == session.Status.IN_PROGRESS and session.method != Method.H5
+    ):
+        return "start"
+    return "pending"
+
+
+def parent_config(session: VerificationSession, *, events: list[dict]) -> dict:
+    """What static/js/embed.js needs, rendered into the page as JSON."""
+    return {
+        "session_id": str(session.id),
+        "origins": allowed_origins(session),
+        "events": events,
+        "redirect_url": redirect_url(session),
+        "final": session.status in session.OUTCOME_STATUSES and completed_event(session)["final"],
+    }
