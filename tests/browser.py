@@ -67,11 +67,16 @@ def require_chromium():
     pytest.skip(reason)
 
 
-def chromium(extra_args=(), *, phone=True):
+# Safari's default, and Chromium's with this setting: no cookie for a frame
+# from another site than the page's.
+BLOCK_THIRD_PARTY_COOKIES = {"profile.cookie_controls_mode": 1, "profile.block_third_party_cookies": True}
+
+
+def chromium(extra_args=(), *, phone=True, prefs=None):
     """Starts a fresh headless Chromium (its own throw-away profile) and
     returns its WebDriver; with phone=True its pages are laid out on a 412×915
-    touch screen. The caller must call `.quit()`; the profile folder is
-    removed then."""
+    touch screen; `prefs` are Chromium preferences (BLOCK_THIRD_PARTY_COOKIES,
+    say). The caller must call `.quit()`; the profile folder is removed then."""
     require_chromium()
     # Selenium Manager must never look for, or download, a browser or driver.
     os.environ["SE_OFFLINE"] = "true"
@@ -82,6 +87,8 @@ def chromium(extra_args=(), *, phone=True):
         options.add_argument(arg)
     if phone:
         options.add_experimental_option("mobileEmulation", {"deviceMetrics": PHONE_METRICS})
+    if prefs:
+        options.add_experimental_option("prefs", prefs)
     try:
         driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     except Exception:

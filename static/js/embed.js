@@ -46,7 +46,8 @@
     if (el) el.hidden = !visible;
   }
 
-  window.kycEmbed = { send: send, framed: framed };
+  var handoffTab = isHandoffTab();
+  window.kycEmbed = { send: send, framed: framed, targets: targetOrigins, handoffTab: handoffTab };
 
   config.events.forEach(function (event) {
     var fields = {};
@@ -58,7 +59,10 @@
     form.addEventListener("submit", function () { send(form.dataset.embedEvent); });
   });
 
-  var handoffTab = isHandoffTab();
+  // The page's own reloads (following the status) must not say it again.
+  if (/[?&](after|via)=/.test(window.location.search) && window.history.replaceState) {
+    window.history.replaceState(null, "", window.location.pathname);
+  }
   if (framed) {
     show("return", false);
     Array.prototype.forEach.call(document.querySelectorAll(".framed-only"), function (el) { el.hidden = false; });

@@ -84,5 +84,6 @@
     var trigger = event.target.closest && event.target.closest("[data-handoff]");
     if (trigger) open(false);
   });
-  if (isDesktop() && !/[?&]via=handoff(?:&|$)/.test(window.location.search)) open(true);
+  var secondDevice = window.kycEmbed && window.kycEmbed.handoffTab;
+  if (isDesktop() && !secondDevice) open(true);
 })();
