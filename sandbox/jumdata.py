@@ -25,7 +25,7 @@ import logging
 import re
 import secrets
 import time
-from functools import cache
+from functools import cache, wraps
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -35,6 +35,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
+from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 
 from . import credentials
@@ -348,12 +349,29 @@ def init(request):
     return answer(CODE_OK, MSG_OK, charge=True, data={"token": task.token}, task_no=task_no)
 
 
+def embeddable(view):
+    """Lets any site frame the page, like a vendor page that sets no
+    X-Frame-Options: the portal can be embedded in an integrator's iframe,
+    and the H5 page then loads inside that frame."""
+
+    @xframe_options_exempt
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        # Explicit, or the portal's default "frame-ancestors 'none'" is added.
+        response["Content-Security-Policy"] = "frame-ancestors *"
+        return response
+
+    return wrapper
+
+
 def page_error(title, detail, status):
     markup = render_to_string("sandbox/jumdata_error.html", {"title": title, "detail": detail})
     return HttpResponse(markup, status=status)
 
 
 @csrf_exempt
+@embeddable
 @never_cache
 def html(request):
     # "失败则返回相应错误信息": an unknown or expired token gets an HTML page
@@ -435,6 +453,7 @@ def result_for(task, request):
 
 
 @csrf_exempt
+@embeddable
 def finish(request):
     """The emulated page's buttons: record the tester's choice, go back."""
     if request.method != "POST":

@@ -155,3 +155,67 @@ class JuhePicture(models.Model):
 
     def __str__(self):
         return f"Juhe picture {self.name} of {self.order_id}"
+
+
+class ReceivedWebhook(models.Model):
+    """One delivery that reached the demo integrator's webhook receiver.
+
+    Every delivery is kept, forged, stale and repeated ones included, exactly
+    as received: the point of the demo is to watch what the portal sends.
+    Headers and body are untrusted text; the parsed fields are only filled
+    when the body could be read, verified or not (the page says which).
+    """
+
+    msg_id = models.CharField(max_length=255, blank=True)
+    timestamp_header = models.CharField(max_length=64, blank=True)
+    signature_header = models.TextField(blank=True)
+    body = models.TextField(blank=True)
+    event_type = models.CharField(max_length=64, blank=True)
+    session_id = models.CharField(max_length=64, blank=True)
+    sequence = models.BigIntegerField(null=True, blank=True)
+    # data.status of session.completed (data.review_status of session.reviewed).
+    status = models.CharField(max_length=32, blank=True)
+    # True only when every check passed: headers, timestamp, signature, JSON.
+    verified = models.BooleanField(default=False)
+    # Why it was refused ("" when verified).
+    problem = models.CharField(max_length=255, blank=True)
+    # A verified repeat of a webhook-id we had already accepted (answered 2xx).
+    duplicate = models.BooleanField(default=False)
+    # What the receiver answered: 204, 400, 413, or 503 while failing on purpose.
+    answered_status = models.PositiveSmallIntegerField()
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-received_at", "-id")
+        indexes = (models.Index(fields=("msg_id",), name="sandbox_webhook_msg_id"),)
+
+    def __str__(self):
+        return f"webhook {self.msg_id or '(no id)'} {self.event_type or '?'} → {self.answered_status}"
+
+
+class WebhookOutage(models.Model):
+    """How many of the next deliveries the demo receiver answers with 503.
+
+    One row (pk 1). In the database because the portal's worker may deliver
+    to any web process.
+    """
+
+    remaining = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return f"webhook outage: {self.remaining} deliveries to fail"
+
+    @classmethod
+    def fail_next(cls, count):
+        cls.objects.update_or_create(pk=1, defaults={"remaining": count})
+
+    @classmethod
+    def pending(cls):
+        row = cls.objects.filter(pk=1).first()
+        return row.remaining if row else 0
+
+    @classmethod
+    def take(cls):
+        """True when this delivery is to fail; the conditional update makes
+        "the next N" hold when deliveries race across processes."""
+        return bool(cls.objects.filter(pk=1, remaining__gt=0).update(remaining=models.F("remaining") - 1))

@@ -1,4 +1,5 @@
-"""The vendor emulators, mounted at /sandbox/ in sandbox mode.
+"""The vendor emulators and the demo integrator, mounted at /sandbox/ in
+sandbox mode.
 
 Each vendor sits under its own prefix, so a portal setting such as
 JUMDATA_BASE_URL = <site>/sandbox/jumdata points at the emulator with the
@@ -7,7 +8,7 @@ vendor's own paths after it.
 
 from django.urls import path, re_path
 
-from . import juhe, jumdata, tencent
+from . import integrator, juhe, jumdata, tencent
 
 app_name = "sandbox"
 
@@ -40,4 +41,13 @@ urlpatterns = [
     path("juhe/videoAuth/face-store-njb", juhe.picture, name="juhe-picture"),
     path("juhe/steer", juhe.steer, name="juhe-steer"),
     re_path(r"^juhe(?:/.*)?$", juhe.not_found, name="juhe-not-found"),
+    # The demo integrator: an emulated product team using the portal's API
+    # (its pages redirect to their own origin; see sandbox/integrator.py).
+    path("integrator/", integrator.page, name="integrator-page"),
+    path("integrator/sessions", integrator.sessions, name="integrator-sessions"),
+    path("integrator/sessions/<uuid:session_id>", integrator.session_detail, name="integrator-session"),
+    path("integrator/return", integrator.return_page, name="integrator-return"),
+    path("integrator/webhooks", integrator.webhooks, name="integrator-webhooks"),
+    path("integrator/webhooks/fail-next", integrator.fail_next, name="integrator-fail-next"),
+    path("integrator/webhooks.json", integrator.webhooks_json, name="integrator-webhooks-json"),
 ]
