@@ -23,6 +23,8 @@
   function say(key) { statusLine.textContent = statusLine.dataset[key]; }
 
   function open(upFront) {
+    var card = document.getElementById("session");
+    if (upFront && card) card.parentNode.insertBefore(panel, card);  // offered before anything else
     panel.hidden = false;
     $("handoff-desktop-intro").hidden = !upFront;
     $("handoff-intro").hidden = upFront;
