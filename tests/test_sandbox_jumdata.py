@@ -148,10 +148,13 @@ def test_it_shows_the_page_with_the_sandbox_banner_and_four_buttons(client):
     assert 'action="/sandbox/jumdata/h5/finish"' in page
 
 
-def test_it_keeps_the_default_framing_policy_on_the_page(client):
+def test_the_page_may_be_framed_like_a_vendor_page_without_a_framing_policy(client):
     token = start_check(client)
 
-    assert client.get(HTML, {"token": token})["X-Frame-Options"] == "DENY"
+    page = client.get(HTML, {"token": token})
+
+    assert "X-Frame-Options" not in page
+    assert page["Content-Security-Policy"] == "frame-ancestors *"
 
 
 def test_it_sends_the_browser_back_to_the_return_url_unchanged(client):

@@ -47,6 +47,19 @@ def normalise_origin(value) -> str | None:
     return f"{parts.scheme}://{host}:{port}"
 
 
+def clean_origins(values) -> list[str]:
+    """The origins in canonical form, without repeats; ValueError names the
+    first value that is not an origin."""
+    origins = []
+    for value in values:
+        origin = normalise_origin(value)
+        if origin is None:
+            raise ValueError(f"not an origin (scheme://host[:port], no path): {value}")
+        if origin not in origins:
+            origins.append(origin)
+    return origins
+
+
 def origin_of(url: str) -> str | None:
     """The origin a URL belongs to, in the form `normalise_origin` gives."""
     try:

@@ -23,6 +23,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from sandbox import credentials as sandbox_credentials
+
 from . import embedding, handoffs, services
 from .api import api_error
 from .models import Method, VerificationSession
@@ -272,7 +274,14 @@ def landing(request):
     return render(
         request,
         "verification/landing.html",
-        {"methods": [(m, m in services.AVAILABLE_METHODS) for m in Method], "vendor_mode": settings.KYC_VENDOR_MODE},
+        {
+            "methods": [(m, m in services.AVAILABLE_METHODS) for m in Method],
+            "vendor_mode": settings.KYC_VENDOR_MODE,
+            "integrator_url": (
+                sandbox_credentials.integrator_origin(settings.SITE_URL) + "/sandbox/integrator/"
+                if settings.SANDBOX_MODE else ""
+            ),
+        },
     )
 
 

@@ -2,7 +2,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.core.validators import URLValidator
 
-from verification.embedding import normalise_origin
+from verification.embedding import clean_origins
 from verification.models import ApiClient
 
 
@@ -18,13 +18,10 @@ class Command(BaseCommand):
         parser.add_argument("--webhook-url", default="", help="Where session events are delivered.")
 
     def handle(self, *args, name, origin, webhook_url, **options):
-        origins = []
-        for value in origin:
-            normalised = normalise_origin(value)
-            if normalised is None:
-                raise CommandError(f"not an origin (scheme://host[:port], no path): {value}")
-            if normalised not in origins:
-                origins.append(normalised)
+        try:
+            origins = clean_origins(origin)
+        except ValueError as problem:
+            raise CommandError(str(problem))
         if webhook_url:
             try:
                 URLValidator(schemes=["http", "https"])(webhook_url)
