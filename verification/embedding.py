@@ -139,9 +139,16 @@ def redirect_url(session: VerificationSession) -> str | None:
 AFTER_EVENTS = {"consent": "consent_given", "h5_return": "submitted"}
 
 
+def is_final(session: VerificationSession) -> bool:
+    """An outcome after which nothing more can happen in this session."""
+    return session.status in session.OUTCOME_STATUSES and not session.retry_allowed
+
+
 def completed_event(session: VerificationSession) -> dict:
-    final = session.status == session.Status.PASSED or not session.retry_allowed
-    return {"type": "completed", "status": session.status, "final": final, "retry_allowed": session.retry_allowed}
+    return {
+        "type": "completed", "status": session.status, "final": is_final(session),
+        "retry_allowed": session.retry_allowed,
+    }
 
 
 def error_event(code: str) -> dict:
@@ -177,5 +184,5 @@ def parent_config(session: VerificationSession, *, events: list[dict]) -> dict:
         "origins": allowed_origins(session),
         "events": events,
         "redirect_url": redirect_url(session),
-        "final": session.status in session.OUTCOME_STATUSES and completed_event(session)["final"],
+        "final": is_final(session),
     }

@@ -8,8 +8,9 @@ from datetime import timedelta
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .embedding import is_final
 from .models import Handoff, VerificationSession
-from .services import StepRefused, _refuse_if_link_expired
+from .services import StepRefused, refuse_if_link_expired
 
 logger = logging.getLogger(__name__)
 
@@ -25,8 +26,8 @@ class HandoffNotFound(Exception):
 def session_hand_off(*, session: VerificationSession) -> Handoff:
     """The short link that continues `session` elsewhere: a live one is
     reused, so reloading the page does not pile up links."""
-    _refuse_if_link_expired(session)
-    if session.status in session.OUTCOME_STATUSES and not session.retry_allowed:
+    refuse_if_link_expired(session)
+    if is_final(session):
         raise StepRefused(_("This verification is finished."), http_status=409, code="finished")
     now = timezone.now()
     # Near the session link's own end, a link that lasts until then is as good as it gets.

@@ -226,7 +226,7 @@ def _clean_juhe_options(options: dict) -> tuple[dict, dict]:
 
 
 def session_give_consent(*, session: VerificationSession, ip: str | None, user_agent: str) -> None:
-    _refuse_if_link_expired(session)
+    refuse_if_link_expired(session)
     if session.has_consent:
         return
     session.consent_at = timezone.now()
@@ -241,7 +241,7 @@ def session_start_h5(*, session: VerificationSession, return_url: str) -> str:
     starting a new (billed) attempt only when none is running."""
     if session.method != Method.H5:
         raise StepRefused(_("This verification does not use the H5 page."), http_status=400, code="wrong_method")
-    _refuse_if_link_expired(session)
+    refuse_if_link_expired(session)
     _refuse_without_consent(session)
     client = jumdata.JumdataClient.from_settings(session=session)
     in_flight = session.status in (session.Status.IN_PROGRESS, session.Status.PROCESSING)
@@ -437,7 +437,7 @@ def _release_vendor_lease(session: VerificationSession) -> None:
     session.vendor_busy_until = None
 
 
-def _refuse_if_link_expired(session: VerificationSession) -> None:
+def refuse_if_link_expired(session: VerificationSession) -> None:
     if session.is_link_expired:
         session_expire_link(session=session)
         raise StepRefused(_("This verification link has expired."), http_status=410, code="link_expired")
@@ -499,7 +499,7 @@ def session_issue_challenge(*, session: VerificationSession) -> Challenge:
     none is under way (a page reload gets the same challenge back)."""
     if session.method not in VIDEO_METHODS + PHOTO_METHODS:
         raise StepRefused(_("This verification does not record a video."), http_status=400, code="wrong_method")
-    _refuse_if_link_expired(session)
+    refuse_if_link_expired(session)
     _refuse_without_consent(session)
     if session.status == session.Status.IN_PROGRESS and session.challenge_kind:
         return Challenge.of(session)
@@ -555,7 +555,7 @@ def session_submit_media(*, session: VerificationSession, kind: str, upload, cap
     expected = Submission.Kind.PHOTO if session.method in PHOTO_METHODS else Submission.Kind.VIDEO
     if session.method not in VIDEO_METHODS + PHOTO_METHODS or kind != expected:
         raise StepRefused(_("This verification does not take this kind of file."), http_status=400, code="wrong_method")
-    _refuse_if_link_expired(session)
+    refuse_if_link_expired(session)
     _refuse_without_consent(session)
     if capture not in Submission.Capture.values:
         raise StepRefused(_("Say how the file was captured (recorder or file)."), http_status=400, code="bad_capture")

@@ -122,7 +122,6 @@ def entry(request, session):
         {
             "session": session,
             "embed": embedding.parent_config(session, events=embedding.page_events(session, after=request.GET.get("after", ""))),
-            "redirect_url": embedding.redirect_url(session),
             "user_status": services.session_user_status(session),
             "can_continue": session.status in ("in_progress", "processing") and session.has_live_vendor_token(),
             "vendor": VENDOR_NAMES[session.method],
