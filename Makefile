@@ -31,6 +31,7 @@ run: export DEBUG := $(DEBUG)
 run: export SITE_URL := $(SITE_URL)
 run: install
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py purge_expired --schedule
 	@echo "Portal: $(SITE_URL)/   admin: $(SITE_URL)/admin/   (Ctrl-C stops the server and the worker)"
 	@trap 'kill 0' INT TERM EXIT; \

@@ -104,6 +104,19 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 
+# --- Shared state: circuit breakers and rate limits -------------------------
+# Every web process and worker must see the same counters: Redis when
+# REDIS_URL is set (several machines), else a table in the database.
+# https://docs.djangoproject.com/en/5.2/topics/cache/
+
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    # Made by `manage.py createcachetable` (make run, the test database, deployments).
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "kyc_cache"}}
+
+
 # --- Internationalisation ---------------------------------------------------
 
 LANGUAGE_CODE = "zh-hans"
@@ -205,6 +218,11 @@ def vendor_setting(name, *, sandbox, live=None):
         raise ImproperlyConfigured(f"{name} must be set when KYC_VENDOR_MODE=live.")
     return live
 
+
+# After this many failed calls in a row (no answer, garbage, 5xx) a vendor is
+# left alone for VENDOR_BREAKER_OPEN_SECONDS, then probed (vendors/breaker.py).
+VENDOR_BREAKER_FAILURES = env.int("VENDOR_BREAKER_FAILURES", default=5)
+VENDOR_BREAKER_OPEN_SECONDS = env.int("VENDOR_BREAKER_OPEN_SECONDS", default=30)
 
 VENDOR_TIMEOUT_SECONDS = (
     env.float("VENDOR_CONNECT_TIMEOUT", default=3.05),

@@ -21,3 +21,7 @@ STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.Static
 # browser tests' live server.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# The breakers' and rate limits' cache: one per test process (the live server
+# and the task runs of the tests share it); tests/test_vendors_breaker.py and
+# tests/test_ratelimit.py also run against the database cache and Redis.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -9,6 +9,17 @@ from tests.browser import browser, chromium_args  # noqa: F401  (fixtures for th
 from verification.models import ApiClient
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Breakers and rate limits live in the cache, which no database
+    rollback or flush empties: each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def alice(db):
     client, key = ApiClient.issue(name="alice", allowed_origins=["https://shop.example"])

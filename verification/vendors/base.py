@@ -10,6 +10,7 @@ import requests
 import urllib3
 
 from ..idcard import mask_idcard, mask_name
+from .breaker import breaker_allows, breaker_record
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,11 @@ class VendorError(Exception):
 
 class VendorConnectionError(VendorError):
     """No answer: the connection failed or timed out."""
+
+
+class CircuitOpen(VendorConnectionError):
+    """The portal is not calling this vendor for a while after repeated
+    failures (breaker.py); nothing was sent."""
 
 
 class VendorResponseError(VendorError):
@@ -200,6 +206,7 @@ class vendor_call:
             vendor=vendor, endpoint=endpoint, session=session, request_summary=redact(request_summary)
         )
         self._started = 0.0
+        self._sent = False
 
     def __enter__(self):
         self._started = time.monotonic()
@@ -207,6 +214,8 @@ class vendor_call:
 
     def __exit__(self, exc_type, exc, tb):
         self.record.latency_ms = round((time.monotonic() - self._started) * 1000)
+        if self._sent:
+            breaker_record(self.record.vendor, failed=_is_outage(exc, self.record.http_status))
         if exc is not None:
             self.record.error = f"{type(exc).__name__}: {exc}"
             if isinstance(exc, VendorError):
@@ -218,6 +227,15 @@ class vendor_call:
         return False
 
     def send(self, method: str, url: str, *, timeout, **kwargs) -> requests.Response:
+        if not breaker_allows(self.record.vendor):
+            raise CircuitOpen(
+                f"not calling {self.record.endpoint}: {self.record.vendor} failed repeatedly, the breaker is open",
+                vendor=self.record.vendor,
+                endpoint=self.record.endpoint,
+                reached=False,
+                billed=False,
+            )
+        self._sent = True
         try:
             response = _http.request(method, url, timeout=timeout, allow_redirects=False, **kwargs)
         except requests.RequestException as exc:
@@ -248,6 +266,12 @@ class vendor_call:
             )
         self.record.response_summary = redact(body)
         return body
+
+
+def _is_outage(exc, http_status) -> bool:
+    """What opens the breaker: no answer, an answer outside the protocol, a
+    5xx. A documented vendor error code means the vendor is working."""
+    return isinstance(exc, (VendorConnectionError, VendorResponseError)) or (http_status or 0) >= 500
 
 
 def _may_have_reached(exc: requests.RequestException) -> bool:
