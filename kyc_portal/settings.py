@@ -272,6 +272,32 @@ JUHE_FACE_SCORE_THRESHOLD = env.float("JUHE_FACE_SCORE_THRESHOLD", default=0.6)
 JUHE_BEST_FRAMES = env.int("JUHE_BEST_FRAMES", default=3)
 
 
+# --- Limits -------------------------------------------------------------------
+# Rates are "count/seconds": the public pages per client address, session
+# creation per API client. Attempts (each one can bill a vendor) are limited
+# per ID number and per address, more strictly than the vendors limit them.
+
+def rate_setting(name, default):
+    value = env.str(name, default=default)
+    count, _, seconds = value.partition("/")
+    if not (count.isdigit() and seconds.isdigit() and int(count) > 0 and int(seconds) > 0):
+        raise ImproperlyConfigured(f"{name} must be 'count/seconds', e.g. {default!r}; got {value!r}.")
+    return value
+
+
+KYC_RATE_PUBLIC_WRITES = rate_setting("KYC_RATE_PUBLIC_WRITES", "30/60")
+KYC_RATE_PUBLIC_READS = rate_setting("KYC_RATE_PUBLIC_READS", "300/60")
+KYC_RATE_HANDOFF_OPENS = rate_setting("KYC_RATE_HANDOFF_OPENS", "20/600")
+KYC_RATE_API_SESSIONS = rate_setting("KYC_RATE_API_SESSIONS", "120/60")
+# The sandbox's documented test identities are shared by everyone trying it.
+KYC_MAX_ATTEMPTS_PER_IDCARD_PER_DAY = env.int("KYC_MAX_ATTEMPTS_PER_IDCARD_PER_DAY", default=100 if SANDBOX_MODE else 5)
+# Mobile carriers put many phones behind one address: not too low.
+KYC_MAX_ATTEMPTS_PER_IP_PER_HOUR = env.int("KYC_MAX_ATTEMPTS_PER_IP_PER_HOUR", default=60)
+# How many proxies in front of the portal append to X-Forwarded-For (0: none,
+# REMOTE_ADDR is the browser). Wrong here means limits count the proxy.
+KYC_TRUSTED_PROXIES = env.int("KYC_TRUSTED_PROXIES", default=0)
+
+
 # --- Back office -------------------------------------------------------------
 
 # The admin lives here (a less obvious path keeps scanners away from its login).

@@ -12,7 +12,7 @@ from django.http import JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from . import embedding, services
+from . import embedding, limits, services
 from .models import ApiClient, VerificationSession
 
 logger = logging.getLogger(__name__)
@@ -51,6 +51,11 @@ def api_view(*, methods: tuple[str, ...]):
 
 @api_view(methods=("POST",))
 def sessions(request, client):
+    wait = limits.retry_after("api_sessions", str(client.pk), limits.Rate.parse(settings.KYC_RATE_API_SESSIONS))
+    if wait:
+        response = api_error(429, "rate_limited", f"more sessions than {settings.KYC_RATE_API_SESSIONS} (count/seconds) for this API key; retry after {wait} s")
+        response["Retry-After"] = str(wait)
+        return response
     if request.content_type != "application/json":
         return api_error(415, "unsupported_media_type", "send the body as application/json")
     try:

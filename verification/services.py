@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .idcard import idcard_error, normalise_idcard
-from . import embedding, media
+from . import embedding, limits, media
 from .audit import audit_record
 from .models import Method, SessionImage, VerificationSession
 from .webhooks import SESSION_COMPLETED, SESSION_REVIEWED, webhook_enqueue
@@ -236,7 +236,7 @@ def session_give_consent(*, session: VerificationSession, ip: str | None, user_a
     session.save(update_fields=["consent_at", "consent_ip", "consent_user_agent", "consent_version", "updated_at"])
 
 
-def session_start_h5(*, session: VerificationSession, return_url: str) -> str:
+def session_start_h5(*, session: VerificationSession, return_url: str, ip: str = "") -> str:
     """Where to send the browser: the vendor's page for the current attempt,
     starting a new (billed) attempt only when none is running."""
     if session.method != Method.H5:
@@ -247,7 +247,7 @@ def session_start_h5(*, session: VerificationSession, return_url: str) -> str:
     in_flight = session.status in (session.Status.IN_PROGRESS, session.Status.PROCESSING)
     if in_flight and session.has_live_vendor_token():
         return client.html_url(session.vendor_token)
-    _begin_attempt(session)
+    _begin_attempt(session, ip=ip)
 
     try:
         started = client.init(
@@ -494,7 +494,7 @@ def _juhe_liveness_type(session: VerificationSession) -> int:
     return int(session.options.get("liveness_type", juhe.LIVENESS_SILENT))
 
 
-def session_issue_challenge(*, session: VerificationSession) -> Challenge:
+def session_issue_challenge(*, session: VerificationSession, ip: str = "") -> Challenge:
     """What to do on camera for the current attempt, starting an attempt when
     none is under way (a page reload gets the same challenge back)."""
     if session.method not in VIDEO_METHODS + PHOTO_METHODS:
@@ -507,7 +507,7 @@ def session_issue_challenge(*, session: VerificationSession) -> Challenge:
         raise StepRefused(_("Your recording is being checked. Please wait for the result."), http_status=409,
                           code="processing")
     if session.status != session.Status.IN_PROGRESS:
-        _begin_attempt(session)
+        _begin_attempt(session, ip=ip)
     try:
         session.challenge_kind, session.challenge_value = _new_challenge(session)
     except VendorError as error:
@@ -533,10 +533,11 @@ def _new_challenge(session: VerificationSession) -> tuple[str, str]:
     return "none", ""
 
 
-def _begin_attempt(session: VerificationSession) -> None:
+def _begin_attempt(session: VerificationSession, *, ip: str = "") -> None:
     if not session.can_start_attempt:
         raise StepRefused(_("No further attempt is possible for this verification."), http_status=409,
                           code="no_attempt_left")
+    _refuse_beyond_attempt_limits(session, ip=ip)
     with transaction.atomic():
         locked = VerificationSession.objects.select_for_update().get(pk=session.pk)
         if locked.attempts_used != session.attempts_used or locked.status != session.status:
@@ -545,6 +546,29 @@ def _begin_attempt(session: VerificationSession) -> None:
         session.begin_attempt()
         session.challenge_kind = session.challenge_value = ""
         session.save()
+
+
+def _refuse_beyond_attempt_limits(session: VerificationSession, *, ip: str) -> None:
+    """Stricter than the vendors' own limits, and checked before any call:
+    attempts per ID number over a day (sessions created in the last 24 hours,
+    across every client), and attempts begun from one address in an hour."""
+    if session.idcard_hash:
+        since = timezone.now() - timedelta(days=1)
+        used = VerificationSession.objects.filter(idcard_hash=session.idcard_hash, created_at__gte=since).aggregate(
+            used=models.Sum("attempts_used")
+        )["used"] or 0
+        if used >= settings.KYC_MAX_ATTEMPTS_PER_IDCARD_PER_DAY:
+            logger.warning("attempt refused: ID number limit session=%s", session.pk)
+            raise StepRefused(
+                _("Too many attempts have been made with this ID number today. Please try again tomorrow."),
+                http_status=429, code="idcard_attempts",
+            )
+    if ip and limits.retry_after("attempts_ip", ip, limits.Rate(settings.KYC_MAX_ATTEMPTS_PER_IP_PER_HOUR, 3600)):
+        logger.warning("attempt refused: address limit session=%s", session.pk)
+        raise StepRefused(
+            _("Too many checks have been started from your network. Please try again in an hour."),
+            http_status=429, code="address_attempts",
+        )
 
 
 def session_submit_media(*, session: VerificationSession, kind: str, upload, capture: str):

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from sandbox import credentials as sandbox_credentials
 
-from . import embedding, handoffs, services
+from . import embedding, handoffs, limits, services
 from .api import api_error
 from .models import Method, VerificationSession
 
@@ -43,8 +43,9 @@ VENDOR_NAMES = {
 
 
 def end_user_step(view=None, *, json_errors=False):
-    """Resolves the link token (404 if unknown), speaks the session's
-    language, turns a refused step into a page, or for the JSON steps into
+    """Counts the request against the address's rate limit, resolves the
+    link token (404 if unknown), speaks the session's language, turns a
+    refused step into a page, or for the JSON steps into
     `{"error": {"code", "message"}}`, that explains it, and lets the
     session's client frame the answer (see embedding.py)."""
 
@@ -52,14 +53,19 @@ def end_user_step(view=None, *, json_errors=False):
         @never_cache
         @wraps(view)
         def wrapper(request, token, *args, **kwargs):
+            wait = public_rate_wait(request)
             session = VerificationSession.objects.filter(link_token=token).first()
             if session is None:
+                if wait:
+                    return too_many_requests(request, wait, json_errors=json_errors)
                 title, message = _("Link not found"), _("This verification link is not valid. Check the link you were given.")
                 if json_errors:
                     return end_user_error(404, "not_found", message)
                 return message_page(request, title, message, status=404)
             with translation.override(session.locale):
                 try:
+                    if wait:
+                        raise services.StepRefused(rate_limited_message(wait), http_status=429, code="rate_limited")
                     response = view(request, session, *args, **kwargs)
                 except services.StepRefused as refused:
                     if json_errors:
@@ -67,11 +73,33 @@ def end_user_step(view=None, *, json_errors=False):
                     else:
                         response = message_page(request, _("This step is not possible"), refused.message,
                                                 status=refused.http_status, session=session, code=refused.code)
+                if wait:
+                    response["Retry-After"] = str(wait)
             return embedding.apply_frame_policy(response, session)
 
         return csrf_exempt(wrapper)
 
     return decorate(view) if view else decorate
+
+
+def public_rate_wait(request) -> int:
+    """Seconds this address must wait, or 0: writes (consent, start, uploads,
+    hand-off) and reads (pages, status polls) have limits of their own."""
+    setting = settings.KYC_RATE_PUBLIC_WRITES if request.method == "POST" else settings.KYC_RATE_PUBLIC_READS
+    return limits.retry_after(f"public_{request.method.lower()}", limits.client_ip(request), limits.Rate.parse(setting))
+
+
+def rate_limited_message(wait: int):
+    return _("Too many requests from your network. Please wait %(seconds)d seconds and try again.") % {"seconds": wait}
+
+
+def too_many_requests(request, wait: int, *, json_errors: bool):
+    if json_errors:
+        response = end_user_error(429, "rate_limited", rate_limited_message(wait))
+    else:
+        response = message_page(request, _("Please wait a moment"), rate_limited_message(wait), status=429)
+    response["Retry-After"] = str(wait)
+    return response
 
 
 def end_user_error(status: int, code: str, message) -> JsonResponse:
@@ -138,7 +166,7 @@ def entry(request, session):
 def consent(request, session):
     services.session_give_consent(
         session=session,
-        ip=request.META.get("REMOTE_ADDR"),
+        ip=limits.client_ip(request) or None,
         user_agent=request.headers.get("User-Agent", ""),
     )
     return redirect_to_entry(session, after="consent")
@@ -147,7 +175,9 @@ def consent(request, session):
 @require_POST
 @end_user_step
 def h5_start(request, session):
-    vendor_url = services.session_start_h5(session=session, return_url=h5_return_url(session))
+    vendor_url = services.session_start_h5(
+        session=session, return_url=h5_return_url(session), ip=limits.client_ip(request)
+    )
     return redirect(vendor_url or reverse("verification:entry", args=[session.link_token]))
 
 
@@ -201,6 +231,9 @@ def hand_off(request, session):
 def handoff_open(request, code):
     """Where the QR code leads: on to the session's own page, marked as the
     second device so it does not follow the integrator's redirect."""
+    wait = limits.retry_after("handoff_open", limits.client_ip(request), limits.Rate.parse(settings.KYC_RATE_HANDOFF_OPENS))
+    if wait:
+        return too_many_requests(request, wait, json_errors=False)
     try:
         session = handoffs.handoff_open(code=code)
     except handoffs.HandoffNotFound:
@@ -213,7 +246,7 @@ def handoff_open(request, code):
 @require_GET
 @end_user_step(json_errors=True)
 def challenge(request, session):
-    issued = services.session_issue_challenge(session=session)
+    issued = services.session_issue_challenge(session=session, ip=limits.client_ip(request))
     return JsonResponse({"kind": issued.kind, "value": issued.value})
 
 

@@ -1,0 +1,61 @@
+"""Request rates on the API and the public pages, counted per API client or
+per client address in the shared cache (Redis with REDIS_URL), so every web
+process counts the same requests. Past a limit the request is answered 429
+with Retry-After and does nothing else: no vendor is called.
+
+Attempt limits per ID number and per address, which protect the vendor
+spend, are checked where an attempt begins (services._begin_attempt)."""
+
+import hashlib
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+
+
+@dataclass(frozen=True)
+class Rate:
+    """`count` requests per `seconds`, written "30/60" in settings."""
+
+    count: int
+    seconds: int
+
+    @classmethod
+    def parse(cls, text: str) -> "Rate":
+        count, _, seconds = text.partition("/")
+        rate = cls(int(count), int(seconds))
+        if rate.count < 1 or rate.seconds < 1:
+            raise ValueError(f"{text!r}: both numbers must be positive")
+        return rate
+
+
+def retry_after(name: str, key: str, rate: Rate, *, now: float | None = None) -> int:
+    """Counts one request of `key` under the limit `name`; 0 when it is
+    within `rate`, else the seconds until the window ends."""
+    now = time.time() if now is None else now
+    window = int(now // rate.seconds)
+    # Addresses are personal data: the cache holds a hash of them.
+    digest = hashlib.sha256(key.encode()).hexdigest()[:24]
+    counter = f"rate:{name}:{digest}:{window}"
+    cache.add(counter, 0, timeout=rate.seconds + 1)
+    try:
+        hits = cache.incr(counter)
+    except ValueError:  # expired between add and incr: a new window began
+        cache.add(counter, 1, timeout=rate.seconds + 1)
+        hits = 1
+    if hits <= rate.count:
+        return 0
+    return max(1, int((window + 1) * rate.seconds - now))
+
+
+def client_ip(request) -> str:
+    """The address of the person's browser. Behind KYC_TRUSTED_PROXIES
+    proxies it is the entry they appended to X-Forwarded-For; anything
+    further left could be written by the client itself."""
+    proxies = settings.KYC_TRUSTED_PROXIES
+    if proxies:
+        forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",") if part.strip()]
+        if len(forwarded) >= proxies:
+            return forwarded[-proxies]
+    return request.META.get("REMOTE_ADDR", "")
