@@ -15,6 +15,9 @@ class VerificationConfig(AppConfig):
     verbose_name = "Verification"
 
     def ready(self):
-        from . import checks, demo, login_throttle  # noqa: F401  (registers checks and signal receivers)
+        from django_tasks.signals import task_started
+
+        from . import checks, demo, login_throttle, logs  # noqa: F401  (registers checks and signal receivers)
 
         demo.connect()
+        task_started.connect(logs.task_request_id, dispatch_uid="verification.logs.task_request_id")

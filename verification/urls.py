@@ -7,7 +7,6 @@ app_name = "verification"
 urlpatterns = [
     path("", views.landing, name="landing"),
     path("demo/sessions", views.demo_start, name="demo_start"),
-    path("healthz", views.healthz, name="healthz"),
     path("api/v1/sessions", api.sessions, name="api_sessions"),
     path("api/v1/sessions/<str:session_id>", api.session_detail, name="api_session_detail"),
     path("v/<str:token>/", views.entry, name="entry"),

@@ -343,11 +343,6 @@ def demo_start(request):
     return redirect("verification:entry", token=session.link_token)
 
 
-@require_GET
-def healthz(request):
-    return JsonResponse({"status": "ok"})
-
-
 def not_found(request, exception=None):
     """The site's 404: JSON under /api/, the portal's own page elsewhere."""
     if request.path.startswith("/api/"):
