@@ -6,8 +6,10 @@ import binascii
 import hashlib
 import logging
 import secrets
+import shutil
 import tempfile
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -642,16 +644,22 @@ def submission_send(*, submission_id: int, tries: int = 0) -> None:
     session = submission.session
     if submission.state != Submission.State.RECEIVED or session.status != session.Status.PROCESSING:
         return
-    normalised = _normalised_file(submission)
-    if normalised is None:
-        return
-    claimed = Submission.objects.filter(pk=submission.pk, state=Submission.State.RECEIVED).update(
-        state=Submission.State.SENDING, sent_at=timezone.now()
-    )
-    if not claimed:
-        return  # another worker has it
+    with _vendor_ready_file(submission) as vendor_ready:
+        if vendor_ready is None:
+            return
+        claimed = Submission.objects.filter(pk=submission.pk, state=Submission.State.RECEIVED).update(
+            state=Submission.State.SENDING, sent_at=timezone.now()
+        )
+        if not claimed:
+            return  # another worker has it
+        _send_claimed_submission(session, submission, vendor_ready, tries=tries)
+
+
+def _send_claimed_submission(session: VerificationSession, submission, vendor_ready: Path, *, tries: int) -> None:
+    from .models import Submission
+
     try:
-        _send_to_vendor(session, submission, normalised)
+        _send_to_vendor(session, submission, vendor_ready)
     except VendorError as error:
         if not error.reached and tries < SEND_RETRIES:
             Submission.objects.filter(pk=submission.pk).update(state=Submission.State.RECEIVED, sent_at=None)
@@ -670,20 +678,25 @@ def submission_send(*, submission_id: int, tries: int = 0) -> None:
     Submission.objects.filter(pk=submission.pk).update(state=Submission.State.ANSWERED)
 
 
-def _normalised_file(submission) -> Path | None:
-    """The vendor-ready file (the original photo as it is, or the video as
-    MP4/H.264/AAC within the vendor's size limit), made once."""
+@contextmanager
+def _vendor_ready_file(submission):
+    """A local path to the vendor-ready file (the original photo as it is,
+    or the video as MP4/H.264/AAC within the vendor's size limit, made and
+    stored once), or None when the video cannot be made so."""
     session = submission.session
     if submission.kind == submission.Kind.PHOTO:
-        return Path(submission.original.path)
+        with _local_copy(submission.original) as photo:
+            yield photo
+        return
     if submission.normalised:
-        return Path(submission.normalised.path)
-    with tempfile.TemporaryDirectory() as workdir:
+        with _local_copy(submission.normalised) as video:
+            yield video
+        return
+    with tempfile.TemporaryDirectory() as workdir, _local_copy(submission.original) as original:
         target = Path(workdir) / "normalised.mp4"
         try:
             media.normalise_video(
-                Path(submission.original.path), target,
-                facts=media.VideoFacts(**submission.facts), max_bytes=VIDEO_MAX_BYTES[session.method],
+                original, target, facts=media.VideoFacts(**submission.facts), max_bytes=VIDEO_MAX_BYTES[session.method]
             )
         except media.MediaRejected as rejected:
             # Nothing reached a vendor: the attempt is given back.
@@ -692,10 +705,29 @@ def _normalised_file(submission) -> Path | None:
             _save_outcome(session)
             submission.state = submission.State.ANSWERED
             submission.save(update_fields=["state"])
-            return None
+            yield None
+            return
         with target.open("rb") as file:
             submission.normalised.save(f"{uuid.uuid4().hex}.mp4", File(file), save=True)
-    return Path(submission.normalised.path)
+        yield target
+
+
+@contextmanager
+def _local_copy(field_file):
+    """A path on this machine to a stored file: the file itself on local
+    storage, else a temporary copy (object storage has no paths)."""
+    try:
+        local = Path(field_file.path)
+    except NotImplementedError:
+        local = None
+    if local is not None:
+        yield local
+        return
+    with tempfile.NamedTemporaryFile(suffix=Path(field_file.name).suffix) as copy:
+        with field_file.open("rb") as stored:
+            shutil.copyfileobj(stored, copy, 1024 * 1024)
+        copy.flush()
+        yield Path(copy.name)
 
 
 def _send_to_vendor(session: VerificationSession, submission, video_or_photo: Path) -> None:
