@@ -30,9 +30,7 @@ install-dev: $(VENV)/.installed-dev
 run: export DEBUG := $(DEBUG)
 run: export SITE_URL := $(SITE_URL)
 run: install
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py createcachetable
-	$(BIN)/python manage.py purge_expired --schedule
+	$(BIN)/python manage.py release
 	@echo "Portal: $(SITE_URL)/   admin: $(SITE_URL)/admin/   (Ctrl-C stops the server and the worker)"
 	@trap 'kill 0' INT TERM EXIT; \
 	$(BIN)/python manage.py db_worker --interval 0.5 & \

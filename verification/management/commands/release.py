@@ -1,0 +1,14 @@
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = (
+        "What a deployment runs once, before new web processes and workers start: migrations, the cache "
+        "table (used without REDIS_URL), and the daily retention task queued if it is not."
+    )
+
+    def handle(self, *args, **options):
+        call_command("migrate", interactive=False, verbosity=options["verbosity"])
+        call_command("createcachetable", verbosity=options["verbosity"])
+        call_command("purge_expired", schedule=True, verbosity=options["verbosity"])
