@@ -3,16 +3,18 @@ checks before any billed call, normalisation, the vendor over real HTTP
 against the sandbox, and the outcome."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from tests.media_samples import make_jpeg, make_video
 from verification.models import SessionImage, Submission, VendorCall, VerificationSession
-from verification.tasks import send_submission
+from verification.tasks import check_submission_answered, send_submission
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -286,6 +288,39 @@ def test_the_send_task_running_twice_sends_once(vendors, client, clips):
     send_submission.call(submission.pk, 0)
 
     assert VendorCall.objects.filter(endpoint="face_vedio/verify").count() == 1
+
+
+def test_a_submission_whose_worker_died_while_sending_is_given_up_and_offered_again(vendors, client, clips):
+    session = consented(client, "juhe_video")
+    client.get(f"/v/{session.link_token}/challenge")
+    upload(client, session, clips["phone"])
+    submission = Submission.objects.get()
+    # The worker claimed it and died before the vendor's answer came back.
+    Submission.objects.filter(pk=submission.pk).update(state="sending", sent_at=timezone.now() - timedelta(minutes=6))
+
+    check_submission_answered.call(submission.pk)
+
+    submission.refresh_from_db()
+    session.refresh_from_db()
+    assert submission.state == "unanswered"
+    assert (session.status, session.reason, session.retry_allowed) == ("error", "vendor_timeout", True)
+    assert detection_calls() == 0  # never resent
+
+
+def test_sending_arms_a_watchdog_that_leaves_an_answered_submission_alone(vendors, client, clips):
+    session = consented(client, "juhe_video")
+    client.get(f"/v/{session.link_token}/challenge")
+    upload(client, session, clips["phone"])
+    submission = Submission.objects.get()
+
+    send_submission.call(submission.pk, 0)
+
+    (watchdog,) = DBTaskResult.objects.filter(task_path="verification.tasks.check_submission_answered")
+    assert watchdog.args_kwargs["args"] == [submission.pk]
+    assert timedelta(minutes=4) < watchdog.run_after - timezone.now() <= timedelta(minutes=5)
+    check_submission_answered.call(submission.pk)
+    session.refresh_from_db()
+    assert session.status == "passed"
 
 
 def test_a_vendor_that_cannot_be_reached_is_tried_again(vendors, client, clips, settings):

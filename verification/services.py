@@ -470,6 +470,9 @@ VIDEO_MAX_BYTES = {
     Method.JUHE_VIDEO: juhe.VIDEO_MAX_BYTES,
     Method.JUHE_VIDEO_AUTH: juhe.VIDEO_MAX_BYTES,
 }
+# Far past any vendor call's timeouts: a submission still `sending` then was
+# left by a worker that died mid-call.
+SENDING_GIVE_UP_AFTER = timedelta(minutes=5)
 SEND_RETRIES = 4  # connection failures before the request left: asked again with backoff
 
 
@@ -652,7 +655,34 @@ def submission_send(*, submission_id: int, tries: int = 0) -> None:
         )
         if not claimed:
             return  # another worker has it
+        _enqueue_watchdog(submission)
         _send_claimed_submission(session, submission, vendor_ready, tries=tries)
+
+
+def _enqueue_watchdog(submission) -> None:
+    from .tasks import check_submission_answered
+
+    at = timezone.now() + SENDING_GIVE_UP_AFTER
+    transaction.on_commit(lambda: check_submission_answered.using(run_after=at).enqueue(submission.pk))
+
+
+def submission_check_answered(*, submission_id: int) -> None:
+    """A worker that died (or was killed) between sending a submission and
+    reading the answer leaves it `sending` for ever. Past
+    SENDING_GIVE_UP_AFTER it counts as sent but never answered: the person
+    is offered a retry, and it is never resent (the vendor may have billed it)."""
+    from .models import Submission
+
+    stuck = Submission.objects.filter(
+        pk=submission_id, state=Submission.State.SENDING, sent_at__lte=timezone.now() - SENDING_GIVE_UP_AFTER
+    )
+    if not stuck.update(state=Submission.State.UNANSWERED):
+        return
+    session = VerificationSession.objects.get(submissions__pk=submission_id)
+    logger.warning("submission=%s session=%s never answered: given up", submission_id, session.pk)
+    if session.status == session.Status.PROCESSING:
+        session.record_outcome(session.Status.ERROR, reason="vendor_timeout", retryable=True)
+        _save_outcome(session)
 
 
 def _send_claimed_submission(session: VerificationSession, submission, vendor_ready: Path, *, tries: int) -> None:

@@ -20,6 +20,12 @@ def send_submission(submission_id: int, tries: int = 0) -> None:
 
 
 @task()
+def check_submission_answered(submission_id: int) -> None:
+    """Gives up on a submission whose worker died while sending it."""
+    services.submission_check_answered(submission_id=submission_id)
+
+
+@task()
 def purge_expired_data() -> None:
     """Applies the retention periods, then queues itself for the next day."""
     services.sessions_purge_expired()
