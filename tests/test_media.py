@@ -116,3 +116,43 @@ def test_a_photo_that_is_not_a_decodable_jpeg_or_png_is_refused(tmp_path, conten
     path.write_bytes(content)
     with pytest.raises(media.MediaRejected):
         media.probe_image(path)
+
+
+def test_a_frame_larger_than_any_phone_records_is_refused_before_decoding(tmp_path):
+    huge = make_video(tmp_path / "huge.mp4", seconds=1, width=4112, height=480, fps=2, audio=None)
+
+    with pytest.raises(media.MediaRejected) as refused:
+        media.probe_video(huge)
+
+    assert refused.value.code == "frame_too_large"
+
+
+@pytest.mark.parametrize("make", [make_jpeg, make_png])
+def test_a_photo_declares_its_size_before_it_is_decoded(tmp_path, make):
+    photo = tmp_path / "photo"
+    photo.write_bytes(make(width=480, height=640))
+
+    assert media.probe_image(photo).width == 480
+    assert media._declared_image_size(photo.read_bytes()[: media.IMAGE_HEADER_BYTES], "jpeg" if make is make_jpeg else "png") == (480, 640)
+
+
+def test_a_png_declaring_a_gigapixel_is_refused_without_decoding(tmp_path):
+    header = bytearray(make_png(width=480, height=640))
+    header[16:24] = (40_000).to_bytes(4, "big") + (40_000).to_bytes(4, "big")  # the IHDR, forged
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(bytes(header))
+
+    with pytest.raises(media.MediaRejected) as refused:
+        media.probe_image(bomb)
+
+    assert refused.value.code == "frame_too_large"
+
+
+def test_a_jpeg_cut_before_its_size_is_unreadable(tmp_path):
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(make_jpeg(width=480, height=640)[:20])
+
+    with pytest.raises(media.MediaRejected) as refused:
+        media.probe_image(cut)
+
+    assert refused.value.code == "unreadable"

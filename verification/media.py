@@ -21,6 +21,16 @@ logger = logging.getLogger(__name__)
 MIN_SECONDS, MAX_SECONDS = 2.0, 10.0
 MIN_SHORT_SIDE, MIN_LONG_SIDE = 270, 480
 MAX_LONG_SIDE = 960  # larger frames are scaled down: vendors gain nothing from them
+# Phones record at most 4K (3840×2160). A larger frame is refused from its
+# header, before one is decoded: a forged 30000×30000 frame would take
+# gigabytes to decode.
+MAX_INPUT_SIDE = 4096
+# Photos likewise, from the size the file declares (a 48-megapixel phone
+# photo is 8000×6000); the declaration is read from this much of the file.
+MAX_PHOTO_PIXELS = 50_000_000
+IMAGE_HEADER_BYTES = 1024 * 1024
+# JPEG start-of-frame markers, which carry the size (not DHT, JPG, DAC).
+JPEG_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 QUIET_DBFS = -45.0  # speech at arm's length is around -30 to -20 dBFS
 AUDIO_RATE = 48000
 AUDIO_BITRATE = 64_000
@@ -62,6 +72,8 @@ def probe_video(path) -> VideoFacts:
             still = container.format.name in ("image2", "gif") or container.format.name.endswith("_pipe")
             if video is None or video.codec_context.width == 0 or still:
                 raise MediaRejected("not_a_video", _("This file holds no video. Please record a video."))
+            if max(video.codec_context.width, video.codec_context.height) > MAX_INPUT_SIDE:
+                raise MediaRejected("frame_too_large", _("This video's picture is too large. Record it with your phone's camera."))
             audio = next((s for s in container.streams if s.type == "audio"), None)
             first = next(container.decode(video), None)
             if first is None:
@@ -264,13 +276,18 @@ class ImageFacts:
 def probe_image(path) -> ImageFacts:
     """A JPEG or PNG photo, decodable, with its size. Anything else is refused."""
     with open(path, "rb") as file:
-        head = file.read(8)
+        head = file.read(IMAGE_HEADER_BYTES)
     if head.startswith(b"\xff\xd8\xff"):
         kind = "jpeg"
     elif head.startswith(b"\x89PNG\r\n\x1a\n"):
         kind = "png"
     else:
         raise MediaRejected("not_an_image", _("Please take a photo (JPEG or PNG)."))
+    declared = _declared_image_size(head, kind)
+    if declared is None:
+        raise MediaRejected("unreadable", _("This photo cannot be read. Please take it again."))
+    if declared[0] * declared[1] > MAX_PHOTO_PIXELS:
+        raise MediaRejected("frame_too_large", _("This photo is too large. Take it with your phone's camera."))
     try:
         with av.open(str(path), format="image2") as container:
             frame = next(container.decode(video=0))
@@ -279,3 +296,29 @@ def probe_image(path) -> ImageFacts:
     if min(frame.width, frame.height) < MIN_SHORT_SIDE:
         raise MediaRejected("too_small", _("The photo resolution is too low. Use your phone's front camera."))
     return ImageFacts(format=kind, width=frame.width, height=frame.height)
+
+
+def _declared_image_size(head: bytes, kind: str) -> tuple[int, int] | None:
+    """(width, height) as the PNG IHDR or the JPEG start-of-frame says, or
+    None when the header is cut short or malformed."""
+    if kind == "png":
+        if len(head) < 24 or head[12:16] != b"IHDR":
+            return None
+        return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    position = 2
+    while position + 9 <= len(head):
+        if head[position] != 0xFF:
+            return None
+        marker = head[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            position += 2
+            continue
+        if marker in JPEG_SOF_MARKERS:
+            height = int.from_bytes(head[position + 5:position + 7], "big")
+            width = int.from_bytes(head[position + 7:position + 9], "big")
+            return width, height
+        position += 2 + int.from_bytes(head[position + 2:position + 4], "big")
+    return None
