@@ -1,0 +1,142 @@
+"""A production-like portal for the benchmarks: gunicorn with
+gunicorn.conf.py on loopback (DEBUG off, sandbox vendors), its own
+PostgreSQL database, its own media and temporary folders, optionally task
+workers, and an API client.
+
+    with running_portal(workers=1) as portal:
+        portal.api("POST", "/api/v1/sessions", {...})
+
+Every process is stopped and every folder removed on the way out."""
+
+import contextlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+GUNICORN = str(Path(sys.executable).parent / "gunicorn")
+DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/kyc_bench"
+KEY = "A" * 43 + "="
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Portal:
+    url: str
+    env: dict
+    media: Path
+    tmp: Path
+    api_key: str = ""
+    processes: list = field(default_factory=list)
+
+    def api(self, method: str, path: str, payload=None, **kwargs):
+        return requests.request(
+            method, self.url + path, json=payload, headers={"Authorization": f"Bearer {self.api_key}"}, timeout=30, **kwargs
+        )
+
+    def manage(self, *args) -> str:
+        done = subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+        return done.stdout
+
+    def start_workers(self, count: int) -> None:
+        for _ in range(count):
+            self.processes.append(subprocess.Popen(
+                [PYTHON, "manage.py", "db_worker", "--interval", "0.2"], cwd=ROOT, env=self.env,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            ))
+
+
+def fresh_database(url: str) -> None:
+    """Drops and creates the benchmark's own database."""
+    import psycopg
+
+    admin_url, _, name = url.rpartition("/")
+    with psycopg.connect(admin_url + "/postgres", autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+
+@contextlib.contextmanager
+def running_portal(*, workers: int = 0, web_processes: int = 2, threads: int = 8, database: str = DEFAULT_DATABASE,
+                   extra_env: dict | None = None):
+    folder = Path(tempfile.mkdtemp(prefix="kyc-bench-"))
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("KYC_", "JUMDATA_", "TENCENT_", "JUHE_", "DEBUG"))},
+        "DJANGO_SETTINGS_MODULE": "kyc_portal.settings",
+        "DEBUG": "0",
+        "SECRET_KEY": "benchmark-only-secret-key-" + "x" * 30,
+        "KYC_FIELD_KEYS": f"bench:{KEY}",
+        "KYC_SEARCH_KEY": KEY,
+        "SITE_URL": f"http://127.0.0.1:{port}",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DATABASE_URL": database,
+        "MEDIA_ROOT": str(folder / "media"),
+        "STATIC_ROOT": str(folder / "static"),
+        "TMPDIR": str(folder / "tmp"),
+        "PORT": str(port),
+        "WEB_CONCURRENCY": str(web_processes),
+        "GUNICORN_THREADS": str(threads),
+        "LOG_LEVEL": "WARNING",
+        # One client machine makes every request: the per-address limits would measure themselves.
+        "KYC_RATE_PUBLIC_WRITES": "1000000/60",
+        "KYC_RATE_PUBLIC_READS": "1000000/60",
+        "KYC_RATE_API_SESSIONS": "1000000/60",
+        "KYC_MAX_ATTEMPTS_PER_IP_PER_HOUR": "1000000",
+        "KYC_MAX_ATTEMPTS_PER_IDCARD_PER_DAY": "1000000",
+        **(extra_env or {}),
+    }
+    (folder / "tmp").mkdir()
+    portal = Portal(url=f"http://127.0.0.1:{port}", env=env, media=folder / "media", tmp=folder / "tmp")
+    try:
+        fresh_database(database)
+        portal.manage("collectstatic", "--noinput", "-v", "0")
+        portal.manage("release", "-v", "0")
+        created = portal.manage("create_api_client", "bench")
+        portal.api_key = re.search(r"API key .*: (\S+)", created).group(1)
+        portal.processes.append(subprocess.Popen(
+            [GUNICORN, "-c", "gunicorn.conf.py", "--access-logfile", "/dev/null"], cwd=ROOT, env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))
+        portal.start_workers(workers)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(portal.url + "/healthz", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the portal did not start")
+            time.sleep(0.2)
+        yield portal
+    finally:
+        for process in portal.processes:
+            process.terminate()
+        for process in portal.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def files_under(folder: Path) -> list[Path]:
+    return [path for path in folder.rglob("*") if path.is_file()] if folder.exists() else []
