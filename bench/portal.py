@@ -1,7 +1,9 @@
 """A production-like portal for the benchmarks: gunicorn with
-gunicorn.conf.py on loopback (DEBUG off, sandbox vendors), its own
-PostgreSQL database, its own media and temporary folders, optionally task
-workers, and an API client.
+gunicorn.conf.py on loopback (DEBUG off), its own PostgreSQL database, its
+own media and temporary folders, optionally task workers, and an API client.
+The sandbox vendors answer from a gunicorn of their own, as a real vendor
+is another server: were they served by the portal's own threads, a burst of
+requests waiting on the vendor would leave no thread to answer as the vendor.
 
     with running_portal(workers=1) as portal:
         portal.api("POST", "/api/v1/sessions", {...})
@@ -38,6 +40,7 @@ def free_port() -> int:
 @dataclass
 class Portal:
     url: str
+    vendor_url: str
     env: dict
     media: Path
     tmp: Path
@@ -77,7 +80,8 @@ def fresh_database(url: str) -> None:
 def running_portal(*, workers: int = 0, web_processes: int = 2, threads: int = 8, database: str = DEFAULT_DATABASE,
                    extra_env: dict | None = None):
     folder = Path(tempfile.mkdtemp(prefix="kyc-bench-"))
-    port = free_port()
+    port, vendor_port = free_port(), free_port()
+    vendors = f"http://127.0.0.1:{vendor_port}/sandbox"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("KYC_", "JUMDATA_", "TENCENT_", "JUHE_", "DEBUG"))},
         "DJANGO_SETTINGS_MODULE": "kyc_portal.settings",
@@ -92,6 +96,9 @@ def running_portal(*, workers: int = 0, web_processes: int = 2, threads: int = 8
         "STATIC_ROOT": str(folder / "static"),
         "TMPDIR": str(folder / "tmp"),
         "PORT": str(port),
+        "JUMDATA_BASE_URL": f"{vendors}/jumdata",
+        "TENCENT_BASE_URL": f"{vendors}/tencent",
+        "JUHE_BASE_URL": f"{vendors}/juhe",
         "WEB_CONCURRENCY": str(web_processes),
         "GUNICORN_THREADS": str(threads),
         "LOG_LEVEL": "WARNING",
@@ -104,28 +111,21 @@ def running_portal(*, workers: int = 0, web_processes: int = 2, threads: int = 8
         **(extra_env or {}),
     }
     (folder / "tmp").mkdir()
-    portal = Portal(url=f"http://127.0.0.1:{port}", env=env, media=folder / "media", tmp=folder / "tmp")
+    portal = Portal(url=f"http://127.0.0.1:{port}", vendor_url=f"http://127.0.0.1:{vendor_port}", env=env, media=folder / "media", tmp=folder / "tmp")
     try:
         fresh_database(database)
         portal.manage("collectstatic", "--noinput", "-v", "0")
         portal.manage("release", "-v", "0")
         created = portal.manage("create_api_client", "bench")
         portal.api_key = re.search(r"API key .*: (\S+)", created).group(1)
-        portal.processes.append(subprocess.Popen(
-            [GUNICORN, "-c", "gunicorn.conf.py", "--access-logfile", "/dev/null"], cwd=ROOT, env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        ))
+        for server_port in (port, vendor_port):
+            portal.processes.append(subprocess.Popen(
+                [GUNICORN, "-c", "gunicorn.conf.py", "--access-logfile", "/dev/null"], cwd=ROOT,
+                env={**env, "PORT": str(server_port)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            ))
         portal.start_workers(workers)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(portal.url + "/healthz", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the portal did not start")
-            time.sleep(0.2)
+        for server in (portal.url, f"http://127.0.0.1:{vendor_port}"):
+            wait_until_up(server)
         yield portal
     finally:
         for process in portal.processes:
@@ -136,6 +136,19 @@ def running_portal(*, workers: int = 0, web_processes: int = 2, threads: int = 8
             except subprocess.TimeoutExpired:
                 process.kill()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def wait_until_up(url: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if requests.get(url + "/healthz", timeout=1).ok:
+                return
+        except requests.ConnectionError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not start")
+        time.sleep(0.2)
 
 
 def files_under(folder: Path) -> list[Path]:

@@ -98,6 +98,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web process and the task worker write to the same file; wait for
     # each other's locks instead of failing with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+# Keep each thread's connection between requests (a new PostgreSQL connection
+# costs milliseconds of a server process's start), checked before reuse.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 
@@ -238,6 +242,9 @@ KYC_VENDOR_MODE = env.str("KYC_VENDOR_MODE", default="sandbox")
 if KYC_VENDOR_MODE not in ("sandbox", "live"):
     raise ImproperlyConfigured("KYC_VENDOR_MODE must be 'sandbox' or 'live'.")
 SANDBOX_MODE = KYC_VENDOR_MODE == "sandbox"
+# The sandbox's vendors answer after this many seconds, as far-away vendors
+# do (the benchmarks set it; sandbox/trouble.py also emulates outages).
+SANDBOX_LATENCY_SECONDS = env.float("SANDBOX_LATENCY_SECONDS", default=0.0)
 
 
 def vendor_setting(name, *, sandbox, live=None):

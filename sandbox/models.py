@@ -219,3 +219,16 @@ class WebhookOutage(models.Model):
         """True when this delivery is to fail; the conditional update makes
         "the next N" hold when deliveries race across processes."""
         return bool(cls.objects.filter(pk=1, remaining__gt=0).update(remaining=models.F("remaining") - 1))
+
+
+class VendorTrouble(models.Model):
+    """The fault every emulated vendor shows until `until` (one row, pk 1);
+    see trouble.py."""
+
+    error_rate = models.FloatField(default=0)
+    hang_seconds = models.FloatField(default=0)
+    until = models.DateTimeField()
+
+    @classmethod
+    def current(cls):
+        return cls.objects.filter(pk=1, until__gt=timezone.now()).first()
