@@ -32,6 +32,7 @@ def test_readyz_is_not_ready_until_a_worker_was_seen(client):
     }
 
 
+@pytest.mark.django_db(transaction=True)  # the worker closes connections left in a transaction
 def test_a_running_worker_makes_the_portal_ready(client):
     call_command("db_worker", batch=True, interval=0, startup_delay=False, reload=False, verbosity=0)
 
