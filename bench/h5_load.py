@@ -125,6 +125,7 @@ def main():
         from sandbox.models import JumdataTask
         from verification.models import VerificationSession
 
+        # Throughput: as many connections as the load asks; each session is used once.
         tokens = consented_sessions(arguments.sessions)
         start = wrk(portal.url, [f"/v/{t}/h5/start" for t in tokens], method="POST", **load)
         started = list(VerificationSession.objects.exclude(vendor_token="").values_list("link_token", flat=True))
@@ -133,13 +134,27 @@ def main():
         back = wrk(portal.url, [f"/v/{t}/h5/return" for t in started], **load)
         passed = VerificationSession.objects.filter(status="passed").count()
 
-        vendor_paths = ["/sandbox/jumdata/lifecheck/h5/v2/init"] * arguments.sessions
         init_body = form({**sandbox_signature(), "returnUrl": f"{portal.url}/v/x/h5/return"})
-        direct_init = wrk(portal.vendor_url, vendor_paths, method="POST", body=init_body, **load)
         token = JumdataTask.objects.filter(outcome="pass").values_list("token", flat=True).first()
         result_body = form({**sandbox_signature(), "token": token})
-        direct_result = wrk(portal.vendor_url, ["/sandbox/jumdata/lifecheck/h5/v2/result"] * arguments.sessions, method="POST",
-                            body=result_body, **load)
+        many = 1_000_000
+
+        def vendor_direct(endpoint, body, **how):
+            return wrk(portal.vendor_url, [f"/sandbox/jumdata/lifecheck/h5/v2/{endpoint}"] * many, method="POST",
+                       body=body, **how)
+
+        direct_init = vendor_direct("init", init_body, **load)
+        direct_result = vendor_direct("result", result_body, **load)
+
+        # Latency: one request at a time, so each figure is the work of one request, not a queue.
+        quiet = {"seconds": max(5, arguments.seconds // 2), "connections": 1}
+        tokens = consented_sessions(arguments.sessions)
+        start_quiet = wrk(portal.url, [f"/v/{t}/h5/start" for t in tokens], method="POST", **quiet)
+        JumdataTask.objects.filter(outcome="").update(outcome="pass")
+        fresh = VerificationSession.objects.filter(status="in_progress").values_list("link_token", flat=True)
+        back_quiet = wrk(portal.url, [f"/v/{t}/h5/return" for t in fresh], **quiet)
+        init_quiet = vendor_direct("init", init_body, **quiet)
+        result_quiet = vendor_direct("result", result_body, **quiet)
 
     def added(portal_run, vendor_run):
         return {f"{p}_ms": round(portal_run[f"{p}_ms"] - vendor_run[f"{p}_ms"], 2) for p in ("p50", "p95", "p99")}
@@ -158,8 +173,12 @@ def main():
         "sessions_per_second": round(sessions_per_second, 1),
         "start_throughput_vs_bare": round(start["per_second"] / bare["per_second"], 3),
         "return_throughput_vs_bare": round(back["per_second"] / bare["per_second"], 3),
-        "portal_added_latency_start": added(start, direct_init),
-        "portal_added_latency_return": added(back, direct_result),
+        "one_at_a_time": {"h5_start": start_quiet, "h5_return": back_quiet, "sandbox_init": init_quiet,
+                          "sandbox_result": result_quiet},
+        "portal_added_latency_start": added(start_quiet, init_quiet),
+        "portal_added_latency_return": added(back_quiet, result_quiet),
+        "portal_added_latency_start_under_load": added(start, direct_init),
+        "portal_added_latency_return_under_load": added(back, direct_result),
     }
     print(json.dumps(summary, indent=2))
 
