@@ -118,10 +118,14 @@ def running_portal(*, workers: int = 0, web_processes: int = 2, threads: int = 8
         portal.manage("release", "-v", "0")
         created = portal.manage("create_api_client", "bench")
         portal.api_key = re.search(r"API key .*: (\S+)", created).group(1)
-        for server_port in (port, vendor_port):
+        # BENCH_LOG_DIR keeps what the servers print (errors, warnings) for a look afterwards.
+        logs = Path(os.environ.get("BENCH_LOG_DIR") or folder)
+        logs.mkdir(parents=True, exist_ok=True)
+        for name, server_port in (("portal", port), ("vendors", vendor_port)):
             portal.processes.append(subprocess.Popen(
                 [GUNICORN, "-c", "gunicorn.conf.py", "--access-logfile", "/dev/null"], cwd=ROOT,
-                env={**env, "PORT": str(server_port)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                env={**env, "PORT": str(server_port)}, stdout=subprocess.DEVNULL,
+                stderr=(logs / f"{name}.log").open("w"),
             ))
         portal.start_workers(workers)
         for server in (portal.url, f"http://127.0.0.1:{vendor_port}"):
