@@ -175,3 +175,32 @@ def test_attempts_from_one_address_are_limited_per_hour(client, settings, jumdat
     assert answers == [302, 302, 429]
     assert len(jumdata_double.requests) == 2
     assert VerificationSession.objects.get(pk=sessions[2].pk).attempts_used == 0
+
+
+def test_without_a_reachable_cache_nobody_is_limited(settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": "redis://127.0.0.1:9/0"}}
+
+    assert [retry_after("t", "198.51.100.9", Rate(1, 60)) for _ in range(3)] == [0, 0, 0]
+
+
+def test_a_counter_deleted_by_another_process_mid_count_starts_again(monkeypatch):
+    """Between `add` and `incr` another process may delete the key (the
+    breaker clears its count when it opens)."""
+    from verification import limits
+
+    class RacedCache:
+        def add(self, key, value, timeout):
+            self.value = getattr(self, "value", None) or value
+
+        def incr(self, key):
+            if not getattr(self, "raced", False):
+                self.raced, self.value = True, None
+                raise ValueError(f"Key {key!r} not found.")
+            self.value += 1
+            return self.value
+
+    monkeypatch.setattr(limits, "cache", RacedCache())
+
+    assert limits.count("k", timeout=60) == 1
+    assert limits.count("k", timeout=60) == 2

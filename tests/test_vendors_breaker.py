@@ -166,3 +166,15 @@ def test_a_person_starting_while_the_breaker_is_open_is_asked_to_come_back_and_l
     session.refresh_from_db()
     assert (session.status, session.reason, session.attempts_used, session.retryable) == ("error", "vendor_unavailable", 0, True)
     assert "try again later" in client.get(f"/v/{session.link_token}/").text
+
+
+def test_without_a_reachable_cache_calls_go_through_and_are_still_recorded(settings, jumdata_double):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": "redis://127.0.0.1:9/0"}}
+    jumdata_double.respond = lambda request: (502, {"Content-Type": "text/html"}, b"down")
+
+    with pytest.raises(VendorResponseError):
+        client_for(jumdata_double.url).fetch_result(token="t")
+
+    assert breaker_allows("jumdata") is True
+    assert VendorCall.objects.filter(endpoint="result", http_status=502).count() == 1

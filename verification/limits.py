@@ -7,11 +7,14 @@ Attempt limits per ID number and per address, which protect the vendor
 spend, are checked where an attempt begins (services._begin_attempt)."""
 
 import hashlib
+import logging
 import time
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -37,16 +40,26 @@ def retry_after(name: str, key: str, rate: Rate, *, now: float | None = None) ->
     window = int(now // rate.seconds)
     # Addresses are personal data: the cache holds a hash of them.
     digest = hashlib.sha256(key.encode()).hexdigest()[:24]
-    counter = f"rate:{name}:{digest}:{window}"
-    cache.add(counter, 0, timeout=rate.seconds + 1)
     try:
-        hits = cache.incr(counter)
-    except ValueError:  # expired between add and incr: a new window began
-        cache.add(counter, 1, timeout=rate.seconds + 1)
-        hits = 1
+        hits = count(f"rate:{name}:{digest}:{window}", timeout=rate.seconds + 1)
+    except Exception:  # the cache is down: people are let through, and it is logged
+        logger.warning("rate limit %s not counted: the cache is unreachable", name, exc_info=True)
+        return 0
     if hits <= rate.count:
         return 0
     return max(1, int((window + 1) * rate.seconds - now))
+
+
+def count(key: str, *, timeout: float | None) -> int:
+    """Adds one to a counter in the shared cache and returns it (Redis:
+    atomic across processes). A counter deleted or expired by another
+    process between the two steps starts again at one."""
+    cache.add(key, 0, timeout=timeout)
+    try:
+        return cache.incr(key)
+    except ValueError:
+        cache.add(key, 1, timeout=timeout)
+        return 1
 
 
 def client_ip(request) -> str:

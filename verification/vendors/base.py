@@ -214,8 +214,6 @@ class vendor_call:
 
     def __exit__(self, exc_type, exc, tb):
         self.record.latency_ms = round((time.monotonic() - self._started) * 1000)
-        if self._sent:
-            breaker_record(self.record.vendor, failed=_is_outage(exc, self.record.http_status))
         if exc is not None:
             self.record.error = f"{type(exc).__name__}: {exc}"
             if isinstance(exc, VendorError):
@@ -224,6 +222,8 @@ class vendor_call:
                     self.record.vendor_code = str(exc.code)
                 self.record.request_id = self.record.request_id or exc.request_id
         self.record.save()
+        if self._sent:
+            breaker_record(self.record.vendor, failed=_is_outage(exc, self.record.http_status))
         return False
 
     def send(self, method: str, url: str, *, timeout, **kwargs) -> requests.Response:

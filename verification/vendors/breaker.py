@@ -16,6 +16,8 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
+from ..limits import count
+
 logger = logging.getLogger(__name__)
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
@@ -38,7 +40,16 @@ def breaker_state(vendor: str, *, now: float | None = None) -> str:
 
 def breaker_allows(vendor: str, *, now: float | None = None) -> bool:
     """Whether a call to `vendor` may be made now; in the half-open state
-    only one caller at a time gets True (the probe)."""
+    only one caller at a time gets True (the probe). Without a reachable
+    cache there is no breaker: calls go through."""
+    try:
+        return _allows(vendor, now=now)
+    except Exception:
+        logger.warning("breaker of %s not read: the cache is unreachable", vendor, exc_info=True)
+        return True
+
+
+def _allows(vendor: str, *, now: float | None) -> bool:
     state = breaker_state(vendor, now=now)
     if state == CLOSED:
         return True
@@ -48,6 +59,13 @@ def breaker_allows(vendor: str, *, now: float | None = None) -> bool:
 
 
 def breaker_record(vendor: str, *, failed: bool, now: float | None = None) -> None:
+    try:
+        _record(vendor, failed=failed, now=now)
+    except Exception:
+        logger.warning("breaker of %s not updated: the cache is unreachable", vendor, exc_info=True)
+
+
+def _record(vendor: str, *, failed: bool, now: float | None) -> None:
     failures_key, open_until_key, probe_key = _keys(vendor)
     now = now or time.time()
     if not failed:
@@ -60,8 +78,7 @@ def breaker_record(vendor: str, *, failed: bool, now: float | None = None) -> No
         # The probe failed (or a call begun before the breaker opened).
         _open(vendor, now=now, why="the probe failed")
         return
-    cache.add(failures_key, 0, timeout=None)
-    if cache.incr(failures_key) >= settings.VENDOR_BREAKER_FAILURES:
+    if count(failures_key, timeout=None) >= settings.VENDOR_BREAKER_FAILURES:
         _open(vendor, now=now, why=f"{settings.VENDOR_BREAKER_FAILURES} failures in a row")
 
 
