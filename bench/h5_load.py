@@ -42,15 +42,16 @@ THREADS = 2
 
 
 def wrk(url: str, paths: list[str], *, method="GET", body: str | None = None, seconds: int, connections: int) -> dict:
+    threads = min(THREADS, connections)  # wrk wants a connection per thread at least
     with tempfile.TemporaryDirectory() as folder:
         paths_file = Path(folder) / "paths"
         paths_file.write_text("\n".join(paths) + "\n")
-        env = {**os.environ, "PATHS_FILE": str(paths_file), "METHOD": method, "WRK_THREADS": str(THREADS)}
+        env = {**os.environ, "PATHS_FILE": str(paths_file), "METHOD": method, "WRK_THREADS": str(threads)}
         if body is not None:
             (Path(folder) / "body").write_text(body)
             env["BODY_FILE"] = str(Path(folder) / "body")
         done = subprocess.run(
-            ["wrk", f"-t{THREADS}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(PATHS_SCRIPT), url],
+            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(PATHS_SCRIPT), url],
             env=env, capture_output=True, text=True, check=True,
         )
     result = json.loads([line for line in done.stdout.splitlines() if line.startswith("{")][-1])
