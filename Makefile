@@ -10,7 +10,7 @@ PORT ?= 8000
 DEBUG ?= 1
 SITE_URL ?= http://127.0.0.1:$(PORT)
 
-.PHONY: run test install install-dev browser messages
+.PHONY: run test install install-dev browser messages wrk bench-h5 bench-video bench-concurrent bench-faults bench-malformed
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,3 +57,19 @@ messages: install
 	# msgmerge's guesses ("fuzzy") would ship a wrong translation: empty them.
 	msgattrib --clear-fuzzy --empty -o locale/zh_Hans/LC_MESSAGES/django.po locale/zh_Hans/LC_MESSAGES/django.po
 	DEBUG=1 $(BIN)/python manage.py compilemessages --ignore=.venv
+
+# The benchmarks (README "Measured"): each starts its own production-like
+# portal on loopback, against the local PostgreSQL and Redis.
+wrk:
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } || { echo "wrk is missing: apt-get install wrk"; exit 1; }
+
+bench-h5: install-dev wrk
+	$(BIN)/python bench/h5_load.py
+bench-video: install-dev
+	$(BIN)/python bench/video_pipeline.py
+bench-concurrent: install-dev
+	$(BIN)/python bench/concurrent_videos.py
+bench-faults: install-dev
+	$(BIN)/python bench/vendor_faults.py
+bench-malformed: install-dev
+	$(BIN)/python bench/malformed_uploads.py
