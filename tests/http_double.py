@@ -2,6 +2,7 @@
 see exactly what the portal sends. Each test sets `respond` and reads
 `requests` afterwards."""
 
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -65,3 +66,10 @@ def slow(seconds, then):
         return then(request)
 
     return respond
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -8,7 +8,6 @@ machines, so the image itself is built where one does.)"""
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import pytest
 import requests
 import yaml
 
+from tests.http_double import free_port
 from tests.test_checks import ENCRYPTION_KEYS, VENDOR_PREFIXES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,12 +62,6 @@ def test_every_portal_variable_in_the_deploy_examples_is_one_the_settings_read()
 
 
 # --- the image's commands, run here ---------------------------------------------------
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

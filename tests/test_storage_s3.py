@@ -3,7 +3,6 @@ against a real S3 server started here (moto in server mode, over HTTP): a
 recorded flow stores, normalises and sends from the bucket, staff stream the
 video from it, retention deletes from it, and /readyz watches it."""
 
-import socket
 import time
 
 import boto3
@@ -11,6 +10,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from moto.server import ThreadedMotoServer
 
+from tests.http_double import free_port
 from tests.test_recorded_flow import clips, consented, run_tasks, upload, vendors  # noqa: F401  (fixtures)
 from verification.health import HEARTBEAT_KEY
 from verification.models import Submission
@@ -19,12 +19,6 @@ from verification.services import session_purge_media
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BUCKET = "kyc-media-test"
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
