@@ -25,3 +25,6 @@ WHITENOISE_AUTOREFRESH = True
 # and the task runs of the tests share it); tests/test_vendors_breaker.py and
 # tests/test_ratelimit.py also run against the database cache and Redis.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Persistent connections would outlive the live server's threads and keep the
+# test database busy when pytest drops it.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
