@@ -54,7 +54,8 @@ def end_user_step(view=None, *, json_errors=False):
         @wraps(view)
         def wrapper(request, token, *args, **kwargs):
             wait = public_rate_wait(request)
-            session = VerificationSession.objects.filter(link_token=token).first()
+            # The client comes along: every answer needs its origins (embedding.py).
+            session = VerificationSession.objects.select_related("client").filter(link_token=token).first()
             if session is None:
                 if wait:
                     return too_many_requests(request, wait, json_errors=json_errors)
