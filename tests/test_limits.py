@@ -178,29 +178,55 @@ def test_attempts_from_one_address_are_limited_per_hour(client, settings, jumdat
 
 
 def test_without_a_reachable_cache_nobody_is_limited(settings):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+    settings.CACHES = {"default": {"BACKEND": "verification.cache.PooledRedisCache",
                                    "LOCATION": "redis://127.0.0.1:9/0"}}
 
     assert [retry_after("t", "198.51.100.9", Rate(1, 60)) for _ in range(3)] == [0, 0, 0]
 
 
-def test_a_counter_deleted_by_another_process_mid_count_starts_again(monkeypatch):
-    """Between `add` and `incr` another process may delete the key (the
-    breaker clears its count when it opens)."""
+class RacedCache:
+    """A cache in which another process acts once, right after our first
+    `incr` found no counter."""
+
+    def __init__(self, meanwhile):
+        self.values, self.meanwhile = {}, meanwhile
+
+    def incr(self, key):
+        if key not in self.values:
+            self.meanwhile(self.values, key)
+            self.meanwhile = lambda values, key: None
+            raise ValueError(f"Key {key!r} not found.")
+        self.values[key] += 1
+        return self.values[key]
+
+    def add(self, key, value, timeout):
+        if key in self.values:
+            return False
+        self.values[key] = value
+        return True
+
+
+def test_a_counter_another_process_made_mid_count_is_counted_on(monkeypatch):
     from verification import limits
 
-    class RacedCache:
+    def made_by_other(values, key):
+        values[key] = 1
+
+    monkeypatch.setattr(limits, "cache", RacedCache(made_by_other))
+
+    assert limits.count("k", timeout=60) == 2
+    assert limits.count("k", timeout=60) == 3
+
+
+def test_a_counter_deleted_by_another_process_mid_count_starts_again(monkeypatch):
+    """Between two steps another process may delete the key (the breaker
+    clears its count when it opens)."""
+    from verification import limits
+
+    class DeletedAfterAdd(RacedCache):
         def add(self, key, value, timeout):
-            self.value = getattr(self, "value", None) or value
+            return False  # the other process had made it, then deleted it
 
-        def incr(self, key):
-            if not getattr(self, "raced", False):
-                self.raced, self.value = True, None
-                raise ValueError(f"Key {key!r} not found.")
-            self.value += 1
-            return self.value
-
-    monkeypatch.setattr(limits, "cache", RacedCache())
+    monkeypatch.setattr(limits, "cache", DeletedAfterAdd(lambda values, key: None))
 
     assert limits.count("k", timeout=60) == 1
-    assert limits.count("k", timeout=60) == 2

@@ -22,7 +22,7 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 CACHES = {
     "locmem": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "database": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "kyc_cache_test"},
-    "redis": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
+    "redis": {"BACKEND": "verification.cache.PooledRedisCache", "LOCATION": REDIS_URL},
 }
 T0 = 1_800_000_000.0
 
@@ -169,7 +169,7 @@ def test_a_person_starting_while_the_breaker_is_open_is_asked_to_come_back_and_l
 
 
 def test_without_a_reachable_cache_calls_go_through_and_are_still_recorded(settings, jumdata_double):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+    settings.CACHES = {"default": {"BACKEND": "verification.cache.PooledRedisCache",
                                    "LOCATION": "redis://127.0.0.1:9/0"}}
     jumdata_double.respond = lambda request: (502, {"Content-Type": "text/html"}, b"down")
 

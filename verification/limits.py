@@ -52,14 +52,16 @@ def retry_after(name: str, key: str, rate: Rate, *, now: float | None = None) ->
 
 def count(key: str, *, timeout: float | None) -> int:
     """Adds one to a counter in the shared cache and returns it (Redis:
-    atomic across processes). A counter deleted or expired by another
-    process between the two steps starts again at one."""
-    cache.add(key, 0, timeout=timeout)
-    try:
-        return cache.incr(key)
-    except ValueError:
-        cache.add(key, 1, timeout=timeout)
-        return 1
+    atomic across processes, one round trip once the counter exists). A
+    counter another process made, or deleted, between two steps is
+    counted on, or started again at one."""
+    for _ in range(2):
+        try:
+            return cache.incr(key)
+        except ValueError:
+            if cache.add(key, 1, timeout=timeout):
+                return 1
+    return 1
 
 
 def client_ip(request) -> str:

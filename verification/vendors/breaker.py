@@ -68,13 +68,16 @@ def breaker_record(vendor: str, *, failed: bool, now: float | None = None) -> No
 def _record(vendor: str, *, failed: bool, now: float | None) -> None:
     failures_key, open_until_key, probe_key = _keys(vendor)
     now = now or time.time()
+    # One read on the common path (a success with nothing to clear).
+    state = cache.get_many([failures_key, open_until_key])
     if not failed:
-        if cache.get(open_until_key) is not None:
+        if open_until_key in state:
             logger.warning("breaker closed vendor=%s: the probe succeeded", vendor)
-            cache.delete_many([open_until_key, probe_key])
-        cache.delete(failures_key)
+            cache.delete_many([failures_key, open_until_key, probe_key])
+        elif failures_key in state:
+            cache.delete(failures_key)
         return
-    if cache.get(open_until_key) is not None:
+    if open_until_key in state:
         # The probe failed (or a call begun before the breaker opened).
         _open(vendor, now=now, why="the probe failed")
         return

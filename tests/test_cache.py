@@ -1,0 +1,66 @@
+"""The Redis cache backend breakers and rate limits use, against a real Redis:
+Django's behaviour, with one client kept per pool and `incr` in one trip."""
+
+import os
+import threading
+
+import pytest
+import redis
+from django.core.cache import caches
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def redis_cache(settings):
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.ConnectionError:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis is not reachable at {REDIS_URL}; CI=true, so this is an error")
+        pytest.skip(f"Redis is not reachable at {REDIS_URL}")
+    settings.CACHES = {"default": {"BACKEND": "verification.cache.PooledRedisCache", "LOCATION": REDIS_URL}}
+    cache = caches["default"]
+    cache.clear()
+    yield cache
+    cache.clear()
+
+
+def test_incr_of_a_missing_key_raises_and_leaves_it_missing(redis_cache):
+    with pytest.raises(ValueError):
+        redis_cache.incr("nothing-here")
+
+    assert redis_cache.get("nothing-here") is None
+
+
+def test_incr_counts_atomically_across_threads(redis_cache):
+    redis_cache.add("hits", 0, timeout=60)
+
+    def hammer():
+        for _ in range(200):
+            redis_cache.incr("hits")
+
+    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert redis_cache.get("hits") == 1600
+    assert 0 < redis.Redis.from_url(REDIS_URL).ttl(redis_cache.make_key("hits")) <= 60
+
+
+def test_incr_by_a_delta_and_the_other_operations_behave_as_djangos(redis_cache):
+    redis_cache.set("n", 5, timeout=60)
+    assert redis_cache.incr("n", 10) == 15
+    assert redis_cache.add("n", 1) is False
+    redis_cache.set_many({"a": {"nested": [1, 2]}, "b": "text"}, timeout=60)
+    assert redis_cache.get_many(["a", "b", "missing"]) == {"a": {"nested": [1, 2]}, "b": "text"}
+    redis_cache.delete_many(["a", "n"])
+    assert redis_cache.get_many(["a", "b", "n"]) == {"b": "text"}
+
+
+def test_one_client_serves_every_operation(redis_cache):
+    client = redis_cache._cache
+
+    assert client.get_client("a") is client.get_client("b", write=True)
