@@ -3,6 +3,8 @@
 alice is an integrator with an API key; charlie is another integrator who
 should have no access to alice's sessions."""
 
+import os
+
 import pytest
 
 from tests.browser import browser, chromium_args  # noqa: F401  (fixtures for the browser tests)
@@ -18,6 +20,23 @@ def fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def require_redis() -> str:
+    """The test Redis's URL; a test that needs it is skipped without it,
+    except in CI, where it must be there."""
+    import redis
+
+    try:
+        redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.ConnectionError:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis is not reachable at {TEST_REDIS_URL}; CI=true, so this is an error")
+        pytest.skip(f"Redis is not reachable at {TEST_REDIS_URL}")
+    return TEST_REDIS_URL
 
 
 @pytest.fixture

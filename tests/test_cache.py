@@ -1,24 +1,19 @@
 """The Redis cache backend breakers and rate limits use, against a real Redis:
 Django's behaviour, with one client kept per pool and `incr` in one trip."""
 
-import os
 import threading
 
 import pytest
 import redis
 from django.core.cache import caches
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+from tests.conftest import TEST_REDIS_URL as REDIS_URL
+from tests.conftest import require_redis
 
 
 @pytest.fixture
 def redis_cache(settings):
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.ConnectionError:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Redis is not reachable at {REDIS_URL}; CI=true, so this is an error")
-        pytest.skip(f"Redis is not reachable at {REDIS_URL}")
+    require_redis()
     settings.CACHES = {"default": {"BACKEND": "verification.cache.PooledRedisCache", "LOCATION": REDIS_URL}}
     cache = caches["default"]
     cache.clear()

@@ -3,14 +3,14 @@ it may live in (a process's own memory, the database table, Redis), and
 the breaker around real HTTP calls to a vendor that falls over."""
 
 import json
-import os
 import time
 
 import pytest
-import redis
 from django.core.cache import cache
 from django.core.management import call_command
 
+from tests.conftest import TEST_REDIS_URL as REDIS_URL
+from tests.conftest import require_redis
 from verification.models import VendorCall, VerificationSession
 from verification.vendors import breaker, jumdata
 from verification.vendors.base import CircuitOpen, VendorRejected, VendorResponseError
@@ -18,7 +18,6 @@ from verification.vendors.breaker import CLOSED, HALF_OPEN, OPEN, breaker_allows
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 CACHES = {
     "locmem": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "database": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "kyc_cache_test"},
@@ -30,12 +29,7 @@ T0 = 1_800_000_000.0
 @pytest.fixture(params=sorted(CACHES))
 def shared_cache(request, settings):
     if request.param == "redis":
-        try:
-            redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-        except redis.ConnectionError:
-            if os.environ.get("CI") == "true":
-                pytest.fail(f"Redis is not reachable at {REDIS_URL}; CI=true, so this is an error")
-            pytest.skip(f"Redis is not reachable at {REDIS_URL}")
+        require_redis()
     settings.CACHES = {"default": CACHES[request.param]}
     if request.param == "database":
         call_command("createcachetable")
