@@ -22,6 +22,13 @@ def fresh_cache():
     cache.clear()
 
 
+def run_due_tasks() -> None:
+    """Runs every queued task that is due, as the worker would, then returns."""
+    from django.core.management import call_command
+
+    call_command("db_worker", batch=True, interval=0, startup_delay=False, reload=False, verbosity=0)
+
+
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 

@@ -9,11 +9,11 @@ import time
 
 import pytest
 import requests
-from django.core.management import call_command
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 
+from tests.conftest import run_due_tasks
 from tests.browser import WAIT_SECONDS, chromium, press, screenshot, wait
 from tests.browser_media import fake_media_args, write_fake_media
 from tests.media_samples import make_video
@@ -174,7 +174,7 @@ def let_the_server_finish(session, seconds=WAIT_SECONDS * 3):
     has an outcome, as the worker would."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        call_command("db_worker", batch=True, interval=0, startup_delay=False, reload=False, verbosity=0)
+        run_due_tasks()
         session.refresh_from_db()
         if session.status in VerificationSession.OUTCOME_STATUSES:
             return session

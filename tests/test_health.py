@@ -6,8 +6,8 @@ import time
 import pytest
 from django.core.cache import cache
 from django.core.files.storage import default_storage
-from django.core.management import call_command
 
+from tests.conftest import run_due_tasks
 from verification.health import HEARTBEAT_KEY
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +34,7 @@ def test_readyz_is_not_ready_until_a_worker_was_seen(client):
 
 @pytest.mark.django_db(transaction=True)  # the worker closes connections left in a transaction
 def test_a_running_worker_makes_the_portal_ready(client):
-    call_command("db_worker", batch=True, interval=0, startup_delay=False, reload=False, verbosity=0)
+    run_due_tasks()
 
     response = client.get("/readyz")
 

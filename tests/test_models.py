@@ -81,3 +81,77 @@ def test_api_keys_are_kept_only_as_hashes():
     assert key not in {client.key_hash, client.key_hint}
     assert ApiClient.authenticate(key) == client
     assert ApiClient.authenticate(key + "x") is None
+
+
+# --- saving only what changed -------------------------------------------------------
+
+
+def test_a_save_writes_only_what_this_process_changed():
+    session = make_session(realname="张三", idcard="11010519491231002X")
+    here = VerificationSession.objects.get(pk=session.pk)
+    # Another process takes the vendor lease and records a score meanwhile.
+    lease = timezone.now() + timedelta(minutes=1)
+    VerificationSession.objects.filter(pk=session.pk).update(vendor_busy_until=lease, scores={"live": 97})
+
+    here.reason = "awaiting_result"
+    here.save()
+
+    stored = VerificationSession.objects.get(pk=session.pk)
+    assert (stored.reason, stored.vendor_busy_until, stored.scores) == ("awaiting_result", lease, {"live": 97})
+    assert (stored.realname, stored.idcard) == ("张三", "11010519491231002X")
+    assert stored.updated_at > session.updated_at
+
+
+def test_a_dictionary_changed_in_place_is_saved():
+    session = make_session(options={"actions": ["LookFront"]})
+    here = VerificationSession.objects.get(pk=session.pk)
+
+    here.options["actions"].append("BlinkEye")
+    here.save()
+
+    assert VerificationSession.objects.get(pk=session.pk).options == {"actions": ["LookFront", "BlinkEye"]}
+
+
+def test_a_changed_id_number_is_saved_with_its_search_hash():
+    session = make_session(idcard="11010519491231002X")
+    here = VerificationSession.objects.get(pk=session.pk)
+
+    here.idcard = "110105194912310037"
+    here.save()
+
+    stored = VerificationSession.objects.get(pk=session.pk)
+    assert stored.idcard == "110105194912310037" and stored.idcard_hash == here.idcard_hash != session.idcard_hash
+
+
+def test_a_session_read_again_saves_against_what_it_read():
+    session = make_session()
+    VerificationSession.objects.filter(pk=session.pk).update(reason="set_elsewhere")
+    session.refresh_from_db()
+
+    session.reason = ""  # back to what it was when first made: still a change against the row
+    session.save()
+
+    assert VerificationSession.objects.get(pk=session.pk).reason == ""
+
+
+def test_claiming_an_attempt_begins_it_in_the_row():
+    session = make_session(status=S.FAILED, retryable=True, attempts_used=1, reason="not_passed",
+                           challenge_kind="digits", challenge_value="1234")
+
+    assert session.claim_attempt()
+
+    stored = VerificationSession.objects.get(pk=session.pk)
+    assert (stored.status, stored.attempts_used, stored.reason, stored.retryable) == (S.IN_PROGRESS, 2, "", False)
+    assert (stored.challenge_kind, stored.challenge_value) == ("", "")
+
+
+def test_an_attempt_claimed_elsewhere_first_is_not_claimed_again():
+    session = make_session()
+    other_window = VerificationSession.objects.get(pk=session.pk)
+    assert other_window.claim_attempt()
+
+    assert not session.claim_attempt()
+
+    stored = VerificationSession.objects.get(pk=session.pk)
+    assert stored.attempts_used == 1
+    assert (session.status, session.attempts_used) == (S.IN_PROGRESS, 1)  # read again

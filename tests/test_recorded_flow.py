@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import call_command
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from tests.conftest import run_due_tasks
 from tests.media_samples import make_jpeg, make_video
 from verification.models import SessionImage, Submission, VendorCall, VerificationSession
 from verification.tasks import check_submission_answered, send_submission
@@ -59,10 +59,6 @@ def upload(client, session, path_or_bytes, *, field="video", capture="recorder",
     )
 
 
-def run_tasks():
-    call_command("db_worker", batch=True, interval=0, startup_delay=False, reload=False, verbosity=0)
-
-
 def detection_calls():
     return VendorCall.objects.filter(endpoint__in=DETECTION_ENDPOINTS).count()
 
@@ -86,7 +82,7 @@ def test_tencent_lip_from_challenge_to_passed(vendors, client, clips):
     assert response.json() == {"status_url": f"/v/{session.link_token}/status"}
     assert client.get(f"/v/{session.link_token}/status").json()["status"] == "processing"
 
-    run_tasks()
+    run_due_tasks()
 
     session.refresh_from_db()
     assert (session.status, session.passed, session.attempts_used) == ("passed", True, 1)
@@ -104,7 +100,7 @@ def test_tencent_lip_with_a_reference_photo_compares_faces(vendors, client, clip
     client.get(f"/v/{session.link_token}/challenge")
     upload(client, session, clips["vp9_mp4"])
 
-    run_tasks()
+    run_due_tasks()
 
     session.refresh_from_db()
     assert session.status == "passed" and session.scores["sim"] >= session.scores["sim_threshold"] == 80
@@ -118,7 +114,7 @@ def test_tencent_idcard_checks_the_identity_and_logs_none_of_it(vendors, client,
     client.get(f"/v/{session.link_token}/challenge")
     upload(client, session, clips["phone"])
 
-    run_tasks()
+    run_due_tasks()
 
     session.refresh_from_db()
     assert session.status == "passed"
@@ -139,7 +135,7 @@ def test_juhe_video_in_each_mode(vendors, client, clips, liveness_type, kind):
     if kind == "actions":
         assert sorted(challenge["value"]) == ["close_eyes", "open_mouth"]
     assert upload(client, session, clips["webm"]).status_code == 202
-    run_tasks()
+    run_due_tasks()
 
     session.refresh_from_db()
     assert session.status == "passed" and session.vendor_order_no
@@ -152,7 +148,7 @@ def test_juhe_video_auth_keeps_the_pictures_at_once(vendors, client, clips):
     assert client.get(f"/v/{session.link_token}/challenge").json() == {"kind": "none", "value": None}
     upload(client, session, clips["phone"])
 
-    run_tasks()
+    run_due_tasks()
 
     session.refresh_from_db()
     assert session.status == "passed" and session.scores["living_score"] >= session.scores["living_threshold"]
@@ -165,7 +161,7 @@ def test_tencent_photo_with_identity(vendors, client):
     client.get(f"/v/{session.link_token}/challenge")
 
     assert upload(client, session, make_jpeg(), field="photo", name="selfie.jpg").status_code == 202
-    run_tasks()
+    run_due_tasks()
 
     session.refresh_from_db()
     assert session.status == "passed"
@@ -355,8 +351,8 @@ def test_a_timeout_after_sending_is_offered_as_a_retry_and_never_resent(client, 
         client.get(f"/v/{session.link_token}/challenge")
         upload(client, session, clips["phone"])
 
-        run_tasks()
-        run_tasks()
+        run_due_tasks()
+        run_due_tasks()
 
     session.refresh_from_db()
     assert (session.status, session.reason, session.retry_allowed) == ("error", "vendor_timeout", True)
@@ -380,7 +376,7 @@ def test_misread_digits_fail_with_advice_and_a_new_attempt_gets_a_new_code(vendo
     first = client.get(f"/v/{session.link_token}/challenge").json()["value"]
     steer(vendors, "tencent", endpoint="livedetectfour", live_status="-5008")
     upload(client, session, clips["webm"])
-    run_tasks()
+    run_due_tasks()
 
     status = client.get(f"/v/{session.link_token}/status").json()
     assert status == {
@@ -396,7 +392,7 @@ def test_misread_digits_fail_with_advice_and_a_new_attempt_gets_a_new_code(vendo
     session.refresh_from_db()
     assert (session.status, session.attempts_used) == ("in_progress", 2)
     assert upload(client, session, clips["vp9_mp4"]).status_code == 202
-    run_tasks()
+    run_due_tasks()
     session.refresh_from_db()
     assert session.status == "passed"
     assert list(Submission.objects.order_by("attempt").values_list("challenge_value", flat=True)) == [first, second]
@@ -406,7 +402,7 @@ def test_a_name_that_does_not_match_the_id_cannot_be_retried(vendors, client, cl
     session = consented(client, "tencent_idcard", realname="张不符", idcard=IDCARD)
     client.get(f"/v/{session.link_token}/challenge")
     upload(client, session, clips["phone"])
-    run_tasks()
+    run_due_tasks()
 
     session.refresh_from_db()
     assert (session.status, session.reason, session.vendor_code) == ("failed", "identity_mismatch", "-5803")
@@ -418,7 +414,7 @@ def test_a_face_unlike_the_id_photo_fails_on_the_threshold(vendors, client, clip
     session = consented(client, "tencent_idcard", realname="李不像", idcard=IDCARD)
     client.get(f"/v/{session.link_token}/challenge")
     upload(client, session, clips["phone"])
-    run_tasks()
+    run_due_tasks()
 
     session.refresh_from_db()
     assert (session.status, session.reason, session.retry_allowed) == ("failed", "face_mismatch", True)
@@ -430,7 +426,7 @@ def test_juhe_liveness_not_passed(vendors, client, clips):
     client.get(f"/v/{session.link_token}/challenge")
     steer(vendors, "juhe", endpoint="face_vedio/verify", error_code="280243")
     upload(client, session, clips["phone"])
-    run_tasks()
+    run_due_tasks()
 
     session.refresh_from_db()
     assert (session.status, session.vendor_code, session.retry_allowed) == ("failed", "280243", True)
@@ -440,7 +436,7 @@ def test_juhe_identity_that_does_not_match(vendors, client, clips):
     session = consented(client, "juhe_video_auth", realname="李不像", idcard=IDCARD)
     client.get(f"/v/{session.link_token}/challenge")
     upload(client, session, clips["phone"])
-    run_tasks()
+    run_due_tasks()
 
     session.refresh_from_db()
     assert (session.status, session.reason) == ("failed", "face_mismatch")
@@ -452,7 +448,7 @@ def test_a_juhe_quota_error_is_a_retryable_error(vendors, client, clips):
     client.get(f"/v/{session.link_token}/challenge")
     steer(vendors, "juhe", endpoint="face_vedio/verify", error_code="10012")
     upload(client, session, clips["phone"])
-    run_tasks()
+    run_due_tasks()
 
     session.refresh_from_db()
     assert (session.status, session.reason, session.vendor_code, session.retry_allowed) == (
@@ -465,7 +461,7 @@ def test_a_photo_that_does_not_look_live_fails(vendors, client):
     client.get(f"/v/{session.link_token}/challenge")
     steer(vendors, "tencent", endpoint="livedetectpicture", score="40")
     upload(client, session, make_jpeg(), field="photo")
-    run_tasks()
+    run_due_tasks()
 
     session.refresh_from_db()
     assert (session.status, session.reason, session.scores["photo_score"]) == ("failed", "not_live", 40)
@@ -488,7 +484,7 @@ def test_pictures_that_cannot_be_downloaded_do_not_undo_the_verdict(vendors, cli
     session = consented(client, "juhe_video_auth", realname="张三", idcard=IDCARD)
     client.get(f"/v/{session.link_token}/challenge")
     upload(client, session, clips["phone"])
-    run_tasks()
+    run_due_tasks()
 
     session.refresh_from_db()
     assert session.status == "passed"

@@ -11,7 +11,8 @@ from django.contrib.auth.models import Permission, User
 from moto.server import ThreadedMotoServer
 
 from tests.http_double import free_port
-from tests.test_recorded_flow import clips, consented, run_tasks, upload, vendors  # noqa: F401  (fixtures)
+from tests.conftest import run_due_tasks
+from tests.test_recorded_flow import clips, consented, upload, vendors  # noqa: F401  (fixtures)
 from verification.health import HEARTBEAT_KEY
 from verification.models import Submission
 from verification.services import session_purge_media
@@ -64,7 +65,7 @@ def test_a_recorded_flow_keeps_its_media_in_the_bucket_only(vendors, bucket, cli
     client.get(f"/v/{session.link_token}/challenge")
 
     assert upload(client, session, clips["webm"]).status_code == 202
-    run_tasks()
+    run_due_tasks()
 
     session.refresh_from_db()
     assert session.status == "passed"
@@ -80,7 +81,7 @@ def test_staff_stream_a_video_from_the_bucket(vendors, bucket, client, clips):  
     session = consented(client, "tencent_lip")
     client.get(f"/v/{session.link_token}/challenge")
     upload(client, session, clips["webm"])
-    run_tasks()
+    run_due_tasks()
     submission = Submission.objects.get()
     reviewer = User.objects.create_user("rita", password="x", is_staff=True)
     reviewer.user_permissions.set(Permission.objects.filter(codename__in=["view_verificationsession", "view_media"]))
@@ -96,7 +97,7 @@ def test_retention_deletes_the_objects(vendors, bucket, client, clips):  # noqa:
     session = consented(client, "tencent_lip")
     client.get(f"/v/{session.link_token}/challenge")
     upload(client, session, clips["webm"])
-    run_tasks()
+    run_due_tasks()
     assert keys(bucket)
 
     session_purge_media(session=session)

@@ -1,14 +1,16 @@
 """Reconciliation: a billed Jumdata outcome is recorded even when the person
 never comes back to the portal."""
 
+import json
 from datetime import datetime, timedelta, timezone as tz
 
 import pytest
 import requests
-from django.core.management import call_command
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from tests.conftest import run_due_tasks
+from tests.media_samples import make_jpeg
 from verification import services
 from verification.models import VendorCall, VerificationSession
 from verification.tasks import collect_h5_result
@@ -29,10 +31,6 @@ def press_on_sandbox(vendor_page, outcome):
     requests.post(f"{base}/h5/finish", data={"token": token, "outcome": outcome}, allow_redirects=False)
 
 
-def run_due_tasks():
-    call_command("db_worker", batch=True, interval=0, startup_delay=False, reload=False, verbosity=0)
-
-
 def test_a_person_who_passed_and_closed_the_browser_is_recorded_as_passed(sandbox, client):
     session, vendor_page = started_session(client)
     press_on_sandbox(vendor_page, "pass")  # …and the browser is closed: no return
@@ -42,8 +40,10 @@ def test_a_person_who_passed_and_closed_the_browser_is_recorded_as_passed(sandbo
 
     session.refresh_from_db()
     assert (session.status, session.passed) == ("passed", True)
+    run_due_tasks()  # the face photo's download, queued by the first
+    session.refresh_from_db()
     assert session.face_image
-    assert DBTaskResult.objects.get().status == "SUCCESSFUL"
+    assert list(DBTaskResult.objects.values_list("status", flat=True)) == ["SUCCESSFUL", "SUCCESSFUL"]
 
 
 def test_the_task_running_twice_asks_the_vendor_once(sandbox, client):
@@ -71,7 +71,7 @@ def test_while_another_process_asks_the_vendor_a_second_one_waits(sandbox, clien
     press_on_sandbox(vendor_page, "pass")
     VerificationSession.objects.filter(pk=session.pk).update(vendor_busy_until=timezone.now() + timedelta(seconds=30))
 
-    services.session_collect_h5_result(session_id=session.pk, vendor_token=session.vendor_token)
+    services.session_collect_h5_result(session=session, vendor_token=session.vendor_token)
 
     assert VendorCall.objects.filter(endpoint="result").count() == 0
 
@@ -125,3 +125,76 @@ EXPIRES = datetime(2026, 1, 1, 12, 10, tzinfo=tz.utc)  # a token issued at 12:00
 def test_when_to_ask_jumdata_again(now, tries, expected, settings):
     settings.JUMDATA_RECONCILE_BEFORE_EXPIRY_SECONDS = 60
     assert services.next_h5_collection_at(now=now, token_expires_at=EXPIRES, tries=tries) == expected
+
+
+# --- the face photo of a pass, fetched by a worker ---------------------------------
+
+
+def test_the_face_photos_address_is_queued_encrypted(sandbox, client):
+    session, vendor_page = started_session(client)
+    press_on_sandbox(vendor_page, "pass")
+
+    client.get(f"/v/{session.link_token}/h5/return")
+
+    queued = DBTaskResult.objects.get(task_path="verification.tasks.store_face_image")
+    assert "/sandbox/jumdata/face/" not in json.dumps(queued.args_kwargs)
+    run_due_tasks()
+    session.refresh_from_db()
+    assert session.face_image.read().startswith(b"\xff\xd8\xff")
+
+
+def jumdata_passing_with_a_face_at(double, face_answers):
+    """Jumdata passes; its face photo URL answers `face_answers` in turn."""
+
+    def respond(request):
+        if request.path.endswith("/init"):
+            return 200, {"Content-Type": "application/json"}, b'{"code": 200, "charge": true, "data": {"token": "t"}}'
+        if request.path.endswith("/result"):
+            body = {"code": 200, "charge": True, "taskNo": "1", "data": {"faceImageUrl": f"{double.url}/face.jpg"}}
+            return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
+        return face_answers.pop(0)
+
+    double.respond = respond
+
+
+def test_a_face_photo_that_fails_to_download_is_tried_again(client, jumdata_double):
+    jpeg = (200, {"Content-Type": "image/jpeg"}, make_jpeg())
+    jumdata_passing_with_a_face_at(jumdata_double, [(503, {}, b""), (502, {}, b""), jpeg])
+    session, _page = started_session(client)
+    client.get(f"/v/{session.link_token}/h5/return")
+
+    for _ in range(3):
+        DBTaskResult.objects.update(run_after=timezone.now())  # each retry falls due
+        run_due_tasks()
+
+    session.refresh_from_db()
+    assert session.face_image.read() == jpeg[2]
+    assert list(VendorCall.objects.filter(endpoint="faceImage").values_list("http_status", flat=True)) == [503, 502, 200]
+
+
+def test_a_face_photo_that_is_not_a_jpeg_is_not_tried_again(client, jumdata_double):
+    jumdata_passing_with_a_face_at(jumdata_double, [(200, {"Content-Type": "text/html"}, b"<html>")])
+    session, _page = started_session(client)
+    client.get(f"/v/{session.link_token}/h5/return")
+
+    run_due_tasks()
+    DBTaskResult.objects.update(run_after=timezone.now())
+    run_due_tasks()
+
+    session.refresh_from_db()
+    assert (session.status, bool(session.face_image)) == ("passed", False)
+    assert VendorCall.objects.filter(endpoint="faceImage").count() == 1
+
+
+def test_a_face_photo_is_given_up_after_its_tries(client, jumdata_double):
+    jumdata_passing_with_a_face_at(jumdata_double, [(503, {}, b"")] * services.FACE_IMAGE_TRIES)
+    session, _page = started_session(client)
+    client.get(f"/v/{session.link_token}/h5/return")
+
+    for _ in range(services.FACE_IMAGE_TRIES + 1):
+        DBTaskResult.objects.update(run_after=timezone.now())
+        run_due_tasks()
+
+    assert VendorCall.objects.filter(endpoint="faceImage").count() == services.FACE_IMAGE_TRIES
+    session.refresh_from_db()
+    assert session.status == "passed" and not session.face_image

@@ -9,6 +9,7 @@ import requests
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from tests.conftest import run_due_tasks
 from verification.models import VendorCall, VerificationSession
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -75,6 +76,9 @@ def test_a_person_consents_passes_and_comes_back_verified(sandbox, client):
     session.refresh_from_db()
     assert (session.status, session.passed, session.vendor_code, session.attempts_used) == ("passed", True, "200", 1)
     assert session.consent_user_agent == "TestPhone/1.0" and session.consent_version
+    assert not session.face_image  # the page did not wait for it: a worker fetches it
+    run_due_tasks()
+    session.refresh_from_db()
     assert session.face_image.read().startswith(b"\xff\xd8\xff")
     page = client.get(f"/v/{session.link_token}/")
     assert 'id="result"' in page.text and "passed" in page.text
@@ -314,6 +318,8 @@ def test_an_h5_face_is_compared_with_the_id_photo(sandbox, client, realname, sta
     compare = VendorCall.objects.get(endpoint="idcardcompare")
     assert compare.vendor == "tencent" and "/sandbox/jumdata/face/" in compare.request_summary["url"]
     assert session.scores["similarity_threshold"] == 75.0
+    run_due_tasks()
+    session.refresh_from_db()
     assert session.face_image
 
 

@@ -2,6 +2,7 @@
 every call made to a vendor on a session's behalf."""
 
 import base64
+import copy
 import hashlib
 import secrets
 import uuid
@@ -9,12 +10,16 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import crypto
 from .fields import EncryptedTextField
 from .idcard import mask_idcard, mask_name
+
+
+_UNREAD = object()
 
 
 class ApiClient(models.Model):
@@ -190,14 +195,56 @@ class VerificationSession(models.Model):
     def __str__(self):
         return f"{self.get_method_display()} {self.external_ref}"
 
+    # --- saving only what changed ------------------------------------------
+    # A session is saved many times along its flow; writing every column each
+    # time re-encrypts the name and ID number and could write back a value
+    # another process changed meanwhile (the vendor lease). save() without
+    # update_fields writes the fields that differ from what was read.
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        session = super().from_db(db, field_names, values)
+        session._remember_saved(None)
+        return session
+
+    def refresh_from_db(self, *args, **kwargs):
+        super().refresh_from_db(*args, **kwargs)
+        self._remember_saved(kwargs.get("fields"))
+
     def save(self, *args, **kwargs):
         # An emptied (purged) ID number keeps its hash: retention keeps hashes.
         if self.idcard:
             self.idcard_hash = crypto.search_hash(self.idcard)
         update_fields = kwargs.get("update_fields")
-        if update_fields is not None and "idcard" in update_fields:
-            kwargs["update_fields"] = {*update_fields, "idcard_hash"}
+        if update_fields is None and self._saved is not None and not self._state.adding \
+                and not kwargs.get("force_insert"):
+            update_fields = kwargs["update_fields"] = self._changed_fields() | {"updated_at"}
+        elif update_fields is not None and "idcard" in update_fields:
+            update_fields = kwargs["update_fields"] = {*update_fields, "idcard_hash"}
         super().save(*args, **kwargs)
+        self._remember_saved(update_fields)
+
+    _saved = None  # attname → value as last read or written; None: not tracked
+
+    def _remember_saved(self, field_names) -> None:
+        saved = dict(self._saved or {})
+        for field in self._meta.concrete_fields:
+            if field.attname in self.__dict__ and (field_names is None or field.name in field_names):
+                saved[field.attname] = self._comparable(field)
+        self._saved = saved
+
+    def _comparable(self, field):
+        value = getattr(self, field.attname)
+        if isinstance(value, FieldFile):
+            return value.name
+        return copy.deepcopy(value) if isinstance(value, (dict, list)) else value
+
+    def _changed_fields(self) -> set[str]:
+        return {
+            field.name for field in self._meta.concrete_fields
+            if not field.primary_key and field.attname in self.__dict__
+            and self._saved.get(field.attname, _UNREAD) != self._comparable(field)
+        }
 
     # --- state ------------------------------------------------------------
 
@@ -234,6 +281,22 @@ class VerificationSession(models.Model):
             raise IllegalTransition("no attempt can start in this state")
         self.transition(self.Status.IN_PROGRESS)
         self.attempts_used += 1
+
+    def claim_attempt(self) -> bool:
+        """Begins an attempt and saves it in one conditional UPDATE, unless
+        another request began one since this session was read: then False,
+        and this object is read again. No lock is held."""
+        seen = {"status": self.status, "attempts_used": self.attempts_used}
+        self.begin_attempt()
+        self.challenge_kind = self.challenge_value = ""
+        self.updated_at = timezone.now()
+        changed = self._changed_fields() | {"updated_at"}
+        values = {name: getattr(self, self._meta.get_field(name).attname) for name in changed}
+        if type(self).objects.filter(pk=self.pk, **seen).update(**values) != 1:
+            self.refresh_from_db()
+            return False
+        self._remember_saved(changed)
+        return True
 
     @property
     def is_link_expired(self) -> bool:

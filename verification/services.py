@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .idcard import idcard_error, normalise_idcard
-from . import embedding, limits, media
+from . import crypto, embedding, limits, media
 from .audit import audit_record
 from .models import Method, SessionImage, VerificationSession
 from .webhooks import SESSION_COMPLETED, SESSION_REVIEWED, webhook_enqueue
@@ -50,6 +50,8 @@ REFERENCE_PHOTO_MAX_BYTES = 5 * 1024 * 1024
 EXTERNAL_REF_MAX_LENGTH = 128
 RETURN_URL_MAX_LENGTH = 2000
 VENDOR_LEASE_SECONDS = 60
+FACE_URL_FIELD = "task:face_image_url"
+FACE_IMAGE_TRIES = 5
 # Polls of Jumdata `result` right after the user came back without a final
 # answer (1 + 2 + 4 + 8 + 16 s); after that only the reconciliation near the
 # token's expiry asks again.
@@ -278,11 +280,10 @@ def session_start_h5(*, session: VerificationSession, return_url: str, ip: str =
     return client.html_url(started.token)
 
 
-def session_collect_h5_result(*, session_id, vendor_token: str, tries: int = 0) -> VerificationSession:
+def session_collect_h5_result(*, session: VerificationSession, vendor_token: str, tries: int = 0) -> VerificationSession:
     """Asks Jumdata for the result of one attempt and records it. Safe to call
     any number of times from anywhere: once the attempt has its answer, or
     while another process is asking, the vendor is not called."""
-    session = VerificationSession.objects.get(pk=session_id)
     if session.vendor_token != vendor_token or session.status not in (
         session.Status.IN_PROGRESS,
         session.Status.PROCESSING,
@@ -320,7 +321,7 @@ def _apply_h5_result(session: VerificationSession, result: jumdata.JumdataResult
         session.record_outcome(session.Status.PASSED, reason="passed", vendor_code=result.code, vendor=jumdata.VENDOR)
         _save_outcome(session)
         if result.face_image_url:
-            _store_face_image(session, result.face_image_url)
+            _store_face_image_later(session, result.face_image_url)
         return
     status, reason = {
         Outcome.NOT_PASSED: (session.Status.FAILED, "not_passed"),
@@ -335,7 +336,7 @@ def _compare_h5_face_with_idcard(session: VerificationSession, result: jumdata.J
     """A live face is not yet the right person: with a name and ID number,
     Tencent compares the face Jumdata returned with the ID photo."""
     if result.face_image_url:
-        _store_face_image(session, result.face_image_url)
+        _store_face_image_later(session, result.face_image_url)
     client = tencent.TencentClient.from_settings(session=session)
     try:
         comparison = client.compare_idcard(
@@ -408,16 +409,40 @@ def _schedule_h5_collection(session: VerificationSession, *, at, tries: int) -> 
     transaction.on_commit(lambda: collect_h5_result.using(run_after=at).enqueue(*args))
 
 
-def _store_face_image(session: VerificationSession, url: str) -> None:
-    """Keeps the vendor's face photo; the vendor's URL does not live forever."""
+def _store_face_image_later(session: VerificationSession, url: str) -> None:
+    """The vendor's face photo is fetched by a worker: the person's return
+    page does not wait for a second vendor request. The URL leads to a face,
+    so the task's stored arguments carry it encrypted."""
+    from .tasks import store_face_image
+
+    sealed_url = crypto.encrypt(url, field=FACE_URL_FIELD)
+    transaction.on_commit(lambda: store_face_image.enqueue(str(session.pk), sealed_url, 0))
+
+
+def session_store_face_image(*, session_id, sealed_url: str, tries: int) -> None:
+    """Keeps the vendor's face photo; the vendor's URL does not live forever.
+    A download without an answer, or with a 5xx, is tried again a few times
+    (it bills nothing)."""
+    from .tasks import store_face_image
+
+    session = VerificationSession.objects.get(pk=session_id)
+    if session.face_image:
+        return  # a repeated task
+    url = crypto.decrypt(sealed_url, field=FACE_URL_FIELD)
+    call = vendor_call(vendor=jumdata.VENDOR, endpoint="faceImage", session=session, request_summary={})
     try:
-        with vendor_call(vendor=jumdata.VENDOR, endpoint="faceImage", session=session, request_summary={}) as call:
+        with call:
             response = call.send("GET", url, timeout=settings.VENDOR_TIMEOUT_SECONDS)
             content = response.content
             if response.status_code != 200 or not content.startswith(b"\xff\xd8\xff"):
                 raise ValueError(f"HTTP {response.status_code}, {len(content)} bytes, not a JPEG")
     except (VendorError, ValueError):
-        logger.warning("session=%s face image not stored", session.pk)
+        unanswered = call.record.http_status is None or call.record.http_status >= 500
+        if unanswered and tries + 1 < FACE_IMAGE_TRIES:
+            at = timezone.now() + timedelta(seconds=backoff_seconds(tries))
+            store_face_image.using(run_after=at).enqueue(session_id, sealed_url, tries + 1)
+        else:
+            logger.warning("session=%s face image not stored (try %d)", session.pk, tries + 1)
         return
     session.face_image.save(f"{session.pk}.jpg", ContentFile(content), save=True)
 
@@ -543,14 +568,9 @@ def _begin_attempt(session: VerificationSession, *, ip: str = "") -> None:
         raise StepRefused(_("No further attempt is possible for this verification."), http_status=409,
                           code="no_attempt_left")
     _refuse_beyond_attempt_limits(session, ip=ip)
-    with transaction.atomic():
-        locked = VerificationSession.objects.select_for_update().get(pk=session.pk)
-        if locked.attempts_used != session.attempts_used or locked.status != session.status:
-            raise StepRefused(_("This verification was started in another window."), http_status=409,
-                              code="started_elsewhere")
-        session.begin_attempt()
-        session.challenge_kind = session.challenge_value = ""
-        session.save()
+    if not session.claim_attempt():
+        raise StepRefused(_("This verification was started in another window."), http_status=409,
+                          code="started_elsewhere")
 
 
 def _refuse_beyond_attempt_limits(session: VerificationSession, *, ip: str) -> None:

@@ -5,12 +5,20 @@ from datetime import timedelta
 from django_tasks import task
 
 from . import services, webhooks
+from .models import VerificationSession
 
 
 @task()
 def collect_h5_result(session_id: str, vendor_token: str, tries: int = 0) -> None:
     """Fetches a Jumdata result the browser may never come back for."""
-    services.session_collect_h5_result(session_id=session_id, vendor_token=vendor_token, tries=tries)
+    session = VerificationSession.objects.select_related("client").get(pk=session_id)
+    services.session_collect_h5_result(session=session, vendor_token=vendor_token, tries=tries)
+
+
+@task()
+def store_face_image(session_id: str, sealed_url: str, tries: int = 0) -> None:
+    """Downloads the face photo Jumdata returned with a pass."""
+    services.session_store_face_image(session_id=session_id, sealed_url=sealed_url, tries=tries)
 
 
 @task()
