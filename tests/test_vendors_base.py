@@ -1,7 +1,9 @@
-"""The retry policy and redaction shared by every vendor client."""
+"""The retry policy, redaction and transport shared by every vendor client."""
 
 import pytest
 
+from tests.http_double import HttpDouble
+from verification.vendors import base
 from verification.vendors.base import (
     VendorConnectionError,
     VendorRejected,
@@ -9,6 +11,7 @@ from verification.vendors.base import (
     backoff_seconds,
     redact,
     should_retry,
+    vendor_call,
 )
 
 
@@ -65,3 +68,38 @@ def test_redaction_keeps_no_secret_blob_name_or_id_number():
         "code": 0,
         "data2": {"token": "012345…"},
     }
+
+
+# --- the environment's proxy settings, read once per vendor host ------------------
+
+
+@pytest.fixture
+def egress_proxy(monkeypatch):
+    """An HTTP proxy named by the environment, as a data centre's egress would be."""
+    base._proxies_for.cache_clear()
+    with HttpDouble() as proxy:
+        proxy.respond = lambda request: (200, {"Content-Type": "application/json"}, b"{}")
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        yield proxy
+    base._proxies_for.cache_clear()
+
+
+def call_vendor(url):
+    with vendor_call(vendor="jumdata", endpoint="init", request_summary={}) as call:
+        return call.send("POST", url, timeout=5).status_code
+
+
+@pytest.mark.django_db
+def test_vendor_calls_go_through_the_proxy_the_environment_names(egress_proxy):
+    assert call_vendor("http://api.vendor.example/lifecheck/h5/v2/init") == 200
+
+    assert [r.path for r in egress_proxy.requests] == ["http://api.vendor.example/lifecheck/h5/v2/init"]
+
+
+@pytest.mark.django_db
+def test_hosts_in_no_proxy_are_called_directly(egress_proxy, monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    with HttpDouble() as vendor:
+        assert call_vendor(f"{vendor.url}/lifecheck/h5/v2/init") == 200
+
+    assert not egress_proxy.requests and [r.path for r in vendor.requests] == ["/lifecheck/h5/v2/init"]

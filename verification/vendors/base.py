@@ -2,8 +2,11 @@
 through which vendor HTTP goes (it leaves a VendorCall row whatever
 happens), redaction of what that row keeps, and the retry policy."""
 
+import functools
 import logging
+import os
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 
 import requests
@@ -15,7 +18,22 @@ from .breaker import breaker_allows, breaker_record
 logger = logging.getLogger(__name__)
 
 # One pooled HTTP session per process: vendor calls reuse TLS connections.
+# requests would read proxies, CA bundle and ~/.netrc from the environment on
+# every call (a scan of os.environ, a file lookup); they are read once here,
+# proxies once per vendor host, which honours NO_PROXY as requests does.
 _http = requests.Session()
+_http.trust_env = False
+_http.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+
+
+@functools.lru_cache(maxsize=32)
+def _proxies_for(origin: str) -> dict:
+    return requests.utils.get_environ_proxies(origin)
+
+
+def _origin(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 # --- errors -------------------------------------------------------------------
@@ -237,7 +255,8 @@ class vendor_call:
             )
         self._sent = True
         try:
-            response = _http.request(method, url, timeout=timeout, allow_redirects=False, **kwargs)
+            response = _http.request(method, url, timeout=timeout, allow_redirects=False,
+                                     proxies=_proxies_for(_origin(url)), **kwargs)
         except requests.RequestException as exc:
             reached = _may_have_reached(exc)
             raise VendorConnectionError(
