@@ -1,6 +1,9 @@
 """Uploaded media are judged by their content and normalised to what the
 vendors take: MP4, H.264 + AAC, moov first, within the size limit."""
 
+import dataclasses
+
+import av
 import pytest
 
 from tests.media_samples import make_jpeg, make_png, make_video
@@ -20,6 +23,8 @@ def clips(tmp_path_factory):
         "long": make_video(folder / "long.mp4", seconds=12.0),
         "tiny": make_video(folder / "tiny.mp4", width=240, height=320),
         "landscape_hd": make_video(folder / "hd.mp4", width=1280, height=720, seconds=3.0),
+        "chromium_h264": make_video(folder / "chromium-h264.mp4", fragmented=True),
+        "h264_opus": make_video(folder / "h264-opus.mp4", audio_codec="libopus"),
     }
 
 
@@ -48,6 +53,72 @@ def test_normalising_gives_h264_aac_mp4_with_moov_first(clips, tmp_path, clip):
     head = target.read_bytes()[:64]
     assert head.index(b"moov") < 64, "faststart: the moov atom comes before the media"
     assert result.size == target.stat().st_size < 3_000_000
+
+
+def packets(path):
+    with av.open(str(path)) as container:
+        return [(p.stream.type, bytes(p)) for p in container.demux() if p.size]
+
+
+@pytest.mark.parametrize("clip", ["phone", "chromium_h264", "no_audio"])
+def test_what_phones_record_is_copied_not_re_encoded(clips, tmp_path, clip):
+    facts = media.probe_video(clips[clip])
+    target = tmp_path / "out.mp4"
+
+    result = media.normalise_video(clips[clip], target, facts=facts, max_bytes=3_000_000)
+
+    assert result.remuxed
+    assert sorted(packets(target)) == sorted(packets(clips[clip]))
+    head = target.read_bytes()[:64]
+    assert head.index(b"moov") < 64 and b"moof" not in target.read_bytes(), "one faststart MP4, not fragments"
+    again = media.probe_video(target)
+    assert (again.video_codec, again.width, again.height) == ("h264", 480, 640)
+
+
+def test_a_copied_video_leaves_the_files_metadata_behind(tmp_path):
+    source = make_video(tmp_path / "phone.mp4")
+    tagged = tmp_path / "tagged.mp4"
+    with av.open(str(source)) as original, av.open(str(tagged), "w", format="mp4") as output:
+        output.metadata["location"] = "+31.2304+121.4737/"
+        copies = {s.index: output.add_stream_from_template(s) for s in original.streams}
+        for packet in original.demux():
+            if packet.dts is not None:
+                packet.stream = copies[packet.stream.index]
+                output.mux(packet)
+    target = tmp_path / "out.mp4"
+
+    media.normalise_video(tagged, target, facts=media.probe_video(tagged), max_bytes=3_000_000)
+
+    with av.open(str(target)) as result:
+        assert "location" not in result.metadata
+
+
+@pytest.mark.parametrize(
+    "clip, change, why",
+    [("h264_opus", {}, "Opus sound"), ("phone", {"rotation": 90, "width": 640, "height": 480}, "turned by a rotation flag"),
+     ("landscape_hd", {}, "larger than vendors need")],
+)
+def test_h264_that_vendors_cannot_take_as_it_is_is_transcoded(clips, tmp_path, clip, change, why):
+    facts = dataclasses.replace(media.probe_video(clips[clip]), **change)
+    target = tmp_path / "out.mp4"
+
+    result = media.normalise_video(clips[clip], target, facts=facts, max_bytes=3_000_000)
+
+    assert not result.remuxed, why
+    again = media.probe_video(target)
+    assert (again.video_codec, again.audio_codec) == ("h264", "aac")
+    if change.get("rotation") == 90:
+        assert (again.width, again.height) == (640, 480)
+
+
+def test_h264_over_the_size_limit_is_transcoded_to_fit(clips, tmp_path):
+    facts = media.probe_video(clips["phone"])
+    limit = clips["phone"].stat().st_size - 1
+    target = tmp_path / "out.mp4"
+
+    result = media.normalise_video(clips["phone"], target, facts=facts, max_bytes=limit)
+
+    assert not result.remuxed and target.stat().st_size <= limit
 
 
 def test_big_frames_are_scaled_down_and_kept_under_the_limit(clips, tmp_path):

@@ -8,7 +8,7 @@ needed."""
 import logging
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 import av
@@ -156,11 +156,58 @@ def check_speech_level(path) -> float:
 class Normalised:
     facts: VideoFacts
     size: int
+    remuxed: bool = False  # packets copied, nothing re-encoded
 
 
 def normalise_video(src, dst, *, facts: VideoFacts, max_bytes: int) -> Normalised:
-    """Transcodes `src` into an MP4 (H.264 + AAC, faststart) at `dst` that
-    fits in `max_bytes`, upright whatever the phone's rotation flag said."""
+    """Makes `src` an MP4 (H.264 + AAC, faststart) at `dst` that fits in
+    `max_bytes`, upright whatever the phone's rotation flag said.
+
+    What iPhones and Android Chrome record is H.264 + AAC already: when it
+    is also upright, 8-bit 4:2:0, no larger than MAX_LONG_SIDE and within
+    `max_bytes`, its packets are copied into a new file (milliseconds, and
+    no second generation of compression). Anything else is transcoded."""
+    if _is_vendor_ready(src, facts, max_bytes):
+        return _remux(src, dst, facts=facts, max_bytes=max_bytes)
+    return _transcode(src, dst, facts=facts, max_bytes=max_bytes)
+
+
+def _is_vendor_ready(src, facts: VideoFacts, max_bytes: int) -> bool:
+    if facts.video_codec != "h264" or facts.audio_codec not in ("aac", None) or facts.rotation:
+        return False
+    if max(facts.width, facts.height) > MAX_LONG_SIDE or os.path.getsize(src) > max_bytes:
+        return False
+    try:
+        with av.open(str(src), metadata_errors="ignore") as source:
+            return source.streams.video[0].codec_context.pix_fmt in ("yuv420p", "yuvj420p")
+    except (av.FFmpegError, IndexError):
+        return False
+
+
+def _remux(src, dst, *, facts: VideoFacts, max_bytes: int) -> Normalised:
+    try:
+        with av.open(str(src), metadata_errors="ignore") as source, av.open(
+            str(dst), "w", format="mp4", options={"movflags": "+faststart"}
+        ) as target:
+            # Only the picture and the sound: other tracks (a phone's location
+            # or timecode) and the file's metadata stay behind.
+            wanted = [source.streams.video[0], *source.streams.audio[:1]]
+            copies = {stream.index: target.add_stream_from_template(stream) for stream in wanted}
+            for packet in source.demux(*wanted):
+                if packet.dts is None:  # the demuxer's end-of-stream marker
+                    continue
+                packet.stream = copies[packet.stream.index]
+                target.mux(packet)
+    except av.FFmpegError as error:
+        logger.info("remux failed: %s", type(error).__name__)
+        return _transcode(src, dst, facts=facts, max_bytes=max_bytes)
+    size = os.path.getsize(dst)
+    if size > max_bytes:
+        return _transcode(src, dst, facts=facts, max_bytes=max_bytes)
+    return Normalised(facts=replace(facts, container="mp4"), size=size, remuxed=True)
+
+
+def _transcode(src, dst, *, facts: VideoFacts, max_bytes: int) -> Normalised:
     width, height = _output_size(facts)
     audio_budget = AUDIO_BITRATE if facts.audio_codec else 0
     # A rate cap that keeps the file under max_bytes with 10 % for the container.
