@@ -5,11 +5,14 @@ latency of every web request meanwhile (the uploads and the pages' status
 polls, every 2 s as recorder.js does), and counts lost or doubly-submitted
 attempts (target: none).
 
-    .venv/bin/python bench/concurrent_videos.py [--people 50] [--workers 4] [--latency 3]
+    .venv/bin/python bench/concurrent_videos.py [--people 50] [--workers 4] [--latency 3] [--clip webm|mp4]
 
-The clip is what Chromium's MediaRecorder uploads (6 s WebM, VP9 + Opus,
-480×640, at the recorder's bitrate), each person's copy remuxed with its own
+The clip is what a MediaRecorder uploads (6 s, 480×640, at the recorder's
+bitrate): with --clip webm desktop Chromium's VP9 + Opus, which every upload
+must be transcoded from; with --clip mp4 a phone's H.264 + AAC (Safari,
+Android Chrome), which is remuxed. Each person's copy is remuxed with its own
 title so no two files are the same (a repeated file is refused as a replay).
+The task workers run at nice 10 (bench/portal.py).
 """
 
 import argparse
@@ -38,8 +41,8 @@ OUTCOMES = {"passed", "failed", "error", "expired"}
 def personal_copies(clip: Path, folder: Path, count: int) -> list[Path]:
     copies = []
     for number in range(count):
-        copy = folder / f"person-{number}.webm"
-        with av.open(str(clip)) as source, av.open(str(copy), "w", format="webm") as target:
+        copy = folder / f"person-{number}{clip.suffix}"
+        with av.open(str(clip)) as source, av.open(str(copy), "w", format=clip.suffix[1:]) as target:
             target.metadata["title"] = f"person {number}"
             streams = {s.index: target.add_stream_from_template(s) for s in source.streams}
             for packet in source.demux():
@@ -72,7 +75,7 @@ class Person(threading.Thread):
             self.timed("GET", "challenge").raise_for_status()
             self.go.wait()
             with self.video.open("rb") as file:
-                answer = self.timed("POST", "video", files={"video": ("recording.webm", file, "video/webm")},
+                answer = self.timed("POST", "video", files={"video": (self.video.name, file, f"video/{self.video.suffix[1:]}")},
                                     data={"capture": "recorder"})
             if answer.status_code != 202:
                 self.failure = f"upload answered {answer.status_code}: {answer.text[:200]}"
@@ -97,11 +100,13 @@ def main():
     parser.add_argument("--people", type=int, default=50)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--latency", type=float, default=3.0)
+    parser.add_argument("--clip", choices=["webm", "mp4"], default="webm",
+                        help="webm: desktop Chromium's VP9 + Opus (transcoded); mp4: a phone's H.264 + AAC (remuxed)")
     arguments = parser.parse_args()
     redis.Redis.from_url(REDIS_URL).flushdb()
     env = {"REDIS_URL": REDIS_URL, "SANDBOX_LATENCY_SECONDS": str(arguments.latency)}
     with tempfile.TemporaryDirectory() as scratch, running_portal(workers=arguments.workers, extra_env=env) as portal:
-        clip = Path(scratch) / "recording.webm"
+        clip = Path(scratch) / f"recording.{arguments.clip}"
         make_clip(clip)
         videos = personal_copies(clip, Path(scratch), arguments.people)
         tokens = []
@@ -137,7 +142,8 @@ def main():
         outcomes = VerificationSession.objects.values_list("status", flat=True)
         all_ms = [ms for _path, ms, _status in latencies]
         summary = {
-            "setup": f"{arguments.people} people, vendor latency {arguments.latency} s, {arguments.workers} task workers, "
+            "setup": f"{arguments.people} people, {arguments.clip} clips, vendor latency {arguments.latency} s, "
+                     f"{arguments.workers} task workers (nice 10), "
                      "gunicorn 2 × 8 threads, PostgreSQL, Redis, 2 cores",
             "seconds_until_all_have_an_outcome": round(ended - started, 1),
             "outcomes": {status: list(outcomes).count(status) for status in set(outcomes)},

@@ -138,18 +138,29 @@ def check_speech_level(path) -> float:
             audio = next((s for s in container.streams if s.type == "audio"), None)
             if audio is None:
                 raise MediaRejected("no_audio", _("The video has no sound. Allow the microphone and read the numbers aloud."))
+            # Opus and AAC decode into some 300 small frames; measured in
+            # one-second blocks, the arithmetic is a few array operations.
+            fifo = av.AudioFifo()
             for frame in container.decode(audio):
-                values = frame.to_ndarray()
-                if values.dtype.kind in "iu":  # integer samples: scale to [-1, 1]
-                    values = values / float(numpy.iinfo(values.dtype).max)
-                sum_squares += float(numpy.square(values, dtype=numpy.float64).sum())
-                samples += values.size
+                frame.pts = None  # the FIFO checks timestamps for gaps; loudness does not care
+                fifo.write(frame)
+                while fifo.samples >= audio.rate:
+                    sum_squares, samples = _add_squares(fifo.read(audio.rate), sum_squares, samples)
+            if fifo.samples:
+                sum_squares, samples = _add_squares(fifo.read(), sum_squares, samples)
     except av.FFmpegError:
         raise MediaRejected("unreadable", _("This video cannot be read. Please record it again.")) from None
     dbfs = 10 * math.log10(sum_squares / samples) if samples and sum_squares > 0 else -120.0
     if dbfs < QUIET_DBFS:
         raise MediaRejected("too_quiet", _("We could not hear you. Read the numbers aloud, clearly, in a quiet place."))
     return dbfs
+
+
+def _add_squares(frame, sum_squares: float, samples: int) -> tuple[float, int]:
+    values = frame.to_ndarray()
+    if values.dtype.kind in "iu":  # integer samples: scale to [-1, 1]
+        values = values / float(numpy.iinfo(values.dtype).max)
+    return sum_squares + float(numpy.square(values, dtype=numpy.float64).sum()), samples + values.size
 
 
 @dataclass(frozen=True)
