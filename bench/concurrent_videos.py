@@ -5,7 +5,7 @@ latency of every web request meanwhile (the uploads and the pages' status
 polls, every 2 s as recorder.js does), and counts lost or doubly-submitted
 attempts (target: none).
 
-    .venv/bin/python bench/concurrent_videos.py [--people 50] [--workers 4] [--latency 3] [--clip webm|mp4]
+    .venv/bin/python bench/concurrent_videos.py [--people 50] [--workers 2] [--threads 8] [--latency 3] [--clip webm|mp4]
 
 The clip is what a MediaRecorder uploads (6 s, 480×640, at the recorder's
 bitrate): with --clip webm desktop Chromium's VP9 + Opus, which every upload
@@ -98,14 +98,17 @@ def percentile(values, share):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--people", type=int, default=50)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2, help="task worker processes")
+    parser.add_argument("--threads", type=int, default=8,
+                        help="tasks each worker runs at once (a video task mostly waits for the vendor)")
     parser.add_argument("--latency", type=float, default=3.0)
     parser.add_argument("--clip", choices=["webm", "mp4"], default="webm",
                         help="webm: desktop Chromium's VP9 + Opus (transcoded); mp4: a phone's H.264 + AAC (remuxed)")
     arguments = parser.parse_args()
     redis.Redis.from_url(REDIS_URL).flushdb()
     env = {"REDIS_URL": REDIS_URL, "SANDBOX_LATENCY_SECONDS": str(arguments.latency)}
-    with tempfile.TemporaryDirectory() as scratch, running_portal(workers=arguments.workers, extra_env=env) as portal:
+    with tempfile.TemporaryDirectory() as scratch, running_portal(
+            workers=arguments.workers, worker_threads=arguments.threads, extra_env=env) as portal:
         clip = Path(scratch) / f"recording.{arguments.clip}"
         make_clip(clip)
         videos = personal_copies(clip, Path(scratch), arguments.people)
@@ -143,7 +146,7 @@ def main():
         all_ms = [ms for _path, ms, _status in latencies]
         summary = {
             "setup": f"{arguments.people} people, {arguments.clip} clips, vendor latency {arguments.latency} s, "
-                     f"{arguments.workers} task workers (nice 10), "
+                     f"{arguments.workers} task workers × {arguments.threads} threads (nice 10), "
                      "gunicorn 2 × 8 threads, PostgreSQL, Redis, 2 cores",
             "seconds_until_all_have_an_outcome": round(ended - started, 1),
             "outcomes": {status: list(outcomes).count(status) for status in set(outcomes)},

@@ -56,13 +56,14 @@ class Portal:
             raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
         return done.stdout
 
-    def start_workers(self, count: int) -> None:
+    def start_workers(self, count: int, *, threads: int = 1) -> None:
         # Below the web processes' priority: on cores they share, a person's
         # page comes before background work (deploy/compose.yaml does the
         # same with CPU shares).
         for _ in range(count):
             self.processes.append(subprocess.Popen(
-                ["nice", "-n", str(WORKER_NICENESS), PYTHON, "manage.py", "db_worker", "--interval", "0.2"],
+                ["nice", "-n", str(WORKER_NICENESS), PYTHON, "manage.py", "db_worker", "--interval", "0.2",
+                 "--threads", str(threads)],
                 cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             ))
 
@@ -78,8 +79,8 @@ def fresh_database(url: str) -> None:
 
 
 @contextlib.contextmanager
-def running_portal(*, workers: int = 0, web_processes: int = 2, threads: int = 8, database: str = DEFAULT_DATABASE,
-                   extra_env: dict | None = None):
+def running_portal(*, workers: int = 0, worker_threads: int = 1, web_processes: int = 2, threads: int = 8,
+                   database: str = DEFAULT_DATABASE, extra_env: dict | None = None):
     folder = Path(tempfile.mkdtemp(prefix="kyc-bench-"))
     port, vendor_port = free_port(), free_port()
     vendors = f"http://127.0.0.1:{vendor_port}/sandbox"
@@ -128,7 +129,7 @@ def running_portal(*, workers: int = 0, web_processes: int = 2, threads: int = 8
                 env={**env, "PORT": str(server_port)}, stdout=subprocess.DEVNULL,
                 stderr=(logs / f"{name}.log").open("w"),
             ))
-        portal.start_workers(workers)
+        portal.start_workers(workers, threads=worker_threads)
         for server in (portal.url, f"http://127.0.0.1:{vendor_port}"):
             wait_until_up(server)
         yield portal

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import av
 import numpy as np
 import requests
+from av.video.reformatter import VideoReformatter
 
 # FFmpeg's own log stays as PyAV leaves it (off by default): a broken upload
 # is an expected event here, reported through MediaError, and the level is
@@ -271,10 +272,12 @@ def _decode_video(stream, packets, snapshots):
     count = len(packets)
     targets = sorted({min(count - 1, int((k + 0.5) * count / snapshots)) for k in range(snapshots)})
     chosen, frames, motion_sum, previous = [], 0, 0.0, None
+    # One scaler for every frame: a new one per frame costs more than decoding.
+    thumbnails = VideoReformatter()
     try:
         for packet in [*packets, None]:
             for frame in stream.decode(packet):
-                thumbnail = frame.reformat(width=32, height=32, format="gray").to_ndarray().astype(np.float32)
+                thumbnail = thumbnails.reformat(frame, width=32, height=32, format="gray").to_ndarray().astype(np.float32)
                 if previous is not None:
                     motion_sum += float(np.abs(thumbnail - previous).mean())
                 previous = thumbnail

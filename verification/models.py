@@ -207,9 +207,9 @@ class VerificationSession(models.Model):
         session._remember_saved(None)
         return session
 
-    def refresh_from_db(self, *args, **kwargs):
-        super().refresh_from_db(*args, **kwargs)
-        self._remember_saved(kwargs.get("fields"))
+    def refresh_from_db(self, using=None, fields=None, from_queryset=None):
+        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
+        self._remember_saved(fields)
 
     def save(self, *args, **kwargs):
         # An emptied (purged) ID number keeps its hash: retention keeps hashes.
@@ -229,7 +229,8 @@ class VerificationSession(models.Model):
     def _remember_saved(self, field_names) -> None:
         saved = dict(self._saved or {})
         for field in self._meta.concrete_fields:
-            if field.attname in self.__dict__ and (field_names is None or field.name in field_names):
+            named = field_names is None or field.name in field_names or field.attname in field_names
+            if named and field.attname in self.__dict__:
                 saved[field.attname] = self._comparable(field)
         self._saved = saved
 
