@@ -5,7 +5,7 @@ latency of every web request meanwhile (the uploads and the pages' status
 polls, every 2 s as recorder.js does), and counts lost or doubly-submitted
 attempts (target: none).
 
-    .venv/bin/python bench/concurrent_videos.py [--people 50] [--workers 2] [--threads 8] [--latency 3] [--clip webm|mp4]
+    .venv/bin/python bench/concurrent_videos.py [--people 50] [--workers 2] [--threads 16] [--latency 3] [--clip webm|mp4]
 
 The clip is what a MediaRecorder uploads (6 s, 480×640, at the recorder's
 bitrate): with --clip webm desktop Chromium's VP9 + Opus, which every upload
@@ -99,7 +99,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--people", type=int, default=50)
     parser.add_argument("--workers", type=int, default=2, help="task worker processes")
-    parser.add_argument("--threads", type=int, default=8,
+    parser.add_argument("--threads", type=int, default=16,
                         help="tasks each worker runs at once (a video task mostly waits for the vendor)")
     parser.add_argument("--latency", type=float, default=3.0)
     parser.add_argument("--clip", choices=["webm", "mp4"], default="webm",

@@ -4,6 +4,8 @@ own media and temporary folders, optionally task workers, and an API client.
 The sandbox vendors answer from a gunicorn of their own, as a real vendor
 is another server: were they served by the portal's own threads, a burst of
 requests waiting on the vendor would leave no thread to answer as the vendor.
+Task workers and the vendors run at nice 10, below the portal's web
+processes (in production neither shares the web's cores, or yields them).
 
     with running_portal(workers=1) as portal:
         portal.api("POST", "/api/v1/sessions", {...})
@@ -33,6 +35,7 @@ GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/kyc_bench"
 KEY = "A" * 43 + "="
 WORKER_NICENESS = 10
+VENDOR_THREADS = 32
 
 
 @dataclass
@@ -123,11 +126,17 @@ def running_portal(*, workers: int = 0, worker_threads: int = 1, web_processes: 
         # BENCH_LOG_DIR keeps what the servers print (errors, warnings) for a look afterwards.
         logs = Path(os.environ.get("BENCH_LOG_DIR") or folder)
         logs.mkdir(parents=True, exist_ok=True)
-        for name, server_port in (("portal", port), ("vendors", vendor_port)):
+        # A real vendor serves many callers at once, on machines of its own:
+        # its threads are not the portal's limit (each emulated call may sleep
+        # out SANDBOX_LATENCY_SECONDS), and its decoding yields the cores to
+        # the portal's web processes, as the workers' does.
+        servers = (("portal", port, threads, 0), ("vendors", vendor_port, VENDOR_THREADS, WORKER_NICENESS))
+        for name, server_port, server_threads, niceness in servers:
             portal.processes.append(subprocess.Popen(
-                [GUNICORN, "-c", "gunicorn.conf.py", "--access-logfile", "/dev/null"], cwd=ROOT,
-                env={**env, "PORT": str(server_port)}, stdout=subprocess.DEVNULL,
-                stderr=(logs / f"{name}.log").open("w"),
+                ["nice", "-n", str(niceness), GUNICORN, "-c", "gunicorn.conf.py", "--access-logfile", "/dev/null"],
+                cwd=ROOT,
+                env={**env, "PORT": str(server_port), "GUNICORN_THREADS": str(server_threads)},
+                stdout=subprocess.DEVNULL, stderr=(logs / f"{name}.log").open("w"),
             ))
         portal.start_workers(workers, threads=worker_threads)
         for server in (portal.url, f"http://127.0.0.1:{vendor_port}"):
