@@ -68,7 +68,8 @@ bench-h5: install-dev wrk
 bench-video: install-dev
 	$(BIN)/python bench/video_pipeline.py
 bench-concurrent: install-dev
-	$(BIN)/python bench/concurrent_videos.py
+	$(BIN)/python bench/concurrent_videos.py --clip mp4
+	$(BIN)/python bench/concurrent_videos.py --clip webm
 bench-faults: install-dev
 	$(BIN)/python bench/vendor_faults.py
 bench-malformed: install-dev

@@ -35,7 +35,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.portal import GUNICORN, ROOT, free_port, running_portal  # noqa: E402
+from bench.portal import GUNICORN, ROOT, cpu_seconds_of, free_port, running_portal  # noqa: E402
 
 PATHS_SCRIPT = Path(__file__).resolve().parent / "wrk" / "paths.lua"
 REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -100,6 +100,19 @@ def form(fields: dict) -> str:
     return urlencode(fields)
 
 
+def with_cpu(run, cpu_seconds) -> dict:
+    """`run`'s wrk result, with the CPU milliseconds each request cost each
+    part of the machine (wrk's own not counted)."""
+    before = cpu_seconds()
+    result = run()
+    after = cpu_seconds()
+    result["cpu_ms_per_request"] = {
+        part: round((after[part] - before.get(part, 0.0)) * 1000 / max(result["requests"], 1), 2) for part in after
+    }
+    result["cpu_ms_per_request"]["all"] = round(sum(result["cpu_ms_per_request"].values()), 2)
+    return result
+
+
 def bare_site(*, seconds: int, connections: int) -> dict:
     port = free_port()
     env = {**os.environ, "PORT": str(port), "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "8", "PYTHONPATH": str(ROOT)}
@@ -113,7 +126,8 @@ def bare_site(*, seconds: int, connections: int) -> dict:
                 break
             except requests.ConnectionError:
                 time.sleep(0.1)
-        return wrk(url, ["/"] * 1_000_000, seconds=seconds, connections=connections)
+        return with_cpu(lambda: wrk(url, ["/"] * 1_000_000, seconds=seconds, connections=connections),
+                        lambda: cpu_seconds_of({server.pid: "bare view"}))
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -143,11 +157,12 @@ def main():
 
         # Throughput: as many connections as the load asks; each session is used once.
         tokens = consented_sessions(arguments.sessions)
-        start = wrk(portal.url, [f"/v/{t}/h5/start" for t in tokens], method="POST", **load)
+        start = with_cpu(lambda: wrk(portal.url, [f"/v/{t}/h5/start" for t in tokens], method="POST", **load),
+                         portal.cpu_seconds)
         started = list(VerificationSession.objects.exclude(vendor_token="").values_list("link_token", flat=True))
         # The person presses "pass" on the sandbox page (not part of what is measured).
         JumdataTask.objects.filter(outcome="").update(outcome="pass")
-        back = wrk(portal.url, [f"/v/{t}/h5/return" for t in started], **load)
+        back = with_cpu(lambda: wrk(portal.url, [f"/v/{t}/h5/return" for t in started], **load), portal.cpu_seconds)
         passed = VerificationSession.objects.filter(status="passed").count()
 
         init_body = form({**sandbox_signature(), "returnUrl": f"{portal.url}/v/x/h5/return"})
@@ -159,8 +174,8 @@ def main():
             return wrk(portal.vendor_url, [f"/sandbox/jumdata/lifecheck/h5/v2/{endpoint}"] * many, method="POST",
                        body=body, **how)
 
-        direct_init = vendor_direct("init", init_body, **load)
-        direct_result = vendor_direct("result", result_body, **load)
+        direct_init = with_cpu(lambda: vendor_direct("init", init_body, **load), portal.cpu_seconds)
+        direct_result = with_cpu(lambda: vendor_direct("result", result_body, **load), portal.cpu_seconds)
 
         faces_stored_under_load = VerificationSession.objects.exclude(face_image="").count()
         faces_drained_after = wait_for_face_downloads()

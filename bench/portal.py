@@ -47,6 +47,12 @@ class Portal:
     tmp: Path
     api_key: str = ""
     processes: list = field(default_factory=list)
+    roles: dict = field(default_factory=dict)  # pid → "portal", "vendors" or "workers"
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time used so far by the portal's web processes, the vendors,
+        the task workers, PostgreSQL and Redis."""
+        return cpu_seconds_of(self.roles)
 
     def api(self, method: str, path: str, payload=None, **kwargs):
         return requests.request(
@@ -69,6 +75,29 @@ class Portal:
                  "--threads", str(threads)],
                 cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             ))
+            self.roles[self.processes[-1].pid] = "workers"
+
+
+def cpu_seconds_of(roles: dict[int, str]) -> dict[str, float]:
+    """CPU seconds of each role: the processes `roles` names and their
+    children (a gunicorn master's workers, alive or reaped), and every
+    PostgreSQL and Redis process on the machine."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            head, _, rest = (entry / "stat").read_text().rpartition(")")
+        except OSError:
+            continue  # gone meanwhile
+        fields = rest.split()
+        pid, ppid, name = int(entry.name), int(fields[1]), head.partition("(")[2]
+        role = roles.get(pid) or roles.get(ppid) or {"postgres": "postgres", "redis-server": "redis"}.get(name)
+        if role:
+            # utime + stime, and those of its children already reaped
+            used[role] = used.get(role, 0.0) + sum(int(value) for value in fields[11:15]) / ticks
+    return used
 
 
 def fresh_database(url: str) -> None:
@@ -132,12 +161,13 @@ def running_portal(*, workers: int = 0, worker_threads: int = 1, web_processes: 
         # the portal's web processes, as the workers' does.
         servers = (("portal", port, threads, 0), ("vendors", vendor_port, VENDOR_THREADS, WORKER_NICENESS))
         for name, server_port, server_threads, niceness in servers:
-            portal.processes.append(subprocess.Popen(
+            portal.processes.append(server := subprocess.Popen(
                 ["nice", "-n", str(niceness), GUNICORN, "-c", "gunicorn.conf.py", "--access-logfile", "/dev/null"],
                 cwd=ROOT,
                 env={**env, "PORT": str(server_port), "GUNICORN_THREADS": str(server_threads)},
                 stdout=subprocess.DEVNULL, stderr=(logs / f"{name}.log").open("w"),
             ))
+            portal.roles[server.pid] = name
         portal.start_workers(workers, threads=worker_threads)
         for server in (portal.url, f"http://127.0.0.1:{vendor_port}"):
             wait_until_up(server)
