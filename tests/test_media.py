@@ -227,3 +227,29 @@ def test_a_jpeg_cut_before_its_size_is_unreadable(tmp_path):
         media.probe_image(cut)
 
     assert refused.value.code == "unreadable"
+
+
+def test_a_process_transcodes_no_more_videos_at_once_than_it_has_slots(clips, tmp_path, monkeypatch):
+    import threading
+    import time
+
+    running, most = [], []
+
+    def encode(src, dst, **kwargs):
+        running.append(src)
+        most.append(len(running))
+        time.sleep(0.05)
+        running.pop()
+        return media.Normalised(facts=kwargs["facts"], size=0)
+
+    monkeypatch.setattr(media, "_TRANSCODE_SLOTS", threading.BoundedSemaphore(2))
+    monkeypatch.setattr(media, "_encode_h264_aac", encode)
+    facts = media.probe_video(clips["webm"])
+    threads = [threading.Thread(target=media.normalise_video, args=(clips["webm"], tmp_path / f"{n}.mp4"),
+                                kwargs={"facts": facts, "max_bytes": 3_000_000}) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(most) == 6 and max(most) == 2

@@ -8,6 +8,7 @@ needed."""
 import logging
 import math
 import os
+import threading
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
@@ -219,6 +220,18 @@ def _remux(src, dst, *, facts: VideoFacts, max_bytes: int) -> Normalised:
 
 
 def _transcode(src, dst, *, facts: VideoFacts, max_bytes: int) -> Normalised:
+    # A worker with many threads waits on many vendor calls at once, which
+    # costs nothing; transcoding is CPU, and more at once than there are
+    # cores only makes each slower, until the vendor calls queued behind them
+    # run past their timeout.
+    with _TRANSCODE_SLOTS:
+        return _encode_h264_aac(src, dst, facts=facts, max_bytes=max_bytes)
+
+
+_TRANSCODE_SLOTS = threading.BoundedSemaphore(os.cpu_count() or 1)
+
+
+def _encode_h264_aac(src, dst, *, facts: VideoFacts, max_bytes: int) -> Normalised:
     width, height = _output_size(facts)
     audio_budget = AUDIO_BITRATE if facts.audio_codec else 0
     # A rate cap that keeps the file under max_bytes with 10 % for the container.
