@@ -35,6 +35,8 @@ JPEG_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 QUIET_DBFS = -45.0  # speech at arm's length is around -30 to -20 dBFS
 AUDIO_RATE = 48000
 AUDIO_BITRATE = 64_000
+# Transcodes one process runs at once (see _transcode).
+_TRANSCODE_SLOTS = threading.BoundedSemaphore(os.cpu_count() or 1)
 
 
 class MediaRejected(Exception):
@@ -226,9 +228,6 @@ def _transcode(src, dst, *, facts: VideoFacts, max_bytes: int) -> Normalised:
     # run past their timeout.
     with _TRANSCODE_SLOTS:
         return _encode_h264_aac(src, dst, facts=facts, max_bytes=max_bytes)
-
-
-_TRANSCODE_SLOTS = threading.BoundedSemaphore(os.cpu_count() or 1)
 
 
 def _encode_h264_aac(src, dst, *, facts: VideoFacts, max_bytes: int) -> Normalised:
