@@ -3,6 +3,8 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from verification.models import ApiClient, IllegalTransition, VerificationSession
@@ -155,3 +157,41 @@ def test_an_attempt_claimed_elsewhere_first_is_not_claimed_again():
     stored = VerificationSession.objects.get(pk=session.pk)
     assert stored.attempts_used == 1
     assert (session.status, session.attempts_used) == (S.IN_PROGRESS, 1)  # read again
+# --- the vendor lease ---------------------------------------------------------------
+
+
+def test_a_vendor_lease_keeps_a_second_process_out_until_the_answer_is_saved():
+    session = make_session(status=S.IN_PROGRESS)
+    other_process = VerificationSession.objects.get(pk=session.pk)
+
+    assert session.take_vendor_lease(60)
+    assert VerificationSession.objects.get(pk=session.pk).vendor_busy_until > timezone.now()
+    assert not other_process.take_vendor_lease(60)
+
+    session.record_outcome(S.PASSED, reason="passed")
+    with CaptureQueriesContext(connection) as queries:
+        session.save()
+        session.end_vendor_lease()
+
+    assert len(queries) == 1  # the answer and the lease's end in one UPDATE
+    stored = VerificationSession.objects.get(pk=session.pk)
+    assert (stored.status, stored.vendor_busy_until) == (S.PASSED, None)
+
+
+def test_a_vendor_lease_without_an_answer_saved_is_ended_on_its_own():
+    session = make_session(status=S.IN_PROGRESS)
+    assert session.take_vendor_lease(60)
+
+    session.end_vendor_lease()
+
+    assert VerificationSession.objects.get(pk=session.pk).vendor_busy_until is None
+    assert VerificationSession.objects.get(pk=session.pk).take_vendor_lease(60)
+
+
+def test_a_lapsed_vendor_lease_is_taken_over():
+    session = make_session(status=S.IN_PROGRESS)
+    VerificationSession.objects.filter(pk=session.pk).update(vendor_busy_until=timezone.now() - timedelta(seconds=1))
+
+    assert session.take_vendor_lease(60)
+
+

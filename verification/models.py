@@ -299,6 +299,33 @@ class VerificationSession(models.Model):
         self._remember_saved(changed)
         return True
 
+    def take_vendor_lease(self, seconds: int) -> bool:
+        """Marks the row busy for `seconds` before a vendor call on its
+        behalf, unless another process holds a lease: compare-and-set, so no
+        lock is held during the call (on SQLite a held write lock would block
+        the sandbox answering it). The lease lasts until this object's next
+        save, which writes its end along with the answer, or end_vendor_lease()."""
+        now = timezone.now()
+        until = now + timedelta(seconds=seconds)
+        taken = (
+            type(self).objects.filter(pk=self.pk, status=self.status)
+            .exclude(vendor_busy_until__gt=now)
+            .update(vendor_busy_until=until)
+        )
+        if taken != 1:
+            return False
+        self.vendor_busy_until = until
+        self._remember_saved({"vendor_busy_until"})
+        self.vendor_busy_until = None
+        return True
+
+    def end_vendor_lease(self) -> None:
+        """Ends the lease, unless a save since has ended it already."""
+        self.vendor_busy_until = None
+        if self._saved.get("vendor_busy_until") is not None:
+            type(self).objects.filter(pk=self.pk).update(vendor_busy_until=None)
+            self._remember_saved({"vendor_busy_until"})
+
     @property
     def is_link_expired(self) -> bool:
         return timezone.now() >= self.expires_at

@@ -289,7 +289,7 @@ def session_collect_h5_result(*, session: VerificationSession, vendor_token: str
         session.Status.PROCESSING,
     ):
         return session
-    if not _take_vendor_lease(session):
+    if not session.take_vendor_lease(VENDOR_LEASE_SECONDS):
         return session
     try:
         client = jumdata.JumdataClient.from_settings(session=session)
@@ -300,7 +300,7 @@ def session_collect_h5_result(*, session: VerificationSession, vendor_token: str
         else:
             _apply_h5_result(session, result, tries=tries)
     finally:
-        _release_vendor_lease(session)
+        session.end_vendor_lease()
     return session
 
 
@@ -445,23 +445,6 @@ def session_store_face_image(*, session_id, sealed_url: str, tries: int) -> None
             logger.warning("session=%s face image not stored (try %d)", session.pk, tries + 1)
         return
     session.face_image.save(f"{session.pk}.jpg", ContentFile(content), save=True)
-
-
-def _take_vendor_lease(session: VerificationSession) -> bool:
-    """Compare-and-set on the row, so no lock is held during the vendor call
-    (on SQLite a held write lock would block the sandbox answering it)."""
-    now = timezone.now()
-    taken = (
-        VerificationSession.objects.filter(pk=session.pk, status=session.status)
-        .exclude(vendor_busy_until__gt=now)
-        .update(vendor_busy_until=now + timedelta(seconds=VENDOR_LEASE_SECONDS))
-    )
-    return taken == 1
-
-
-def _release_vendor_lease(session: VerificationSession) -> None:
-    VerificationSession.objects.filter(pk=session.pk).update(vendor_busy_until=None)
-    session.vendor_busy_until = None
 
 
 def refuse_if_link_expired(session: VerificationSession) -> None:
