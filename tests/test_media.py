@@ -142,10 +142,34 @@ def test_what_a_vendor_would_refuse_is_refused_first(clips, clip, needs_speech, 
 
 
 def test_a_silent_video_is_not_accepted_where_speech_is_needed(clips):
+    silent = media.probe_video(clips["silent_stream"], measure_speech=True)
     with pytest.raises(media.MediaRejected) as rejected:
-        media.check_speech_level(clips["silent_stream"])
+        media.check_video(silent, needs_speech=True)
     assert rejected.value.code == "too_quiet"
-    assert -30 < media.check_speech_level(clips["phone"]) < -10
+
+    spoken = media.probe_video(clips["phone"], measure_speech=True)
+    media.check_video(spoken, needs_speech=True)
+    assert -30 < spoken.speech_dbfs < -10
+    assert spoken.as_dict()["speech_dbfs"] == round(spoken.speech_dbfs, 1)
+
+
+def test_the_speech_level_is_measured_only_when_asked(clips):
+    facts = media.probe_video(clips["phone"])
+    assert facts.speech_dbfs is None and "speech_dbfs" not in facts.as_dict()
+    with pytest.raises(ValueError):
+        media.check_video(facts, needs_speech=True)
+
+
+def test_an_over_long_video_is_refused_without_reading_it_to_the_end(clips, tmp_path):
+    minute = make_video(tmp_path / "minute.webm", seconds=60, width=480, height=640, fps=2, container="webm",
+                      video_codec="libvpx-vp9", audio_codec="libopus")
+
+    facts = media.probe_video(minute, measure_speech=True)
+
+    assert media.MAX_SECONDS < facts.duration < 15  # stopped once past the limit
+    with pytest.raises(media.MediaRejected) as rejected:
+        media.check_video(facts, needs_speech=True)
+    assert rejected.value.code == "too_long"
 
 
 def test_silent_methods_take_a_video_without_sound(clips):

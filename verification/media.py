@@ -57,18 +57,22 @@ class VideoFacts:
     height: int
     duration: float
     rotation: int = 0
+    speech_dbfs: float | None = None  # the audio's loudness, when it was measured
 
     def as_dict(self) -> dict:
-        return {
+        facts = {
             "container": self.container, "video_codec": self.video_codec, "audio_codec": self.audio_codec,
             "width": self.width, "height": self.height, "duration": round(self.duration, 3),
             "rotation": self.rotation,
         }
+        if self.speech_dbfs is not None:
+            facts["speech_dbfs"] = round(self.speech_dbfs, 1)
+        return facts
 
 
-def probe_video(path) -> VideoFacts:
-    """What the file at `path` is. Raises MediaRejected for anything that is
-    not a decodable video."""
+def probe_video(path, *, measure_speech: bool = False) -> VideoFacts:
+    """What the file at `path` is, and with `measure_speech` how loud its
+    sound is. Raises MediaRejected for anything that is not a decodable video."""
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
             video = next((s for s in container.streams if s.type == "video"), None)
@@ -78,14 +82,12 @@ def probe_video(path) -> VideoFacts:
             if max(video.codec_context.width, video.codec_context.height) > MAX_INPUT_SIDE:
                 raise MediaRejected("frame_too_large", _("This video's picture is too large. Record it with your phone's camera."))
             audio = next((s for s in container.streams if s.type == "audio"), None)
-            first = next(container.decode(video), None)
-            if first is None:
-                raise MediaRejected("unreadable", _("This video cannot be read. Please record it again."))
-            rotation = int(first.rotation or 0) % 360
-            container.seek(0)
-            duration = _scan_duration(container, video)
+            first, duration, speech_dbfs = _read_packets(container, video, audio if measure_speech else None)
     except av.FFmpegError:
         raise MediaRejected("unreadable", _("This file is not a video we can read. Please record a video.")) from None
+    if first is None:
+        raise MediaRejected("unreadable", _("This video cannot be read. Please record it again."))
+    rotation = int(first.rotation or 0) % 360
     width, height = video.codec_context.width, video.codec_context.height
     if rotation in (90, 270):
         width, height = height, width
@@ -97,21 +99,67 @@ def probe_video(path) -> VideoFacts:
         height=height,
         duration=duration,
         rotation=rotation,
+        speech_dbfs=speech_dbfs,
     )
 
 
-def _scan_duration(container, video) -> float:
-    """Seconds from the first to the last video packet. MediaRecorder's WebM
-    carries no duration in its header, so the packets are the only truth."""
-    first = last = None
-    for packet in container.demux(video):
+def _read_packets(container, video, audio):
+    """One pass over the file: the first video frame (its rotation), the
+    duration — first to last video packet, as MediaRecorder's WebM carries
+    none in its header — and, given `audio`, the loudness in dBFS. A file
+    found longer than MAX_SECONDS is not read further: it will be refused."""
+    first_frame, first_pts, last_pts = None, None, None
+    too_long = int(Fraction(MAX_SECONDS + 1) / video.time_base)  # in the stream's own ticks
+    loudness = _Loudness(audio.codec_context.sample_rate) if audio else None
+    for packet in container.demux([video, audio] if audio else [video]):
+        if packet.stream.index != video.index:
+            for frame in packet.decode():
+                loudness.add(frame)
+            continue
+        if first_frame is None:
+            # Decoded until the first frame comes out (B-frames delay it); the
+            # empty packet at the end flushes the decoder.
+            first_frame = next(iter(packet.decode()), None)
         if packet.pts is None:
             continue
-        start = packet.pts * packet.time_base
-        end = (packet.pts + (packet.duration or 0)) * packet.time_base
-        first = start if first is None else min(first, start)
-        last = end if last is None else max(last, end)
-    return float(last - first) if first is not None else 0.0
+        end = packet.pts + (packet.duration or 0)
+        first_pts = packet.pts if first_pts is None else min(first_pts, packet.pts)
+        last_pts = end if last_pts is None else max(last_pts, end)
+        if last_pts - first_pts > too_long and first_frame is not None:
+            break
+    duration = float((last_pts - first_pts) * video.time_base) if first_pts is not None else 0.0
+    return first_frame, duration, loudness.dbfs() if loudness else None
+
+
+class _Loudness:
+    """Mean square of the samples, over one-second blocks: Opus and AAC
+    decode into some 300 small frames, and the arithmetic per block is a
+    few array operations."""
+
+    def __init__(self, rate: int):
+        self.rate = rate or AUDIO_RATE
+        self.fifo = av.AudioFifo()
+        self.sum_squares, self.samples = 0.0, 0
+
+    def add(self, frame) -> None:
+        frame.pts = None  # the FIFO checks timestamps for gaps; loudness does not care
+        self.fifo.write(frame)
+        while self.fifo.samples >= self.rate:
+            self._add_block(self.fifo.read(self.rate))
+
+    def dbfs(self) -> float:
+        if self.fifo.samples:
+            self._add_block(self.fifo.read())
+        if not self.samples or self.sum_squares <= 0:
+            return -120.0
+        return 10 * math.log10(self.sum_squares / self.samples)
+
+    def _add_block(self, frame) -> None:
+        values = frame.to_ndarray()
+        if values.dtype.kind in "iu":  # integer samples: scale to [-1, 1]
+            values = values / float(numpy.iinfo(values.dtype).max)
+        self.sum_squares += float(numpy.square(values, dtype=numpy.float64).sum())
+        self.samples += values.size
 
 
 def check_video(facts: VideoFacts, *, needs_speech: bool) -> None:
@@ -130,40 +178,10 @@ def check_video(facts: VideoFacts, *, needs_speech: bool) -> None:
         raise MediaRejected(
             "no_audio", _("The video has no sound. Allow the microphone and read the numbers aloud.")
         )
-
-
-def check_speech_level(path) -> float:
-    """The audio's loudness in dBFS; refuses a recording nobody can hear.
-    Decodes the audio alone, which takes milliseconds."""
-    sum_squares, samples = 0.0, 0
-    try:
-        with av.open(str(path), metadata_errors="ignore") as container:
-            audio = next((s for s in container.streams if s.type == "audio"), None)
-            if audio is None:
-                raise MediaRejected("no_audio", _("The video has no sound. Allow the microphone and read the numbers aloud."))
-            # Opus and AAC decode into some 300 small frames; measured in
-            # one-second blocks, the arithmetic is a few array operations.
-            fifo = av.AudioFifo()
-            for frame in container.decode(audio):
-                frame.pts = None  # the FIFO checks timestamps for gaps; loudness does not care
-                fifo.write(frame)
-                while fifo.samples >= audio.rate:
-                    sum_squares, samples = _add_squares(fifo.read(audio.rate), sum_squares, samples)
-            if fifo.samples:
-                sum_squares, samples = _add_squares(fifo.read(), sum_squares, samples)
-    except av.FFmpegError:
-        raise MediaRejected("unreadable", _("This video cannot be read. Please record it again.")) from None
-    dbfs = 10 * math.log10(sum_squares / samples) if samples and sum_squares > 0 else -120.0
-    if dbfs < QUIET_DBFS:
+    if needs_speech and facts.speech_dbfs is None:
+        raise ValueError("the speech level was not measured: probe_video(measure_speech=True)")
+    if needs_speech and facts.speech_dbfs < QUIET_DBFS:
         raise MediaRejected("too_quiet", _("We could not hear you. Read the numbers aloud, clearly, in a quiet place."))
-    return dbfs
-
-
-def _add_squares(frame, sum_squares: float, samples: int) -> tuple[float, int]:
-    values = frame.to_ndarray()
-    if values.dtype.kind in "iu":  # integer samples: scale to [-1, 1]
-        values = values / float(numpy.iinfo(values.dtype).max)
-    return sum_squares + float(numpy.square(values, dtype=numpy.float64).sum()), samples + values.size
 
 
 @dataclass(frozen=True)

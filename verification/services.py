@@ -597,10 +597,9 @@ def session_submit_media(*, session: VerificationSession, kind: str, upload, cap
     path = Path(upload.temporary_file_path())
     try:
         if kind == Submission.Kind.VIDEO:
-            facts = media.probe_video(path)
-            media.check_video(facts, needs_speech=method_needs_speech(session))
-            if method_needs_speech(session):
-                media.check_speech_level(path)
+            needs_speech = method_needs_speech(session)
+            facts = media.probe_video(path, measure_speech=needs_speech)
+            media.check_video(facts, needs_speech=needs_speech)
             facts = facts.as_dict()
         else:
             facts = media.probe_image(path).__dict__
