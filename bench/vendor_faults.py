@@ -90,7 +90,9 @@ def main():
         requests.post(trouble, data={"hang_seconds": "20", "seconds": str(arguments.fault_seconds)}, timeout=10)
         time.sleep(arguments.fault_seconds)
         requests.post(trouble, data={"seconds": "0"}, timeout=10)
-        time.sleep(40)  # the vendor is back: the breaker probes and closes
+        # The vendor is back. A probe sent just before fails at the read
+        # timeout (15 s), the breaker stays open 30 s more, then probes and closes.
+        time.sleep(60)
         stop.set()
         for thread in threads:
             thread.join(timeout=120)

@@ -59,7 +59,9 @@ def session(settings, tmp_path):
     )
     found.face_image.save("face.jpg", ContentFile(make_jpeg()), save=True)
     Submission.objects.create(session=found, attempt=1, kind="video", capture="file", content_sha256="a" * 64,
-                              original=ContentFile(b"\x00\x00\x00\x18ftypmp42", name="orig.mp4"))
+                              original=ContentFile(b"\x00\x00\x00\x18ftypmp42", name="orig.mp4"),
+                              facts={"container": "mp4", "video_codec": "h264", "audio_codec": "aac", "width": 480,
+                                     "height": 640, "duration": 6.0, "speech_dbfs": -21.5})
     SessionImage.objects.create(session=found, attempt=1, kind="best_frame", image=ContentFile(make_jpeg(), name="f.jpg"))
     VendorCall.objects.create(session=found, vendor="tencent", endpoint="livedetectfour", vendor_code="-5008", billed=False)
     return found
@@ -111,6 +113,7 @@ def test_a_reviewer_sees_the_evidence_and_is_audited(client, rita, session):
 
     assert 'id="evidence"' in page and "livedetectfour" in page and "语音识别失败" in page
     assert "62" in page and "meets-no" in page  # the score against its threshold
+    assert "480×640 6.0s · 语音音量 -21.5 dBFS" in page  # the back office speaks Chinese
     assert page.count("<video") >= 1 and reverse("admin:verification_session_media", args=[session.pk, "face"]) in page
     assert "张三" not in page and IDCARD not in page and 'id="show-identity"' not in page
     entry = AuditEntry.objects.get()
