@@ -35,10 +35,7 @@ GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/kyc_bench"
 KEY = "A" * 43 + "="
 WORKER_NICENESS = 10
-# The emulated vendor's 32 request threads, over 4 processes: one caller's
-# request (a worker fetching a face photo) does not hold another's (the
-# portal's `result`) behind the same interpreter lock.
-VENDOR_PROCESSES, VENDOR_THREADS = 4, 8
+VENDOR_THREADS = 32
 
 
 @dataclass
@@ -162,13 +159,12 @@ def running_portal(*, workers: int = 0, worker_threads: int = 1, web_processes: 
         # its threads are not the portal's limit (each emulated call may sleep
         # out SANDBOX_LATENCY_SECONDS), and its decoding yields the cores to
         # the portal's web processes, as the workers' does.
-        servers = (("portal", port, web_processes, threads, 0),
-                   ("vendors", vendor_port, VENDOR_PROCESSES, VENDOR_THREADS, WORKER_NICENESS))
-        for name, server_port, processes, server_threads, niceness in servers:
+        servers = (("portal", port, threads, 0), ("vendors", vendor_port, VENDOR_THREADS, WORKER_NICENESS))
+        for name, server_port, server_threads, niceness in servers:
             portal.processes.append(server := subprocess.Popen(
                 ["nice", "-n", str(niceness), GUNICORN, "-c", "gunicorn.conf.py", "--access-logfile", "/dev/null"],
                 cwd=ROOT,
-                env={**env, "PORT": str(server_port), "WEB_CONCURRENCY": str(processes), "GUNICORN_THREADS": str(server_threads)},
+                env={**env, "PORT": str(server_port), "GUNICORN_THREADS": str(server_threads)},
                 stdout=subprocess.DEVNULL, stderr=(logs / f"{name}.log").open("w"),
             ))
             portal.roles[server.pid] = name
