@@ -316,6 +316,7 @@ class VerificationSession(models.Model):
             return False
         self.vendor_busy_until = until
         self._remember_saved({"vendor_busy_until"})
+        # Ended already in memory: the next save writes the end with the answer.
         self.vendor_busy_until = None
         return True
 
