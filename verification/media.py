@@ -119,7 +119,8 @@ def probe_video(path, *, measure_speech: bool = False) -> VideoFacts:
         with av.open(str(path), metadata_errors="ignore") as container:
             video = next((s for s in container.streams if s.type == "video"), None)
             still = container.format.name in ("image2", "gif") or container.format.name.endswith("_pipe")
-            if video is None or video.codec_context.width == 0 or still:
+            # No codec context: a stream this FFmpeg cannot decode (an SVG's, say).
+            if video is None or video.codec_context is None or video.codec_context.width == 0 or still:
                 raise MediaRejected("not_a_video", _("This file holds no video. Please record a video."))
             if max(video.codec_context.width, video.codec_context.height) > MAX_INPUT_SIDE:
                 raise MediaRejected("frame_too_large", _("This video's picture is too large. Record it with your phone's camera."))
@@ -457,7 +458,9 @@ def probe_image(path) -> ImageFacts:
     if declared[0] * declared[1] > MAX_PHOTO_PIXELS:
         raise MediaRejected("frame_too_large", _("This photo is too large. Take it with your phone's camera."))
     try:
-        with av.open(str(path), format="image2") as container:
+        # The demuxer for the format the signature showed: image2 would pick
+        # its decoder by the file's name, which the person chose.
+        with av.open(str(path), format=f"{kind}_pipe") as container:
             frame = next(container.decode(video=0))
     except (av.FFmpegError, StopIteration):
         raise MediaRejected("unreadable", _("This photo cannot be read. Please take it again.")) from None
