@@ -11,15 +11,15 @@ would show)."""
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.core.files.base import ContentFile
-from django.test import Client
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 
 from tests.browser import chromium, wait
 from tests.conftest import run_due_tasks
 from tests.http_double import HttpDouble
-from tests.media_samples import make_jpeg, make_png, make_video
+from tests.media_samples import make_png, make_video
 from verification.models import AuditEntry, SessionImage, Submission, VerificationSession
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
