@@ -223,7 +223,12 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # urllib3's DEBUG lines name every vendor request's path and query:
+        # a vendor's signed URL to a person's face, say.
+        "urllib3": {"level": "INFO"},
+    },
 }
 
 

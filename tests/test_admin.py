@@ -136,8 +136,8 @@ def test_a_supervisor_sees_the_full_identity_and_is_audited(client, sam, session
 def media_urls(session):
     submission, image = session.submissions.get(), session.images.get()
     return [
-        reverse("admin:verification_media", args=["original", submission.pk]),
-        reverse("admin:verification_media", args=["image", image.pk]),
+        reverse("admin:verification_media", args=["original", submission.public_id]),
+        reverse("admin:verification_media", args=["image", image.public_id]),
         reverse("admin:verification_session_media", args=[session.pk, "face"]),
     ]
 

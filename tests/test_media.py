@@ -30,14 +30,14 @@ def clips(tmp_path_factory):
 
 def test_a_mediarecorder_webm_has_its_duration_found_by_scanning(clips):
     facts = media.probe_video(clips["webm"])
-    assert facts.container == "matroska,webm" and facts.video_codec == "vp9" and facts.audio_codec == "opus"
+    assert facts.container == "webm" and facts.video_codec == "vp9" and facts.audio_codec == "opus"
     assert 5.8 < facts.duration < 6.2
     assert (facts.width, facts.height) == (480, 640)
 
 
 def test_the_codecs_not_the_container_decide(clips):
     facts = media.probe_video(clips["vp9_in_mp4"])
-    assert facts.container.startswith("mov,mp4") and facts.video_codec == "vp9"
+    assert facts.container == "mp4" and facts.video_codec == "vp9"
 
 
 @pytest.mark.parametrize("clip", ["webm", "vp9_in_mp4", "phone"])
@@ -48,7 +48,7 @@ def test_normalising_gives_h264_aac_mp4_with_moov_first(clips, tmp_path, clip):
     result = media.normalise_video(clips[clip], target, facts=facts, max_bytes=3_000_000)
 
     again = media.probe_video(target)
-    assert (again.video_codec, again.audio_codec, again.container.startswith("mov,mp4")) == ("h264", "aac", True)
+    assert (again.video_codec, again.audio_codec, again.container) == ("h264", "aac", "mp4")
     assert (again.width, again.height) == (480, 640) and abs(again.duration - facts.duration) < 0.2
     head = target.read_bytes()[:64]
     assert head.index(b"moov") < 64, "faststart: the moov atom comes before the media"

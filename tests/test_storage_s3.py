@@ -87,10 +87,11 @@ def test_staff_stream_a_video_from_the_bucket(vendors, bucket, client, clips):  
     reviewer.user_permissions.set(Permission.objects.filter(codename__in=["view_verificationsession", "view_media"]))
     client.force_login(reviewer)
 
-    response = client.get(f"/admin/verification/media/normalised/{submission.pk}/")
+    response = client.get(f"/admin/verification/media/normalised/{submission.public_id}/")
 
     assert response.status_code == 200, response
     assert b"".join(response.streaming_content)[4:8] == b"ftyp"
+    assert response["Content-Type"] == "video/mp4"
 
 
 def test_retention_deletes_the_objects(vendors, bucket, client, clips):  # noqa: F811

@@ -9,6 +9,7 @@ from verification.vendors.base import (
     VendorRejected,
     VendorResponseError,
     backoff_seconds,
+    erase_personal,
     redact,
     should_retry,
     vendor_call,
@@ -68,6 +69,37 @@ def test_redaction_keeps_no_secret_blob_name_or_id_number():
         "code": 0,
         "data2": {"token": "012345…"},
     }
+
+
+def test_redaction_cuts_every_url_to_its_scheme_and_host():
+    face = "https://oss.example.com/faces/abc.jpg?Signature=s3cr3t&Expires=1"
+    body = {
+        "data": {"faceImageUrl": face},  # Jumdata `result`
+        "result": {"pictures": [face, "http://10.0.0.5:8080/p/1.jpg"]},  # Juhe videoAuth
+        "url": "https://user:pw@cdn.example.net/x.jpg",  # Tencent idcardcompare, with user-info
+        "returnUrl": "https://portal.example/v/link-token-abc/h5/return",
+        "msg": f"download failed: {face} (timeout)",
+    }
+
+    assert redact(body) == {
+        "data": {"faceImageUrl": "https://oss.example.com/…"},
+        "result": {"pictures": ["https://oss.example.com/…", "http://10.0.0.5:8080/…"]},
+        "url": "https://cdn.example.net/…",
+        "returnUrl": "https://portal.example/…",
+        "msg": "download failed: https://oss.example.com/… (timeout)",
+    }
+    assert redact(redact(body)) == redact(body), "stored summaries can be redacted again unchanged"
+
+
+def test_erasure_empties_masked_names_and_id_numbers_and_keeps_the_rest():
+    kept = redact({"realname": "张三", "idcard": "11010519491231002X", "idcard_name": "张三", "code": 0,
+                   "data": {"sim": 91, "pictures": ["https://oss.example.com/a.jpg"]}, "token": "0123456789"})
+
+    assert erase_personal(kept) == {"realname": "<erased>", "idcard": "<erased>", "idcard_name": "<erased>",
+                                    "code": 0, "data": {"sim": 91, "pictures": ["https://oss.example.com/…"]},
+                                    "token": "012345…"}
+    assert erase_personal({"pictures": ["https://oss.example.com/a.jpg?sig=1"]}) == {
+        "pictures": ["https://oss.example.com/…"]}, "rows written before URLs were cut"
 
 
 # --- the environment's proxy settings, read once per vendor host ------------------

@@ -130,7 +130,7 @@ class VerificationSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         user = request.user
         can_media = user.has_perm("verification.view_media")
         submissions = list(session.submissions.order_by("attempt"))
-        media_url = lambda kind, pk: reverse("admin:verification_media", args=[kind, pk])  # noqa: E731
+        media_url = lambda kind, public_id: reverse("admin:verification_media", args=[kind, public_id])  # noqa: E731
         calls = []
         for call in session.vendor_calls.order_by("created_at"):
             module = VENDOR_MODULES.get(call.vendor)
@@ -144,13 +144,13 @@ class VerificationSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "attempts": [
                 {
                     "submission": s,
-                    "original_url": media_url("original", s.pk) if can_media and s.original else "",
-                    "normalised_url": media_url("normalised", s.pk) if can_media and s.normalised else "",
+                    "original_url": media_url("original", s.public_id) if can_media and s.original else "",
+                    "normalised_url": media_url("normalised", s.public_id) if can_media and s.normalised else "",
                 }
                 for s in submissions
             ],
             "images": [
-                {"image": i, "url": media_url("image", i.pk) if can_media else ""} for i in session.images.all()
+                {"image": i, "url": media_url("image", i.public_id) if can_media else ""} for i in session.images.all()
             ],
             "face_url": reverse("admin:verification_session_media", args=[session.pk, "face"])
             if can_media and session.face_image else "",

@@ -1,6 +1,8 @@
 """Uploaded videos and photos: what they are (judged from their content, never
 their name or declared type), whether a vendor can use them, and the one
 normalised form the vendors get: MP4 with H.264 + AAC, moov atom first.
+What a file is also names it in storage and types it when staff open it
+(STORED_FORMATS).
 
 PyAV carries its own FFmpeg (with libx264 and aac), so no system ffmpeg is
 needed."""
@@ -9,8 +11,10 @@ import logging
 import math
 import os
 import threading
+import uuid
 from dataclasses import dataclass, replace
 from fractions import Fraction
+from pathlib import PurePosixPath
 
 import av
 import numpy
@@ -37,6 +41,44 @@ AUDIO_RATE = 48000
 AUDIO_BITRATE = 64_000
 # Transcodes one process runs at once (see _transcode).
 _TRANSCODE_SLOTS = threading.BoundedSemaphore(os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class StoredFormat:
+    extension: str
+    content_type: str
+
+
+# Every format the portal keeps, by the name the probes give it (a video's
+# container, an image's format): the one place that says what a stored file
+# is called and the exact type it is served as. The client's file name and
+# declared type are never used: an upload named `x.html` that is an MP4 is
+# stored and served as an MP4, and markup is no format here at all.
+STORED_FORMATS = {
+    "mp4": StoredFormat("mp4", "video/mp4"),
+    "mov": StoredFormat("mov", "video/quicktime"),
+    "3gp": StoredFormat("3gp", "video/3gpp"),
+    "webm": StoredFormat("webm", "video/webm"),
+    "matroska": StoredFormat("mkv", "video/x-matroska"),
+    "jpeg": StoredFormat("jpg", "image/jpeg"),
+    "png": StoredFormat("png", "image/png"),
+}
+IMAGE_FORMATS = frozenset({"jpeg", "png"})
+VIDEO_FORMATS = frozenset(STORED_FORMATS) - IMAGE_FORMATS
+
+
+def stored_name(format_name: str) -> str:
+    """A new random storage name for a file of `format_name` (a key of
+    STORED_FORMATS): nothing in it comes from the person or guesses well."""
+    return f"{uuid.uuid4().hex}.{STORED_FORMATS[format_name].extension}"
+
+
+def stored_format(name: str) -> StoredFormat | None:
+    """What a stored file is served as, read back from the extension
+    stored_name gave it; None for a name the table never makes (an older
+    version kept the client's extension, `.html` say)."""
+    extension = PurePosixPath(name).suffix[1:]
+    return next((known for known in STORED_FORMATS.values() if known.extension == extension), None)
 
 
 class MediaRejected(Exception):
@@ -77,7 +119,8 @@ def probe_video(path, *, measure_speech: bool = False) -> VideoFacts:
         with av.open(str(path), metadata_errors="ignore") as container:
             video = next((s for s in container.streams if s.type == "video"), None)
             still = container.format.name in ("image2", "gif") or container.format.name.endswith("_pipe")
-            if video is None or video.codec_context.width == 0 or still:
+            # No codec context: a stream this FFmpeg cannot decode (an SVG's, say).
+            if video is None or video.codec_context is None or video.codec_context.width == 0 or still:
                 raise MediaRejected("not_a_video", _("This file holds no video. Please record a video."))
             if max(video.codec_context.width, video.codec_context.height) > MAX_INPUT_SIDE:
                 raise MediaRejected("frame_too_large", _("This video's picture is too large. Record it with your phone's camera."))
@@ -92,7 +135,7 @@ def probe_video(path, *, measure_speech: bool = False) -> VideoFacts:
     if rotation in (90, 270):
         width, height = height, width
     return VideoFacts(
-        container=container.format.name,
+        container=_container_format(container.format.name, path),
         video_codec=video.codec_context.name,
         audio_codec=audio.codec_context.name if audio else None,
         width=width,
@@ -101,6 +144,42 @@ def probe_video(path, *, measure_speech: bool = False) -> VideoFacts:
         rotation=rotation,
         speech_dbfs=speech_dbfs,
     )
+
+
+# ISO base media brands that are not plain MP4 (ftyp's major brand).
+QUICKTIME_BRANDS = frozenset({b"qt  "})
+THREE_GP_BRANDS = frozenset({b"3gp4", b"3gp5", b"3gp6", b"3gp7", b"3ge6", b"3ge7", b"3gg6"})
+EBML_DOCTYPE = b"\x42\x82"
+
+
+def _container_format(demuxer: str, path) -> str:
+    """Which format a file is, from its own header: FFmpeg's demuxer reads
+    MP4, QuickTime and 3GP alike (and WebM and Matroska alike), so the ftyp
+    brand and the EBML DocType tell them apart. Other demuxers give their
+    own name, which STORED_FORMATS does not know."""
+    with open(path, "rb") as file:
+        head = file.read(64)
+    if demuxer.startswith("mov,mp4"):
+        if head[4:8] != b"ftyp":
+            return "mov"  # QuickTime before ftyp existed
+        brand = head[8:12]
+        if brand in QUICKTIME_BRANDS:
+            return "mov"
+        if brand in THREE_GP_BRANDS:
+            return "3gp"
+        if brand.startswith((b"3g", b"mj")):  # 3GPP2, Motion JPEG 2000: none of ours
+            return demuxer
+        return "mp4"
+    if demuxer == "matroska,webm":
+        at = head.find(EBML_DOCTYPE)
+        # The DocType's size is a one-byte EBML number (0x80 | length) in
+        # every writer we know; anything else is not guessed at.
+        if at < 0 or at + 3 > len(head) or not head[at + 2] & 0x80:
+            return demuxer
+        length = head[at + 2] & 0x7F
+        doctype = head[at + 3:at + 3 + length]
+        return {b"webm": "webm", b"matroska": "matroska"}.get(doctype, demuxer)
+    return demuxer
 
 
 def _read_packets(container, video, audio):
@@ -163,7 +242,12 @@ class _Loudness:
 
 
 def check_video(facts: VideoFacts, *, needs_speech: bool) -> None:
-    """Refuses, with a message saying what to fix, what a vendor would refuse."""
+    """Refuses, with a message saying what to fix, what a vendor would refuse
+    and what the portal would not know how to keep."""
+    if facts.container not in VIDEO_FORMATS:
+        raise MediaRejected(
+            "unsupported_format", _("This video format is not accepted. Record the video with your phone's camera.")
+        )
     if facts.duration < MIN_SECONDS:
         raise MediaRejected(
             "too_short", _("The video is too short. Record for about 6 seconds.")
@@ -365,11 +449,8 @@ def probe_image(path) -> ImageFacts:
     """A JPEG or PNG photo, decodable, with its size. Anything else is refused."""
     with open(path, "rb") as file:
         head = file.read(IMAGE_HEADER_BYTES)
-    if head.startswith(b"\xff\xd8\xff"):
-        kind = "jpeg"
-    elif head.startswith(b"\x89PNG\r\n\x1a\n"):
-        kind = "png"
-    else:
+    kind = image_format(head)
+    if kind is None:
         raise MediaRejected("not_an_image", _("Please take a photo (JPEG or PNG)."))
     declared = _declared_image_size(head, kind)
     if declared is None:
@@ -377,13 +458,25 @@ def probe_image(path) -> ImageFacts:
     if declared[0] * declared[1] > MAX_PHOTO_PIXELS:
         raise MediaRejected("frame_too_large", _("This photo is too large. Take it with your phone's camera."))
     try:
-        with av.open(str(path), format="image2") as container:
+        # The demuxer for the format the signature showed: image2 would pick
+        # its decoder by the file's name, which the person chose.
+        with av.open(str(path), format=f"{kind}_pipe") as container:
             frame = next(container.decode(video=0))
     except (av.FFmpegError, StopIteration):
         raise MediaRejected("unreadable", _("This photo cannot be read. Please take it again.")) from None
     if min(frame.width, frame.height) < MIN_SHORT_SIDE:
         raise MediaRejected("too_small", _("The photo resolution is too low. Use your phone's front camera."))
     return ImageFacts(format=kind, width=frame.width, height=frame.height)
+
+
+def image_format(head: bytes) -> str | None:
+    """"jpeg" or "png" from an image's first bytes (its signature), or None:
+    for photos people send and images vendors return alike."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    return None
 
 
 def _declared_image_size(head: bytes, kind: str) -> tuple[int, int] | None:

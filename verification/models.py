@@ -444,6 +444,8 @@ class Submission(models.Model):
         UNANSWERED = "unanswered", _("Sent, no answer")
 
     session = models.ForeignKey(VerificationSession, on_delete=models.CASCADE, related_name="submissions")
+    # What media URLs carry: random, so nobody reaches a video by counting.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     attempt = models.PositiveSmallIntegerField()
     kind = models.CharField(max_length=8, choices=Kind.choices)
     capture = models.CharField(max_length=10, choices=Capture.choices)
@@ -474,6 +476,7 @@ class SessionImage(models.Model):
         VENDOR_PICTURE = "vendor_picture", _("Vendor picture")
 
     session = models.ForeignKey(VerificationSession, on_delete=models.CASCADE, related_name="images")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)  # as Submission's
     attempt = models.PositiveSmallIntegerField()
     kind = models.CharField(max_length=16, choices=Kind.choices)
     image = models.FileField(upload_to="images/")

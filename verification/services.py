@@ -8,7 +8,6 @@ import logging
 import secrets
 import shutil
 import tempfile
-import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -31,6 +30,7 @@ from .vendors.base import (
     VendorError,
     VendorRejected,
     backoff_seconds,
+    erase_personal,
     should_retry,
     vendor_call,
 )
@@ -153,8 +153,8 @@ def session_create(
         max_attempts=settings.KYC_MAX_ATTEMPTS,
     )
     if photo_bytes:
-        extension = "png" if photo_bytes.startswith(b"\x89PNG") else "jpg"
-        session.reference_photo.save(f"{session.id}.{extension}", ContentFile(photo_bytes), save=False)
+        name = media.stored_name(media.image_format(photo_bytes))
+        session.reference_photo.save(name, ContentFile(photo_bytes), save=False)
     session.save()
     logger.info("session created id=%s method=%s", session.id, method)
     return session
@@ -183,7 +183,7 @@ def _decode_photo(data) -> tuple[bytes | None, str]:
         raw = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
         return None, "is not valid base64"
-    if not (raw.startswith(b"\xff\xd8\xff") or raw.startswith(b"\x89PNG\r\n\x1a\n")):
+    if media.image_format(raw) is None:
         return None, "must be a JPEG or PNG image"
     return raw, ""
 
@@ -434,8 +434,9 @@ def session_store_face_image(*, session_id, sealed_url: str, tries: int) -> None
         with call:
             response = call.send("GET", url, timeout=settings.VENDOR_TIMEOUT_SECONDS)
             content = response.content
-            if response.status_code != 200 or not content.startswith(b"\xff\xd8\xff"):
-                raise ValueError(f"HTTP {response.status_code}, {len(content)} bytes, not a JPEG")
+            image_format = media.image_format(content)
+            if response.status_code != 200 or image_format is None:
+                raise ValueError(f"HTTP {response.status_code}, {len(content)} bytes, not a JPEG or PNG")
     except (VendorError, ValueError):
         unanswered = call.record.http_status is None or call.record.http_status >= 500
         if unanswered and tries + 1 < FACE_IMAGE_TRIES:
@@ -444,7 +445,7 @@ def session_store_face_image(*, session_id, sealed_url: str, tries: int) -> None
         else:
             logger.warning("session=%s face image not stored (try %d)", session.pk, tries + 1)
         return
-    session.face_image.save(f"{session.pk}.jpg", ContentFile(content), save=True)
+    session.face_image.save(media.stored_name(image_format), ContentFile(content), save=True)
 
 
 def refuse_if_link_expired(session: VerificationSession) -> None:
@@ -617,7 +618,8 @@ def session_submit_media(*, session: VerificationSession, kind: str, upload, cap
     )
     try:
         with transaction.atomic():
-            submission.original.save(f"{uuid.uuid4().hex}{path.suffix or '.bin'}", File(upload), save=False)
+            stored_as = facts["container"] if kind == Submission.Kind.VIDEO else facts["format"]
+            submission.original.save(media.stored_name(stored_as), File(upload), save=False)
             submission.save()
             session.transition(session.Status.PROCESSING)
             session.reason = "awaiting_result"
@@ -740,7 +742,7 @@ def _vendor_ready_file(submission):
             yield None
             return
         with target.open("rb") as file:
-            submission.normalised.save(f"{uuid.uuid4().hex}.mp4", File(file), save=True)
+            submission.normalised.save(media.stored_name("mp4"), File(file), save=True)
         yield target
 
 
@@ -867,13 +869,18 @@ def _record_vendor_failure(session: VerificationSession, error: VendorError, *, 
 
 
 def _keep_image(session: VerificationSession, kind: str, content: bytes, *, as_face: bool) -> None:
-    extension = "png" if content.startswith(b"\x89PNG") else "jpg"
+    """Keeps an image a vendor returned, named by what it is; anything not a
+    JPEG or PNG is not kept (staff's browsers would be asked to open it)."""
+    image_format = media.image_format(content)
+    if image_format is None:
+        logger.warning("session=%s vendor image not kept: not a JPEG or PNG kind=%s", session.pk, kind)
+        return
     SessionImage.objects.create(
         session=session, attempt=session.attempts_used, kind=kind,
-        image=ContentFile(content, name=f"{uuid.uuid4().hex}.{extension}"),
+        image=ContentFile(content, name=media.stored_name(image_format)),
     )
     if as_face:
-        session.face_image.save(f"{uuid.uuid4().hex}.{extension}", ContentFile(content), save=False)
+        session.face_image.save(media.stored_name(image_format), ContentFile(content), save=False)
 
 
 def _sha256(path: Path) -> str:
@@ -988,13 +995,19 @@ def session_purge_media(*, session: VerificationSession) -> int:
 
 
 def session_purge_identity(*, session: VerificationSession) -> None:
-    """Forgets the name and ID number; the keyed hash stays for lookups."""
+    """Forgets the name and ID number, the session's own and the masked ones
+    its vendor-call summaries keep; the keyed hash stays for lookups."""
     kept_hash = getattr(session, "idcard_hash", "")
     session.realname = ""
     session.idcard = ""
     session.save()
     if kept_hash:
         VerificationSession.objects.filter(pk=session.pk).update(idcard_hash=kept_hash)
+    for call in session.vendor_calls.all():
+        request, response = erase_personal(call.request_summary), erase_personal(call.response_summary)
+        if (request, response) != (call.request_summary, call.response_summary):
+            call.request_summary, call.response_summary = request, response
+            call.save(update_fields=["request_summary", "response_summary"])
 
 
 def session_erase(*, session: VerificationSession, actor) -> None:

@@ -5,6 +5,7 @@ happens), redaction of what that row keeps, and the retry policy."""
 import functools
 import logging
 import os
+import re
 import time
 import urllib.parse
 from dataclasses import dataclass, field
@@ -134,11 +135,29 @@ TOKEN_FIELDS = frozenset({"token"})
 IDCARD_FIELDS = frozenset({"idcard", "idcard_number"})
 NAME_FIELDS = frozenset({"realname", "idcard_name"})
 MAX_SUMMARY_STRING = 200
+# Any URL, wherever it stands (Jumdata's `faceImageUrl`, Juhe's `pictures`,
+# the `url` Tencent is asked to compare, our own returnUrl with its link
+# token): a vendor's picture URL is a bearer link to a face, and nobody needs
+# it once the picture is fetched, so only the scheme and host are kept, which
+# say whose server it was. The user-info part never survives either.
+_URL = re.compile(r"(?i)\b(https?)://(?:[^/?#\s@]*@)?([^/?#\s@\"'<>]+)[^\s\"'<>]*")
+# What erasure empties in a stored summary: even masked, a name and an ID
+# number (its region code and last four) narrow down who it was. What else
+# stays is no one's: codes, scores, order numbers, lip codes, blob sizes, and
+# six characters of a dead vendor token on a row that names its session anyway.
+PERSONAL_FIELDS = IDCARD_FIELDS | NAME_FIELDS
+ERASED = "<erased>"
+
+
+def redact_urls(text: str) -> str:
+    """`text` with each URL cut to its scheme and host."""
+    return _URL.sub(r"\1://\2/…", text)
 
 
 def redact(value, key: str = ""):
     """A copy of a request or response body that is safe to store: no
-    secret, no base64 blob, no name or ID number in clear."""
+    secret, no base64 blob, no name or ID number in clear, no URL past its
+    host."""
     if isinstance(value, dict):
         return {k: redact(v, k) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -157,7 +176,20 @@ def redact(value, key: str = ""):
         return mask_name(value)
     if len(value) > MAX_SUMMARY_STRING:
         return f"<{len(value)} characters>"
-    return value
+    return redact_urls(value)
+
+
+def erase_personal(summary):
+    """A stored summary with nothing personal left, for the retention purge
+    and erasure: personal fields emptied, and URLs cut to their host again
+    (rows written before redact() cut them held them whole)."""
+    if isinstance(summary, dict):
+        return {k: ERASED if k in PERSONAL_FIELDS else erase_personal(v) for k, v in summary.items()}
+    if isinstance(summary, list):
+        return [erase_personal(v) for v in summary]
+    if isinstance(summary, str):
+        return redact_urls(summary)
+    return summary
 
 
 def shorten_secret(value: str) -> str:
@@ -233,7 +265,8 @@ class vendor_call:
     def __exit__(self, exc_type, exc, tb):
         self.record.latency_ms = round((time.monotonic() - self._started) * 1000)
         if exc is not None:
-            self.record.error = f"{type(exc).__name__}: {exc}"
+            # A vendor's message may quote a URL it failed to fetch.
+            self.record.error = redact_urls(f"{type(exc).__name__}: {exc}")
             if isinstance(exc, VendorError):
                 self.record.billed = exc.billed
                 if exc.code is not None:
