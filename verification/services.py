@@ -8,6 +8,7 @@ import logging
 import secrets
 import shutil
 import tempfile
+import unicodedata
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -87,32 +88,43 @@ def session_create(
     client,
     method: str,
     external_ref: str,
-    realname: str = "",
-    idcard: str = "",
-    reference_photo: str = "",
+    realname: str | None = "",
+    idcard: str | None = "",
+    reference_photo: str | None = "",
     options: dict | None = None,
-    return_url: str = "",
-    locale: str = "",
+    return_url: str | None = "",
+    locale: str | None = "",
 ) -> VerificationSession:
-    """Validates everything before anything is stored; raises InvalidInput."""
+    """Validates everything before anything is stored; raises InvalidInput.
+    The values may be anything a JSON body holds: a value of the wrong type
+    is reported as such, and null stands for an optional field left out."""
     errors = {}
-    if method not in Method.values:
-        errors["method"] = f"unknown method; one of {', '.join(Method.values)}"
-    elif method not in AVAILABLE_METHODS:
-        errors["method"] = f"{method} is not available yet on this portal"
-    if not isinstance(external_ref, str) or not external_ref.strip():
-        errors["external_ref"] = "required"
-    elif len(external_ref) > EXTERNAL_REF_MAX_LENGTH:
-        errors["external_ref"] = f"at most {EXTERNAL_REF_MAX_LENGTH} characters"
+    texts = {"method": method, "external_ref": external_ref, "realname": realname, "idcard": idcard,
+             "reference_photo": reference_photo, "return_url": return_url, "locale": locale}
+    for field, value in texts.items():
+        if value is not None and not isinstance(value, str):
+            errors[field] = "must be a string"
+        elif value and field in FREE_TEXT_FIELDS and (hidden := _hidden_character(value)):
+            errors[field] = f"must not contain control or invisible formatting characters (found {hidden})"
+    method, external_ref, realname, idcard, reference_photo, return_url, locale = (
+        value if isinstance(value, str) else "" for value in texts.values()
+    )
 
-    realname = realname.strip() if isinstance(realname, str) else realname
-    idcard = normalise_idcard(idcard) if isinstance(idcard, str) else idcard
-    if not isinstance(realname, str) or len(realname) > 64:
-        errors["realname"] = "a name of at most 64 characters"
-    if not isinstance(idcard, str):
-        errors["idcard"] = "must be a string"
-    elif idcard and (problem := idcard_error(idcard)):
-        errors["idcard"] = f"not a valid Chinese ID number: it {problem}"
+    if method not in Method.values:
+        errors.setdefault("method", f"unknown method; one of {', '.join(Method.values)}")
+    elif method not in AVAILABLE_METHODS:
+        errors.setdefault("method", f"{method} is not available yet on this portal")
+    if not external_ref.strip():
+        errors.setdefault("external_ref", "required")
+    elif len(external_ref) > EXTERNAL_REF_MAX_LENGTH:
+        errors.setdefault("external_ref", f"at most {EXTERNAL_REF_MAX_LENGTH} characters")
+
+    realname = realname.strip()
+    idcard = normalise_idcard(idcard)
+    if len(realname) > 64:
+        errors.setdefault("realname", "a name of at most 64 characters")
+    if idcard and (problem := idcard_error(idcard)):
+        errors.setdefault("idcard", f"not a valid Chinese ID number: it {problem}")
     if not errors.keys() & {"realname", "idcard"}:
         if method in METHODS_NEEDING_IDENTITY and not (realname and idcard):
             errors["realname" if not realname else "idcard"] = f"required for {method}"
@@ -134,10 +146,10 @@ def session_create(
         options, option_errors = _clean_options(method, options)
         errors.update(option_errors)
 
-    if return_url and (problem := _return_url_problem(client, return_url)):
+    if return_url and "return_url" not in errors and (problem := _return_url_problem(client, return_url)):
         errors["return_url"] = problem
-    if locale and (not isinstance(locale, str) or locale.lower() not in LOCALE_ALIASES):
-        errors["locale"] = "zh-hans or en"
+    if locale and locale.lower() not in LOCALE_ALIASES:
+        errors.setdefault("locale", "zh-hans or en")
     if errors:
         raise InvalidInput(errors)
 
@@ -160,9 +172,28 @@ def session_create(
     return session
 
 
-def _return_url_problem(client, return_url) -> str:
+# Text the portal keeps and shows (the admin, exports, webhooks, the
+# integrator's redirect): none may hide characters from the reader.
+FREE_TEXT_FIELDS = {"external_ref", "realname", "return_url"}
+# Controls (C0, DEL, C1), format characters (bidi embeddings, overrides and
+# isolates, zero-width characters, the BOM, soft hyphens, tag characters),
+# lone surrogates (which no database can store as UTF-8) and the Unicode
+# line and paragraph separators. Middle dots in names (U+00B7) and rare
+# characters outside the Basic Multilingual Plane are fine.
+HIDDEN_CATEGORIES = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+
+
+def _hidden_character(text: str) -> str:
+    """The first control or invisible formatting character in `text`, as `U+XXXX`, or ''."""
+    for character in text:
+        if unicodedata.category(character) in HIDDEN_CATEGORIES:
+            return f"U+{ord(character):04X}"
+    return ""
+
+
+def _return_url_problem(client, return_url: str) -> str:
     """Redirect mode sends the browser only to the client's own origins."""
-    if not isinstance(return_url, str) or embedding.origin_of(return_url) is None:
+    if embedding.origin_of(return_url) is None:
         return "must be an http(s) URL"
     if len(return_url) > RETURN_URL_MAX_LENGTH:
         return f"at most {RETURN_URL_MAX_LENGTH} characters"
@@ -174,9 +205,7 @@ def _return_url_problem(client, return_url) -> str:
     return ""
 
 
-def _decode_photo(data) -> tuple[bytes | None, str]:
-    if not isinstance(data, str):
-        return None, "must be a base64 string"
+def _decode_photo(data: str) -> tuple[bytes | None, str]:
     if len(data) > REFERENCE_PHOTO_MAX_BYTES * 4 // 3 + 4:
         return None, f"at most {REFERENCE_PHOTO_MAX_BYTES // (1024 * 1024)} MB"
     try:
