@@ -80,6 +80,7 @@ def production(tmp_path):
         "MEDIA_ROOT": str(tmp_path / "media"),
         "PORT": str(free_port()),
         "WEB_CONCURRENCY": "1",
+        "KYC_TRUSTED_PROXIES": "1",  # as behind deploy/nginx.conf, which sets X-Forwarded-Proto
         **ENCRYPTION_KEYS,
     }
 
