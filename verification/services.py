@@ -12,7 +12,7 @@ import unicodedata
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -279,6 +279,8 @@ def session_start_h5(*, session: VerificationSession, return_url: str, ip: str =
     client = jumdata.JumdataClient.from_settings(session=session)
     in_flight = session.status in (session.Status.IN_PROGRESS, session.Status.PROCESSING)
     if in_flight and session.has_live_vendor_token():
+        # Back to the same page: the return that follows may ask once more.
+        VerificationSession.objects.filter(pk=session.pk, vendor_token=session.vendor_token).update(awaiting_return=True)
         return client.html_url(session.vendor_token)
     _begin_attempt(session, ip=ip)
 
@@ -304,33 +306,76 @@ def session_start_h5(*, session: VerificationSession, return_url: str, ip: str =
     session.vendor_token = started.token
     session.vendor_task_no = started.task_no
     session.vendor_token_expires_at = timezone.now() + timedelta(seconds=jumdata.TOKEN_TTL_SECONDS)
-    session.save(update_fields=["vendor_token", "vendor_task_no", "vendor_token_expires_at", "updated_at"])
-    _schedule_h5_collection(session, at=_h5_reconcile_at(session.vendor_token_expires_at), tries=0)
+    session.awaiting_return = True
+    # The attempt's polling chain starts asleep: its first link is the
+    # reconciliation shortly before the token dies; the person's return wakes it.
+    session.result_poll_due_at = _h5_reconcile_at(session.vendor_token_expires_at)
+    session.save(update_fields=["vendor_token", "vendor_task_no", "vendor_token_expires_at", "awaiting_return",
+                                "result_poll_due_at", "updated_at"])
+    _enqueue_h5_poll(session, tries=0)
     return client.html_url(started.token)
 
 
-def session_collect_h5_result(*, session: VerificationSession, vendor_token: str, tries: int = 0) -> VerificationSession:
-    """Asks Jumdata for the result of one attempt and records it. Safe to call
-    any number of times from anywhere: once the attempt has its answer, or
-    while another process is asking, the vendor is not called."""
+def session_h5_returned(*, session: VerificationSession) -> None:
+    """The person is back from the vendor's page (its return address, a GET
+    by the vendor's protocol). The first return after each visit asks for
+    the result at once, taking over the attempt's polling chain; any other
+    load of the address (a reload, a second tab, a return while a fetch is in
+    flight) calls nobody and the page shows what is known."""
+    if session.status not in (session.Status.IN_PROGRESS, session.Status.PROCESSING):
+        return
+    if session.take_return():
+        _collect_h5_result(session, tries=0)
+
+
+def session_collect_h5_result(*, session: VerificationSession, vendor_token: str, tries: int = 0,
+                              due: str = "") -> VerificationSession:
+    """One link of an attempt's polling chain (a queued task): asks Jumdata
+    for the result and records it, then queues the next link if the answer is
+    not final. A wake-up queued for another time than the chain's next poll
+    (`due`, ISO 8601) was superseded and calls nobody; so does one for an
+    older attempt or after the answer is in."""
     if session.vendor_token != vendor_token or session.status not in (
         session.Status.IN_PROGRESS,
         session.Status.PROCESSING,
     ):
         return session
-    if not session.take_vendor_lease(VENDOR_LEASE_SECONDS):
+    # Wake-ups queued before the chain was kept on the session carry no time.
+    due_at = datetime.fromisoformat(due) if due else None
+    if session.result_poll_due_at != due_at:
         return session
+    if not _collect_h5_result(session, tries=tries):
+        _check_again_after_lease(session, tries=tries)
+    return session
+
+
+def _collect_h5_result(session: VerificationSession, *, tries: int) -> bool:
+    """Fetches and records the result under the vendor lease; False, calling
+    nobody, when another fetch holds the lease or moved the attempt on."""
+    if not session.take_vendor_lease(VENDOR_LEASE_SECONDS):
+        return False
+    session.result_poll_due_at = None  # this fetch is the chain's link; an answer that is not final sets the next
     try:
         client = jumdata.JumdataClient.from_settings(session=session)
         try:
-            result = client.fetch_result(vendor_token)
+            result = client.fetch_result(session.vendor_token)
         except VendorError as error:
             _after_unanswered_result(session, error=error, tries=tries)
         else:
             _apply_h5_result(session, result, tries=tries)
     finally:
         session.end_vendor_lease()
-    return session
+    return True
+
+
+def _check_again_after_lease(session: VerificationSession, *, tries: int) -> None:
+    """A chain link that found another fetch in flight: that fetch records
+    the answer and moves the chain on. Should it die without doing so (its
+    process killed), this link is tried again when the lease has run out."""
+    session.refresh_from_db(fields=["status", "vendor_token", "vendor_busy_until", "result_poll_due_at"])
+    in_flight = session.status in (session.Status.IN_PROGRESS, session.Status.PROCESSING)
+    if in_flight and session.vendor_busy_until and session.result_poll_due_at:
+        _enqueue_h5_poll(session, tries=tries, run_at=session.vendor_busy_until)
 
 
 def _apply_h5_result(session: VerificationSession, result: jumdata.JumdataResult, *, tries: int) -> None:
@@ -340,8 +385,7 @@ def _apply_h5_result(session: VerificationSession, result: jumdata.JumdataResult
         if session.status == session.Status.IN_PROGRESS:
             session.transition(session.Status.PROCESSING)
         session.reason = "awaiting_result"
-        session.save()
-        _schedule_next_h5_collection(session, tries=tries, last_answer="pending")
+        _continue_h5_polling(session, tries=tries, last_answer="pending")
         return
     if result.outcome is Outcome.PASSED:
         if session.idcard:
@@ -388,8 +432,7 @@ def _after_unanswered_result(session: VerificationSession, *, error: VendorError
             session.transition(session.Status.PROCESSING)
         session.reason = "vendor_unavailable"
         session.vendor_code = str(error.code or "")
-        session.save()
-        _schedule_next_h5_collection(session, tries=tries, last_answer="error")
+        _continue_h5_polling(session, tries=tries, last_answer="error")
         return
     session.record_outcome(
         session.Status.ERROR, reason="vendor_rejected", vendor_code=error.code or "", vendor=jumdata.VENDOR,
@@ -398,10 +441,14 @@ def _after_unanswered_result(session: VerificationSession, *, error: VendorError
     _save_outcome(session)
 
 
-def _schedule_next_h5_collection(session: VerificationSession, *, tries: int, last_answer: str) -> None:
-    at = next_h5_collection_at(now=timezone.now(), token_expires_at=session.vendor_token_expires_at, tries=tries)
-    if at is not None:
-        _schedule_h5_collection(session, at=at, tries=tries + 1)
+def _continue_h5_polling(session: VerificationSession, *, tries: int, last_answer: str) -> None:
+    """Saves a non-final answer with the chain's next link, and queues it;
+    past the token's life the attempt ends instead."""
+    planned = next_h5_poll(now=timezone.now(), token_expires_at=session.vendor_token_expires_at, tries=tries)
+    if planned is not None:
+        session.result_poll_due_at, next_tries = planned
+        session.save()  # before the wake-up is queued: it must find its time on the row
+        _enqueue_h5_poll(session, tries=next_tries)
         return
     # The token is dead and the vendor never gave a final answer.
     if last_answer == "pending":
@@ -413,29 +460,32 @@ def _schedule_next_h5_collection(session: VerificationSession, *, tries: int, la
     _save_outcome(session)
 
 
-def next_h5_collection_at(*, now, token_expires_at, tries: int):
-    """When to ask Jumdata again after a non-final answer, or None to stop.
+def next_h5_poll(*, now, token_expires_at, tries: int):
+    """When to ask Jumdata again after a non-final answer, and the next
+    link's `tries`; None to stop.
 
-    Quick polls with backoff right after the user's return; then nothing until
-    the reconciliation shortly before the token dies; from then on backoff
-    until just past the expiry, when `result` answers 301 for good."""
+    Quick polls with backoff right after the user's return; then the chain
+    sleeps until the reconciliation shortly before the token dies; from then
+    on backoff until just past the expiry, when `result` answers 301 for good."""
     reconcile_at = _h5_reconcile_at(token_expires_at)
     give_up_at = token_expires_at + timedelta(seconds=30)
     at = now + timedelta(seconds=backoff_seconds(tries))
     if at < reconcile_at and tries >= H5_QUICK_POLLS:
-        return None  # the reconciliation scheduled at init takes over
-    return at if at <= give_up_at else None
+        return reconcile_at, 0
+    return (at, tries + 1) if at <= give_up_at else None
 
 
 def _h5_reconcile_at(token_expires_at):
     return token_expires_at - timedelta(seconds=settings.JUMDATA_RECONCILE_BEFORE_EXPIRY_SECONDS)
 
 
-def _schedule_h5_collection(session: VerificationSession, *, at, tries: int) -> None:
+def _enqueue_h5_poll(session: VerificationSession, *, tries: int, run_at=None) -> None:
+    """Queues a wake-up for the chain's next link (`result_poll_due_at`)."""
     from .tasks import collect_h5_result
 
-    args = (str(session.pk), session.vendor_token, tries)
-    transaction.on_commit(lambda: collect_h5_result.using(run_after=at).enqueue(*args))
+    due = session.result_poll_due_at
+    args = (str(session.pk), session.vendor_token, tries, due.isoformat())
+    transaction.on_commit(lambda: collect_h5_result.using(run_after=run_at or due).enqueue(*args))
 
 
 def _store_face_image_later(session: VerificationSession, url: str) -> None:

@@ -187,7 +187,7 @@ def h5_start(request, session):
 def h5_return(request, session):
     if not session.vendor_token:
         raise services.StepRefused(_("This verification has not been started yet."), http_status=409)
-    services.session_collect_h5_result(session=session, vendor_token=session.vendor_token)
+    services.session_h5_returned(session=session)
     return redirect_to_entry(session, after="h5_return")
 
 
