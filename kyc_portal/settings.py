@@ -242,6 +242,11 @@ LOGGING = {
 # --- Verification sessions --------------------------------------------------
 
 KYC_SESSION_TTL_HOURS = env.int("KYC_SESSION_TTL_HOURS", default=24)
+# How often a task records the expiry of links that have passed it (and sends
+# their webhooks); pages show an expired link as expired at once.
+KYC_EXPIRY_SWEEP_MINUTES = env.int("KYC_EXPIRY_SWEEP_MINUTES", default=5)
+if KYC_EXPIRY_SWEEP_MINUTES < 1:
+    raise ImproperlyConfigured("KYC_EXPIRY_SWEEP_MINUTES must be 1 or more.")
 KYC_MAX_ATTEMPTS = env.int("KYC_MAX_ATTEMPTS", default=3)
 # Bumped whenever the consent text changes, so each consent record says
 # which wording the person agreed to.

@@ -299,6 +299,18 @@ class VerificationSession(models.Model):
         seen = {"status": self.status, "attempts_used": self.attempts_used}
         self.begin_attempt()
         self.challenge_kind = self.challenge_value = ""
+        return self._save_if_unchanged(seen)
+
+    def record_link_expiry(self) -> bool:
+        """Ends a session whose link has expired before the attempt had an
+        outcome, in one conditional UPDATE: not if another process moved it
+        on since it was read (then False, and this object is read again)."""
+        seen = {"status": self.status}
+        self.record_outcome(self.Status.EXPIRED, reason="link_expired")
+        return self._save_if_unchanged(seen)
+
+    def _save_if_unchanged(self, seen: dict) -> bool:
+        """Writes what changed in memory where the row still holds `seen`."""
         self.updated_at = timezone.now()
         changed = self._changed_fields() | {"updated_at"}
         values = {name: getattr(self, self._meta.get_field(name).attname) for name in changed}

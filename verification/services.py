@@ -527,16 +527,54 @@ def session_store_face_image(*, session_id, sealed_url: str, tries: int) -> None
 
 
 def refuse_if_link_expired(session: VerificationSession) -> None:
+    """For the POST steps: refuses once the link has expired, recording the
+    expiry if the sweep has not yet (GETs never write; see `link_expired_refusal`)."""
     if session.is_link_expired:
         session_expire_link(session=session)
-        raise StepRefused(_("This verification link has expired."), http_status=410, code="link_expired")
+        raise link_expired_refusal()
 
 
-def session_expire_link(*, session: VerificationSession) -> None:
-    """Marks a session whose link has passed its expiry, if it had no outcome."""
-    if session.status in (session.Status.CREATED, session.Status.IN_PROGRESS):
-        session.record_outcome(session.Status.EXPIRED, reason="link_expired")
-        _save_outcome(session)
+def link_expired_refusal() -> StepRefused:
+    return StepRefused(_("This verification link has expired."), http_status=410, code="link_expired")
+
+
+def session_expire_link(*, session: VerificationSession) -> bool:
+    """Marks a session whose link has passed its expiry, if the attempt had
+    no outcome and nothing has moved it on meanwhile, and tells the integrator."""
+    if not link_expiry_applies(session):
+        return False
+    if not session.record_link_expiry():
+        return False
+    webhook_enqueue(session=session, event_type=SESSION_COMPLETED)
+    return True
+
+
+def link_expiry_applies(session: VerificationSession) -> bool:
+    """An expired link ends a session that has no outcome and waits for
+    nobody: not one whose result is being fetched (`processing`), nor an H5
+    attempt whose vendor token still lives (its polling chain records the
+    billed outcome, or the token's expiry)."""
+    return (
+        session.is_link_expired
+        and session.status in (session.Status.CREATED, session.Status.IN_PROGRESS)
+        and not session.has_live_vendor_token()
+    )
+
+
+def sessions_expire_links(*, now=None) -> int:
+    """The sweep: records the expiry of every session whose link has passed
+    it (with its `session.completed` webhook), so that no page load has to.
+    Returns how many."""
+    now = now or timezone.now()
+    due = (
+        VerificationSession.objects.select_related("client")
+        .filter(expires_at__lte=now, status__in=[VerificationSession.Status.CREATED, VerificationSession.Status.IN_PROGRESS])
+        .exclude(vendor_token_expires_at__gt=now)
+    )
+    expired = sum(session_expire_link(session=session) for session in due.iterator())
+    if expired:
+        logger.info("expiry sweep: %d session(s) expired", expired)
+    return expired
 
 
 def _save_outcome(session: VerificationSession) -> None:
@@ -1111,13 +1149,25 @@ def sessions_purge_expired(*, now=None) -> tuple[int, int]:
 
 def schedule_daily_purge(*, after: timedelta) -> bool:
     """Queues the retention task unless one is already waiting."""
-    from django_tasks_db.models import DBTaskResult
-
     from .tasks import purge_expired_data
 
-    waiting = DBTaskResult.objects.filter(task_path=purge_expired_data.module_path, status="READY").exists()
+    return _enqueue_unless_waiting(purge_expired_data, after=after)
+
+
+def schedule_expiry_sweep(*, after: timedelta | None = None) -> bool:
+    """Queues the link-expiry sweep (every KYC_EXPIRY_SWEEP_MINUTES) unless one is already waiting."""
+    from .tasks import expire_links
+
+    return _enqueue_unless_waiting(expire_links, after=after or timedelta(minutes=settings.KYC_EXPIRY_SWEEP_MINUTES))
+
+
+def _enqueue_unless_waiting(task, *, after: timedelta) -> bool:
+    """For a task that queues itself again each time it runs: one is enough."""
+    from django_tasks_db.models import DBTaskResult
+
+    waiting = DBTaskResult.objects.filter(task_path=task.module_path, status="READY").exists()
     if not waiting:
-        purge_expired_data.using(run_after=timezone.now() + after).enqueue()
+        task.using(run_after=timezone.now() + after).enqueue()
     return not waiting
 
 
@@ -1150,7 +1200,11 @@ GENERIC_MESSAGES = {
 
 
 def session_user_status(session: VerificationSession) -> UserStatus:
-    """What the end user sees of the session: never scores or vendor answers."""
+    """What the end user sees of the session: never scores or vendor answers.
+    A link past its expiry shows as expired before the sweep has recorded it."""
+    if link_expiry_applies(session):
+        return UserStatus(status=session.Status.EXPIRED, message=str(GENERIC_MESSAGES["link_expired"]),
+                          retry_allowed=False)
     return UserStatus(status=session.status, message=str(_user_message(session)), retry_allowed=session.retry_allowed)
 
 

@@ -41,6 +41,16 @@ def purge_expired_data() -> None:
 
 
 @task()
+def expire_links() -> None:
+    """Records the expiry of sessions whose link has passed it, then queues
+    itself again (page loads only show a link as expired; they never write)."""
+    try:
+        services.sessions_expire_links()
+    finally:
+        services.schedule_expiry_sweep()
+
+
+@task()
 def deliver_webhook(message_id: int) -> None:
     """One attempt of a webhook message; the next one, if needed, is queued by the service."""
     webhooks.webhook_deliver(message_id=message_id)

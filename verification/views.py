@@ -140,7 +140,7 @@ def message_page(request, title, message, *, status, session=None, code="error")
 @end_user_step
 def entry(request, session):
     if session.is_link_expired:
-        services.session_expire_link(session=session)
+        # Shown as expired whatever is stored: a GET writes nothing (the sweep records it).
         return message_page(
             request, _("Link expired"), _("This verification link has expired. Ask for a new one."),
             status=410, session=session, code="link_expired",
