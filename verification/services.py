@@ -624,18 +624,28 @@ def _juhe_liveness_type(session: VerificationSession) -> int:
     return int(session.options.get("liveness_type", juhe.LIVENESS_SILENT))
 
 
+def session_current_challenge(*, session: VerificationSession) -> Challenge:
+    """The live challenge of the attempt under way, read only: it never starts
+    an attempt nor calls a vendor (`session_issue_challenge` does, on POST)."""
+    _refuse_unless_recorded(session)
+    if session.is_link_expired:
+        raise link_expired_refusal()
+    _refuse_without_consent(session)
+    _refuse_while_processing(session)
+    if session.status == session.Status.IN_PROGRESS and session.challenge_kind:
+        return Challenge.of(session)
+    raise StepRefused(_("No check is under way. Start one first."), http_status=409, code="no_challenge")
+
+
 def session_issue_challenge(*, session: VerificationSession, ip: str = "") -> Challenge:
     """What to do on camera for the current attempt, starting an attempt when
-    none is under way (a page reload gets the same challenge back)."""
-    if session.method not in VIDEO_METHODS + PHOTO_METHODS:
-        raise StepRefused(_("This verification does not record a video."), http_status=400, code="wrong_method")
+    none is under way (asking again gets the same challenge back)."""
+    _refuse_unless_recorded(session)
     refuse_if_link_expired(session)
     _refuse_without_consent(session)
     if session.status == session.Status.IN_PROGRESS and session.challenge_kind:
         return Challenge.of(session)
-    if session.status == session.Status.PROCESSING:
-        raise StepRefused(_("Your recording is being checked. Please wait for the result."), http_status=409,
-                          code="processing")
+    _refuse_while_processing(session)
     if session.status != session.Status.IN_PROGRESS:
         _begin_attempt(session, ip=ip)
     try:
@@ -646,6 +656,17 @@ def session_issue_challenge(*, session: VerificationSession, ip: str = "") -> Ch
         raise StepRefused(_user_message(session), http_status=503, code="vendor_unavailable") from None
     session.save(update_fields=["challenge_kind", "challenge_value", "updated_at"])
     return Challenge.of(session)
+
+
+def _refuse_unless_recorded(session: VerificationSession) -> None:
+    if session.method not in VIDEO_METHODS + PHOTO_METHODS:
+        raise StepRefused(_("This verification does not record a video."), http_status=400, code="wrong_method")
+
+
+def _refuse_while_processing(session: VerificationSession) -> None:
+    if session.status == session.Status.PROCESSING:
+        raise StepRefused(_("Your recording is being checked. Please wait for the result."), http_status=409,
+                          code="processing")
 
 
 def _new_challenge(session: VerificationSession) -> tuple[str, str]:

@@ -21,7 +21,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from sandbox import credentials as sandbox_credentials
 
@@ -244,10 +244,15 @@ def handoff_open(request, code):
     return redirect(reverse("verification:entry", args=[session.link_token]) + "?via=handoff")
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 @end_user_step(json_errors=True)
 def challenge(request, session):
-    issued = services.session_issue_challenge(session=session, ip=limits.client_ip(request))
+    """GET: the live challenge, if any (read only). POST: issues one, starting
+    the attempt (and, for lip codes, asking the vendor) when none is under way."""
+    if request.method == "POST":
+        issued = services.session_issue_challenge(session=session, ip=limits.client_ip(request))
+    else:
+        issued = services.session_current_challenge(session=session)
     return JsonResponse({"kind": issued.kind, "value": issued.value})
 
 
