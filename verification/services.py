@@ -345,7 +345,7 @@ def session_collect_h5_result(*, session: VerificationSession, vendor_token: str
     if session.result_poll_due_at != due_at:
         return session
     if not _collect_h5_result(session, tries=tries):
-        _check_again_after_lease(session, tries=tries)
+        _check_again_after_lease(session, tries=tries, due_at=due_at)
     return session
 
 
@@ -368,13 +368,13 @@ def _collect_h5_result(session: VerificationSession, *, tries: int) -> bool:
     return True
 
 
-def _check_again_after_lease(session: VerificationSession, *, tries: int) -> None:
+def _check_again_after_lease(session: VerificationSession, *, tries: int, due_at) -> None:
     """A chain link that found another fetch in flight: that fetch records
     the answer and moves the chain on. Should it die without doing so (its
     process killed), this link is tried again when the lease has run out."""
     session.refresh_from_db(fields=["status", "vendor_token", "vendor_busy_until", "result_poll_due_at"])
     in_flight = session.status in (session.Status.IN_PROGRESS, session.Status.PROCESSING)
-    if in_flight and session.vendor_busy_until and session.result_poll_due_at:
+    if in_flight and session.vendor_busy_until and due_at and session.result_poll_due_at == due_at:
         _enqueue_h5_poll(session, tries=tries, run_at=session.vendor_busy_until)
 
 
