@@ -18,7 +18,7 @@ COPY --chown=10001:10001 . .
 # collectstatic needs settings that load: build-only keys, never used at run time.
 RUN SECRET_KEY=build-only DEBUG=0 KYC_FIELD_KEYS=build:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
     KYC_SEARCH_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= python manage.py collectstatic --noinput \
-    && mkdir -p /app/media && chown 10001:10001 /app/media
+    && mkdir -p /app/media && chown 10001:10001 /app/media && chmod 0700 /app/media
 USER 10001
 EXPOSE 8000
 # /healthz is answered before the host check, so 127.0.0.1 is fine here.

@@ -72,7 +72,7 @@ class Person(threading.Thread):
     def run(self):
         try:
             self.timed("POST", "consent")
-            self.timed("GET", "challenge").raise_for_status()
+            self.timed("POST", "challenge").raise_for_status()
             self.go.wait()
             with self.video.open("rb") as file:
                 answer = self.timed("POST", "video", files={"video": (self.video.name, file, f"video/{self.video.suffix[1:]}")},

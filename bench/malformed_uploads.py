@@ -100,7 +100,7 @@ def send(portal, method, files):
     token = created.json()["url"].rstrip("/").rsplit("/", 1)[1]
     browser = requests.Session()
     browser.post(f"{portal.url}/v/{token}/consent", timeout=30).raise_for_status()
-    browser.get(f"{portal.url}/v/{token}/challenge", timeout=30).raise_for_status()
+    browser.post(f"{portal.url}/v/{token}/challenge", timeout=30).raise_for_status()
     field = "photo" if method == "tencent_photo" else "video"
     try:
         answer = browser.post(

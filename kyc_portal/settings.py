@@ -148,6 +148,11 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 # reads what another stored.
 # https://django-storages.readthedocs.io/en/latest/backends/amazon-S3.html
 MEDIA_STORAGE = env.str("MEDIA_STORAGE", default="local")
+# Local media are readable by the portal's user alone: faces and videos are
+# not for other accounts on the machine (uploads arrive in 0600 temporary files).
+# https://docs.djangoproject.com/en/5.2/ref/settings/#file-upload-permissions
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 if MEDIA_STORAGE == "local":
     MEDIA_BACKEND = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 elif MEDIA_STORAGE == "s3":
@@ -181,7 +186,14 @@ STORAGES = {
 # --- Security ---------------------------------------------------------------
 # https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
 
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# How many proxies in front of the portal append to X-Forwarded-For (0: none,
+# REMOTE_ADDR is the browser). Wrong here means limits count the proxy.
+KYC_TRUSTED_PROXIES = env.int("KYC_TRUSTED_PROXIES", default=0)
+if KYC_TRUSTED_PROXIES < 0:
+    raise ImproperlyConfigured("KYC_TRUSTED_PROXIES must be 0 or more.")
+# X-Forwarded-Proto says "this came over HTTPS" only when a proxy of ours set
+# it; reaching the portal directly, anyone could send it (and pass as HTTPS).
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if KYC_TRUSTED_PROXIES else None
 _https = SITE_URL.startswith("https://")
 SESSION_COOKIE_SECURE = _https
 CSRF_COOKIE_SECURE = _https
@@ -235,6 +247,11 @@ LOGGING = {
 # --- Verification sessions --------------------------------------------------
 
 KYC_SESSION_TTL_HOURS = env.int("KYC_SESSION_TTL_HOURS", default=24)
+# How often a task records the expiry of links that have passed it (and sends
+# their webhooks); pages show an expired link as expired at once.
+KYC_EXPIRY_SWEEP_MINUTES = env.int("KYC_EXPIRY_SWEEP_MINUTES", default=5)
+if KYC_EXPIRY_SWEEP_MINUTES < 1:
+    raise ImproperlyConfigured("KYC_EXPIRY_SWEEP_MINUTES must be 1 or more.")
 KYC_MAX_ATTEMPTS = env.int("KYC_MAX_ATTEMPTS", default=3)
 # Bumped whenever the consent text changes, so each consent record says
 # which wording the person agreed to.
@@ -339,9 +356,7 @@ KYC_RATE_API_SESSIONS = rate_setting("KYC_RATE_API_SESSIONS", "120/60")
 KYC_MAX_ATTEMPTS_PER_IDCARD_PER_DAY = env.int("KYC_MAX_ATTEMPTS_PER_IDCARD_PER_DAY", default=100 if SANDBOX_MODE else 5)
 # Mobile carriers put many phones behind one address: not too low.
 KYC_MAX_ATTEMPTS_PER_IP_PER_HOUR = env.int("KYC_MAX_ATTEMPTS_PER_IP_PER_HOUR", default=60)
-# How many proxies in front of the portal append to X-Forwarded-For (0: none,
-# REMOTE_ADDR is the browser). Wrong here means limits count the proxy.
-KYC_TRUSTED_PROXIES = env.int("KYC_TRUSTED_PROXIES", default=0)
+# The client's address behind proxies: KYC_TRUSTED_PROXIES (Security, above).
 
 
 # --- Back office -------------------------------------------------------------

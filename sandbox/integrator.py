@@ -298,7 +298,7 @@ def sessions(request):
     """{method, mode[, locale]} from our page → a portal session {id, url, iframe_allow}."""
     try:
         wanted = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return error_json(400, "malformed_json", 'send a JSON object {"method", "mode"}')
     if not isinstance(wanted, dict):
         return error_json(400, "malformed_json", 'send a JSON object {"method", "mode"}')
@@ -380,7 +380,7 @@ def read_event(body):
     """The JSON object in a body, or None."""
     try:
         event = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     return event if isinstance(event, dict) else None
 

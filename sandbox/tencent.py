@@ -514,7 +514,7 @@ def read_params(request, accepted):
             document = json.loads(request.body.decode("utf-8"))
         except RequestDataTooBig:
             raise Refusal(23, f"the body is over {MAX_BODY_BYTES // MB} MB") from None
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             raise Refusal(3, "the body is not valid UTF-8 JSON") from None
         if not isinstance(document, dict):
             raise Refusal(3, "the JSON body must be an object")

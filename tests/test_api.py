@@ -175,6 +175,131 @@ def test_malformed_json_is_a_400(client, alice, body):
     assert response.json()["error"]["code"] == "malformed_json"
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"method": "h5", "external_ref": "r", "options": ' + b'{"a": ' * 50_000 + b"1" + b"}" * 50_001,
+    ],
+)
+def test_json_nested_thousands_deep_is_a_400_not_a_crash(client, alice, body):
+    response = post(client, alice.key, body)
+
+    assert response.status_code == 400
+    assert response.json()["error"] == {"code": "malformed_json", "message": "the body is nested too deeply"}
+    assert VerificationSession.objects.count() == 0
+
+
+IDENTITY = {"realname": "张三", "idcard": VALID_IDCARD}
+
+
+@pytest.mark.parametrize(
+    "field, value, problem",
+    [
+        ("method", 5, "must be a string"),
+        ("method", ["h5"], "must be a string"),
+        ("external_ref", 5, "must be a string"),
+        ("external_ref", 0, "must be a string"),
+        ("external_ref", False, "must be a string"),
+        ("external_ref", [], "must be a string"),
+        ("external_ref", {"id": "r"}, "must be a string"),
+        ("external_ref", None, "required"),
+        ("realname", 5, "must be a string"),
+        ("realname", 0, "must be a string"),
+        ("realname", False, "must be a string"),
+        ("realname", ["张三"], "must be a string"),
+        ("idcard", 110105194912310021, "must be a string"),
+        ("idcard", 0, "must be a string"),
+        ("reference_photo", 0, "must be a string"),
+        ("reference_photo", False, "must be a string"),
+        ("reference_photo", [], "must be a string"),
+        ("return_url", 0, "must be a string"),
+        ("return_url", ["https://shop.example/done"], "must be a string"),
+        ("locale", 0, "must be a string"),
+        ("locale", ["en"], "must be a string"),
+        ("options", [], "must be an object"),
+        ("options", 0, "must be an object"),
+        ("options", False, "must be an object"),
+        ("options", "fast", "must be an object"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_named_as_such(client, alice, field, value, problem):
+    body = {"method": "tencent_lip", "external_ref": "r", **IDENTITY, field: value}
+    if field == "realname":
+        body["method"] = "h5"  # a method where a name is allowed: the type is the only fault
+
+    response = post(client, alice.key, body)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {field: problem}
+    assert VerificationSession.objects.count() == 0
+
+
+def test_null_stands_for_an_optional_field_left_out(client, alice):
+    optional = ("realname", "idcard", "reference_photo", "options", "return_url", "locale")
+    response = post(client, alice.key, {"method": "h5", "external_ref": "r", **dict.fromkeys(optional)})
+
+    assert response.status_code == 201, response.json()
+    session = VerificationSession.objects.get()
+    assert (session.realname, session.idcard, session.options, session.return_url) == ("", "", {}, "")
+
+
+HIDDEN_CHARACTERS = [
+    ("\x00", "U+0000"),  # NUL: PostgreSQL cannot even store it
+    ("\x1b", "U+001B"),  # ESC: terminal escapes in whoever reads a log or a CSV
+    ("\t", "U+0009"),
+    ("\n", "U+000A"),
+    ("\x7f", "U+007F"),
+    ("\x85", "U+0085"),  # C1
+    ("\x9b", "U+009B"),
+    ("\u202e", "U+202E"),  # right-to-left override: "fer-redro" shown as "order-ref"
+    ("\u202a", "U+202A"),
+    ("\u2066", "U+2066"),  # bidi isolates
+    ("\u2069", "U+2069"),
+    ("\u200b", "U+200B"),  # zero-width space: two refs that look the same
+    ("\u200f", "U+200F"),
+    ("\ufeff", "U+FEFF"),
+    ("\u00ad", "U+00AD"),  # soft hyphen
+    ("\u2028", "U+2028"),  # line separator
+    ("\U000e0041", "U+E0041"),  # a tag character: text no reader sees
+    ("\ud800", "U+D800"),  # a lone surrogate: not storable as UTF-8
+]
+
+
+@pytest.mark.parametrize("field", ["external_ref", "realname", "return_url"])
+@pytest.mark.parametrize("character, named", HIDDEN_CHARACTERS)
+def test_control_and_invisible_characters_are_refused_naming_the_field(client, alice, field, character, named):
+    text = {"external_ref": "order-42", "realname": "张三", "return_url": "https://shop.example/done"}[field]
+    body = {"method": "h5", "external_ref": "r", **IDENTITY, field: text[:3] + character + text[3:]}
+
+    response = post(client, alice.key, json.dumps(body))  # ASCII-escaped, as most JSON encoders send it
+
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {
+        field: f"must not contain control or invisible formatting characters (found {named})"
+    }
+    assert VerificationSession.objects.count() == 0
+
+
+@pytest.mark.parametrize("realname", ["阿卜杜·热合曼", "𠀾梅", "欧阳娜娜"])
+def test_names_with_a_middle_dot_or_rare_characters_are_kept(client, alice, realname):
+    response = post(client, alice.key, {"method": "h5", "external_ref": "r", "realname": realname, "idcard": VALID_IDCARD})
+
+    assert response.status_code == 201, response.json()
+    assert VerificationSession.objects.get().realname == realname
+
+
+@pytest.mark.parametrize("idcard", ["440524188001010014", "11010130000101001X"])
+def test_an_id_number_born_before_1900_or_in_the_future_is_refused(client, alice, idcard):
+    from verification.idcard import idcard_check_char
+
+    idcard = idcard[:17] + idcard_check_char(idcard[:17])
+    response = post(client, alice.key, {"method": "h5", "external_ref": "r", "realname": "张三", "idcard": idcard})
+
+    assert response.status_code == 400
+    assert "date of birth" in response.json()["error"]["fields"]["idcard"]
+
+
 def test_a_form_body_is_a_415(client, alice):
     response = post(client, alice.key, "method=h5", content_type="application/x-www-form-urlencoded")
     assert response.status_code == 415

@@ -119,7 +119,7 @@ def test_leaving_without_finishing_keeps_checking_until_time_runs_out(sandbox, b
     assert session.status == "processing"
 
     settings.SANDBOX_JUMDATA_TOKEN_TTL = 0  # the vendor's token dies
-    collect_h5_result.call(str(session.pk), session.vendor_token, 1)  # the quick poll runs
+    collect_h5_result.call(str(session.pk), session.vendor_token, 1, session.result_poll_due_at.isoformat())  # the quick poll
     session.refresh_from_db()
     assert (session.status, session.reason) == ("expired", "token_expired")
 

@@ -32,11 +32,12 @@ ENCRYPTION_KEYS = {
 }
 
 
-def run_settings(**env):
-    """Imports the settings in a fresh interpreter with only `env` set."""
+def run_settings(show="s.JUMDATA_BASE_URL, s.JUMDATA_APP_ID", **env):
+    """Imports the settings in a fresh interpreter with only `env` set and
+    prints `show` (an expression over the settings module `s`)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(VENDOR_PREFIXES + ("SECRET_KEY", "DEBUG"))}
     return subprocess.run(
-        [sys.executable, "-c", "import kyc_portal.settings as s; print(s.JUMDATA_BASE_URL, s.JUMDATA_APP_ID)"],
+        [sys.executable, "-c", f"import kyc_portal.settings as s; print({show})"],
         env={**clean, **ENCRYPTION_KEYS, **env},
         capture_output=True,
         text=True,
@@ -96,3 +97,25 @@ def test_production_settings_pass_the_deploy_check():
         text=True,
     )
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(
+    "proxies, header",
+    [(None, "None"), ("0", "None"), ("1", "('HTTP_X_FORWARDED_PROTO', 'https')"), ("2", "('HTTP_X_FORWARDED_PROTO', 'https')")],
+)
+def test_x_forwarded_proto_is_trusted_only_behind_a_proxy(proxies, header):
+    """Reached directly, anyone could send `X-Forwarded-Proto: https` and pass as HTTPS."""
+    env = {"SECRET_KEY": "k"} | ({"KYC_TRUSTED_PROXIES": proxies} if proxies is not None else {})
+    done = run_settings(show="s.SECURE_PROXY_SSL_HEADER", **env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == header
+
+
+def test_a_negative_number_of_proxies_stops():
+    done = run_settings(SECRET_KEY="k", KYC_TRUSTED_PROXIES="-1")
+    assert done.returncode != 0 and "KYC_TRUSTED_PROXIES must be 0 or more" in done.stderr
+
+
+def test_local_media_are_written_for_the_owner_alone():
+    done = run_settings(show="oct(s.FILE_UPLOAD_PERMISSIONS), oct(s.FILE_UPLOAD_DIRECTORY_PERMISSIONS)", SECRET_KEY="k")
+    assert done.stdout.split() == ["0o600", "0o700"]

@@ -80,6 +80,7 @@ def production(tmp_path):
         "MEDIA_ROOT": str(tmp_path / "media"),
         "PORT": str(free_port()),
         "WEB_CONCURRENCY": "1",
+        "KYC_TRUSTED_PROXIES": "1",  # as behind deploy/nginx.conf, which sets X-Forwarded-Proto
         **ENCRYPTION_KEYS,
     }
 
@@ -109,6 +110,7 @@ def test_the_image_commands_serve_a_production_portal(production):
     manage(production, "check", "--deploy", "--fail-level", "WARNING")
     released = manage(production, "release")
     assert "Daily retention task queued" in released.stdout
+    assert "Expiry sweep task queued" in released.stdout
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
     base = f"http://127.0.0.1:{production['PORT']}"
     web = subprocess.Popen([gunicorn, "-c", "gunicorn.conf.py"], cwd=ROOT, env=production,

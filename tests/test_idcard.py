@@ -1,11 +1,43 @@
+from datetime import date
+
 import pytest
 
 from verification.idcard import idcard_check_char, idcard_error, mask_idcard, mask_name
 
 
-@pytest.mark.parametrize("number", ["11010519491231002X", "440524188001010014", "110101199003071794"])
+def with_check_char(first17):
+    return first17 + idcard_check_char(first17)
+
+
+@pytest.mark.parametrize("number", ["11010519491231002X", "440524190001010017", "110101199003071794", "11010120000229123X"])
 def test_valid_numbers_pass_the_gb11643_checksum(number):
     assert idcard_error(number) is None
+
+
+@pytest.mark.parametrize(
+    "number, problem",
+    [
+        # Well-formed, checksummed numbers a guesser makes up: born before 1900…
+        (with_check_char("44052418800101001"), "before 1900"),
+        (with_check_char("11010118991231001"), "before 1900"),
+        # …or not yet born (China's date decides, whatever the server's zone).
+        (with_check_char("11010120260102001"), "in the future"),
+        (with_check_char("11010199990101001"), "in the future"),
+        # no 29 February in 2001
+        (with_check_char("11010120010229001"), "no valid date of birth"),
+    ],
+)
+def test_a_birth_date_must_be_real_and_past(number, problem):
+    assert problem in idcard_error(number, today=date(2026, 1, 1))
+
+
+def test_someone_born_today_has_a_valid_number():
+    assert idcard_error(with_check_char("11010120260101001"), today=date(2026, 1, 1)) is None
+
+
+def test_without_a_date_given_the_current_one_bounds_births():
+    assert "in the future" in idcard_error(with_check_char("11010121000101001"))
+    assert idcard_error(with_check_char("11010120000101001")) is None
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ checks before any billed call, normalisation, the vendor over real HTTP
 against the sandbox, and the outcome."""
 
 import os
+import stat
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from django_tasks_db.models import DBTaskResult
 
 from tests.conftest import run_due_tasks
 from tests.media_samples import make_jpeg, make_video
+from verification import media
 from verification.models import SessionImage, Submission, VendorCall, VerificationSession
 from verification.tasks import check_submission_answered, send_submission
 
@@ -74,9 +76,11 @@ def stored_files(settings):
 def test_tencent_lip_from_challenge_to_passed(vendors, client, clips):
     session = consented(client, "tencent_lip")
 
-    challenge = client.get(f"/v/{session.link_token}/challenge").json()
+    challenge = client.post(f"/v/{session.link_token}/challenge").json()
     assert challenge["kind"] == "lip_code" and len(challenge["value"]) == 4 and challenge["value"].isdigit()
-    assert client.get(f"/v/{session.link_token}/challenge").json() == challenge, "a reload gets the same code"
+    assert client.post(f"/v/{session.link_token}/challenge").json() == challenge, "a reload gets the same code"
+    assert client.get(f"/v/{session.link_token}/challenge").json() == challenge, "and may read it"
+    assert VendorCall.objects.filter(endpoint="livegetfour").count() == 1
     response = upload(client, session, clips["webm"])
     assert response.status_code == 202
     assert response.json() == {"status_url": f"/v/{session.link_token}/status"}
@@ -97,7 +101,7 @@ def test_tencent_lip_from_challenge_to_passed(vendors, client, clips):
 
 def test_tencent_lip_with_a_reference_photo_compares_faces(vendors, client, clips):
     session = consented(client, "tencent_lip", reference_photo=SimpleUploadedFile("ref.jpg", make_jpeg()))
-    client.get(f"/v/{session.link_token}/challenge")
+    client.post(f"/v/{session.link_token}/challenge")
     upload(client, session, clips["vp9_mp4"])
 
     run_due_tasks()
@@ -108,10 +112,37 @@ def test_tencent_lip_with_a_reference_photo_compares_faces(vendors, client, clip
     assert session.face_image and SessionImage.objects.filter(kind="vendor_photo").exists()
 
 
+def test_every_stored_file_is_for_the_portals_user_alone(vendors, client, clips, settings, monkeypatch):
+    """Another account on the machine reads no face, video or upload: files
+    0600, folders 0700, from the upload's temporary file to the vendor's photo."""
+    upload_modes = []
+    probe_video = media.probe_video
+
+    def probe_noting_the_mode(path, **kwargs):  # the real probe, on the request's temporary upload file
+        upload_modes.append(stat.S_IMODE(path.stat().st_mode))
+        return probe_video(path, **kwargs)
+
+    monkeypatch.setattr(media, "probe_video", probe_noting_the_mode)
+    session = consented(client, "tencent_lip", reference_photo=SimpleUploadedFile("ref.jpg", make_jpeg()))
+    client.post(f"/v/{session.link_token}/challenge")
+    assert upload(client, session, clips["webm"]).status_code == 202
+    run_due_tasks()
+
+    session.refresh_from_db()
+    assert session.status == "passed" and upload_modes == [0o600]
+    root = Path(settings.MEDIA_ROOT)
+    stored = list(root.rglob("*"))
+    assert {p.relative_to(root).parts[0] for p in stored if p.is_file()} == {
+        "reference", "originals", "normalised", "images", "faces",
+    }
+    modes = {str(p.relative_to(root)): oct(stat.S_IMODE(p.stat().st_mode)) for p in [root, *stored]}
+    assert modes == {name: "0o700" if (root / name).is_dir() else "0o600" for name in modes}
+
+
 def test_tencent_idcard_checks_the_identity_and_logs_none_of_it(vendors, client, clips, caplog):
     caplog.set_level("DEBUG")
     session = consented(client, "tencent_idcard", realname="张三", idcard=IDCARD)
-    client.get(f"/v/{session.link_token}/challenge")
+    client.post(f"/v/{session.link_token}/challenge")
     upload(client, session, clips["phone"])
 
     run_due_tasks()
@@ -128,7 +159,7 @@ def test_tencent_idcard_checks_the_identity_and_logs_none_of_it(vendors, client,
 def test_juhe_video_in_each_mode(vendors, client, clips, liveness_type, kind):
     session = consented(client, "juhe_video", options={"liveness_type": liveness_type})
 
-    challenge = client.get(f"/v/{session.link_token}/challenge").json()
+    challenge = client.post(f"/v/{session.link_token}/challenge").json()
     assert challenge["kind"] == kind
     if kind == "digits":
         assert len(challenge["value"]) == 4 and challenge["value"].isdigit()
@@ -145,7 +176,7 @@ def test_juhe_video_in_each_mode(vendors, client, clips, liveness_type, kind):
 
 def test_juhe_video_auth_keeps_the_pictures_at_once(vendors, client, clips):
     session = consented(client, "juhe_video_auth", realname="张三", idcard=IDCARD, options={"rate_type": 1})
-    assert client.get(f"/v/{session.link_token}/challenge").json() == {"kind": "none", "value": None}
+    assert client.post(f"/v/{session.link_token}/challenge").json() == {"kind": "none", "value": None}
     upload(client, session, clips["phone"])
 
     run_due_tasks()
@@ -158,7 +189,7 @@ def test_juhe_video_auth_keeps_the_pictures_at_once(vendors, client, clips):
 
 def test_tencent_photo_with_identity(vendors, client):
     session = consented(client, "tencent_photo", realname="张三", idcard=IDCARD)
-    client.get(f"/v/{session.link_token}/challenge")
+    client.post(f"/v/{session.link_token}/challenge")
 
     assert upload(client, session, make_jpeg(), field="photo", name="selfie.jpg").status_code == 202
     run_due_tasks()
@@ -171,7 +202,7 @@ def test_tencent_photo_with_identity(vendors, client):
 
 def test_a_chosen_file_is_flagged_for_review(vendors, client, clips):
     session = consented(client, "juhe_video")
-    client.get(f"/v/{session.link_token}/challenge")
+    client.post(f"/v/{session.link_token}/challenge")
     upload(client, session, clips["phone"], capture="file")
     session.refresh_from_db()
     assert session.needs_review and Submission.objects.get().capture == "file"
@@ -192,7 +223,7 @@ def test_a_chosen_file_is_flagged_for_review(vendors, client, clips):
 )
 def test_bad_uploads_are_refused_before_any_vendor_call(vendors, client, clips, settings, content, name, status, code):
     session = consented(client, "tencent_lip")
-    client.get(f"/v/{session.link_token}/challenge")
+    client.post(f"/v/{session.link_token}/challenge")
     if content == "truncated":
         content = clips["phone"].read_bytes()[:5000]
     elif isinstance(content, str):
@@ -213,7 +244,7 @@ def test_bad_uploads_are_refused_before_any_vendor_call(vendors, client, clips, 
 def test_a_file_over_the_limit_is_refused_while_streaming(vendors, client, clips, settings):
     settings.KYC_UPLOAD_MAX_BYTES = 50_000
     session = consented(client, "tencent_lip")
-    client.get(f"/v/{session.link_token}/challenge")
+    client.post(f"/v/{session.link_token}/challenge")
 
     response = upload(client, session, b"\x00" * 200_000, name="big.mp4")
 
@@ -224,7 +255,7 @@ def test_a_file_over_the_limit_is_refused_while_streaming(vendors, client, clips
 
 def test_two_files_are_refused(vendors, client, clips):
     session = consented(client, "tencent_lip")
-    client.get(f"/v/{session.link_token}/challenge")
+    client.post(f"/v/{session.link_token}/challenge")
     response = client.post(
         f"/v/{session.link_token}/video",
         {"video": [SimpleUploadedFile("a.mp4", b"1"), SimpleUploadedFile("b.mp4", b"2")], "capture": "recorder"},
@@ -234,10 +265,10 @@ def test_two_files_are_refused(vendors, client, clips):
 
 def test_the_same_recording_twice_is_refused(vendors, client, clips):
     first = consented(client, "juhe_video")
-    client.get(f"/v/{first.link_token}/challenge")
+    client.post(f"/v/{first.link_token}/challenge")
     upload(client, first, clips["phone"])
     second = consented(client, "juhe_video")
-    client.get(f"/v/{second.link_token}/challenge")
+    client.post(f"/v/{second.link_token}/challenge")
 
     response = upload(client, second, clips["phone"])
 
@@ -249,7 +280,7 @@ def test_the_same_recording_twice_is_refused(vendors, client, clips):
 
 def test_no_challenge_before_consent(vendors, client):
     session = VerificationSession.objects.create(method="tencent_lip", external_ref="r")
-    response = client.get(f"/v/{session.link_token}/challenge")
+    response = client.post(f"/v/{session.link_token}/challenge")
     assert response.status_code == 403 and response.json()["error"]["code"] == "no_consent"
     assert VendorCall.objects.count() == 0
 
@@ -262,13 +293,13 @@ def test_no_upload_before_the_challenge(vendors, client, clips):
 
 def test_a_photo_is_not_a_video(vendors, client):
     session = consented(client, "tencent_lip")
-    client.get(f"/v/{session.link_token}/challenge")
+    client.post(f"/v/{session.link_token}/challenge")
     assert upload(client, session, make_jpeg(), field="photo").status_code == 400
 
 
 def test_an_h5_session_has_no_challenge(vendors, client):
     session = consented(client, "h5")
-    assert client.get(f"/v/{session.link_token}/challenge").status_code == 400
+    assert client.post(f"/v/{session.link_token}/challenge").status_code == 400
 
 
 # --- sending once ------------------------------------------------------------------
@@ -276,7 +307,7 @@ def test_an_h5_session_has_no_challenge(vendors, client):
 
 def test_the_send_task_running_twice_sends_once(vendors, client, clips):
     session = consented(client, "juhe_video")
-    client.get(f"/v/{session.link_token}/challenge")
+    client.post(f"/v/{session.link_token}/challenge")
     upload(client, session, clips["phone"])
     submission = Submission.objects.get()
 
@@ -288,7 +319,7 @@ def test_the_send_task_running_twice_sends_once(vendors, client, clips):
 
 def test_a_submission_whose_worker_died_while_sending_is_given_up_and_offered_again(vendors, client, clips):
     session = consented(client, "juhe_video")
-    client.get(f"/v/{session.link_token}/challenge")
+    client.post(f"/v/{session.link_token}/challenge")
     upload(client, session, clips["phone"])
     submission = Submission.objects.get()
     # The worker claimed it and died before the vendor's answer came back.
@@ -305,7 +336,7 @@ def test_a_submission_whose_worker_died_while_sending_is_given_up_and_offered_ag
 
 def test_sending_arms_a_watchdog_that_leaves_an_answered_submission_alone(vendors, client, clips):
     session = consented(client, "juhe_video")
-    client.get(f"/v/{session.link_token}/challenge")
+    client.post(f"/v/{session.link_token}/challenge")
     upload(client, session, clips["phone"])
     submission = Submission.objects.get()
 
@@ -321,7 +352,7 @@ def test_sending_arms_a_watchdog_that_leaves_an_answered_submission_alone(vendor
 
 def test_a_vendor_that_cannot_be_reached_is_tried_again(vendors, client, clips, settings):
     session = consented(client, "juhe_video")
-    client.get(f"/v/{session.link_token}/challenge")
+    client.post(f"/v/{session.link_token}/challenge")
     upload(client, session, clips["phone"])
     submission = Submission.objects.get()
     settings.JUHE_BASE_URL = "http://127.0.0.1:9"
@@ -348,7 +379,7 @@ def test_a_timeout_after_sending_is_offered_as_a_retry_and_never_resent(client, 
         settings.JUHE_BASE_URL = juhe_double.url
         settings.VENDOR_TIMEOUT_SECONDS = (1, 0.5)
         session = consented(client, "juhe_video")
-        client.get(f"/v/{session.link_token}/challenge")
+        client.post(f"/v/{session.link_token}/challenge")
         upload(client, session, clips["phone"])
 
         run_due_tasks()
@@ -373,7 +404,7 @@ def steer(sandbox, vendor, **fields):
 
 def test_misread_digits_fail_with_advice_and_a_new_attempt_gets_a_new_code(vendors, client, clips):
     session = consented(client, "tencent_lip", locale="en")
-    first = client.get(f"/v/{session.link_token}/challenge").json()["value"]
+    first = client.post(f"/v/{session.link_token}/challenge").json()["value"]
     steer(vendors, "tencent", endpoint="livedetectfour", live_status="-5008")
     upload(client, session, clips["webm"])
     run_due_tasks()
@@ -388,7 +419,7 @@ def test_misread_digits_fail_with_advice_and_a_new_attempt_gets_a_new_code(vendo
     session.refresh_from_db()
     assert (session.reason, session.vendor_code, session.outcome_vendor) == ("not_live", "-5008", "tencent")
 
-    second = client.get(f"/v/{session.link_token}/challenge").json()["value"]
+    second = client.post(f"/v/{session.link_token}/challenge").json()["value"]
     session.refresh_from_db()
     assert (session.status, session.attempts_used) == ("in_progress", 2)
     assert upload(client, session, clips["vp9_mp4"]).status_code == 202
@@ -400,19 +431,19 @@ def test_misread_digits_fail_with_advice_and_a_new_attempt_gets_a_new_code(vendo
 
 def test_a_name_that_does_not_match_the_id_cannot_be_retried(vendors, client, clips):
     session = consented(client, "tencent_idcard", realname="张不符", idcard=IDCARD)
-    client.get(f"/v/{session.link_token}/challenge")
+    client.post(f"/v/{session.link_token}/challenge")
     upload(client, session, clips["phone"])
     run_due_tasks()
 
     session.refresh_from_db()
     assert (session.status, session.reason, session.vendor_code) == ("failed", "identity_mismatch", "-5803")
     assert not session.retry_allowed
-    assert client.get(f"/v/{session.link_token}/challenge").status_code == 409
+    assert client.post(f"/v/{session.link_token}/challenge").status_code == 409
 
 
 def test_a_face_unlike_the_id_photo_fails_on_the_threshold(vendors, client, clips):
     session = consented(client, "tencent_idcard", realname="李不像", idcard=IDCARD)
-    client.get(f"/v/{session.link_token}/challenge")
+    client.post(f"/v/{session.link_token}/challenge")
     upload(client, session, clips["phone"])
     run_due_tasks()
 
@@ -423,7 +454,7 @@ def test_a_face_unlike_the_id_photo_fails_on_the_threshold(vendors, client, clip
 
 def test_juhe_liveness_not_passed(vendors, client, clips):
     session = consented(client, "juhe_video")
-    client.get(f"/v/{session.link_token}/challenge")
+    client.post(f"/v/{session.link_token}/challenge")
     steer(vendors, "juhe", endpoint="face_vedio/verify", error_code="280243")
     upload(client, session, clips["phone"])
     run_due_tasks()
@@ -434,7 +465,7 @@ def test_juhe_liveness_not_passed(vendors, client, clips):
 
 def test_juhe_identity_that_does_not_match(vendors, client, clips):
     session = consented(client, "juhe_video_auth", realname="李不像", idcard=IDCARD)
-    client.get(f"/v/{session.link_token}/challenge")
+    client.post(f"/v/{session.link_token}/challenge")
     upload(client, session, clips["phone"])
     run_due_tasks()
 
@@ -445,7 +476,7 @@ def test_juhe_identity_that_does_not_match(vendors, client, clips):
 
 def test_a_juhe_quota_error_is_a_retryable_error(vendors, client, clips):
     session = consented(client, "juhe_video")
-    client.get(f"/v/{session.link_token}/challenge")
+    client.post(f"/v/{session.link_token}/challenge")
     steer(vendors, "juhe", endpoint="face_vedio/verify", error_code="10012")
     upload(client, session, clips["phone"])
     run_due_tasks()
@@ -458,7 +489,7 @@ def test_a_juhe_quota_error_is_a_retryable_error(vendors, client, clips):
 
 def test_a_photo_that_does_not_look_live_fails(vendors, client):
     session = consented(client, "tencent_photo")
-    client.get(f"/v/{session.link_token}/challenge")
+    client.post(f"/v/{session.link_token}/challenge")
     steer(vendors, "tencent", endpoint="livedetectpicture", score="40")
     upload(client, session, make_jpeg(), field="photo")
     run_due_tasks()
@@ -469,10 +500,10 @@ def test_a_photo_that_does_not_look_live_fails(vendors, client):
 
 def test_no_new_challenge_while_a_recording_is_being_checked(vendors, client, clips):
     session = consented(client, "juhe_video")
-    client.get(f"/v/{session.link_token}/challenge")
+    client.post(f"/v/{session.link_token}/challenge")
     upload(client, session, clips["phone"])
 
-    response = client.get(f"/v/{session.link_token}/challenge")
+    response = client.post(f"/v/{session.link_token}/challenge")
 
     assert response.status_code == 409 and response.json()["error"]["code"] == "processing"
     session.refresh_from_db()
@@ -482,7 +513,7 @@ def test_no_new_challenge_while_a_recording_is_being_checked(vendors, client, cl
 def test_pictures_that_cannot_be_downloaded_do_not_undo_the_verdict(vendors, client, clips, settings):
     settings.SANDBOX_JUHE_PICTURE_TTL = 0  # the vendor's picture links are already dead
     session = consented(client, "juhe_video_auth", realname="张三", idcard=IDCARD)
-    client.get(f"/v/{session.link_token}/challenge")
+    client.post(f"/v/{session.link_token}/challenge")
     upload(client, session, clips["phone"])
     run_due_tasks()
 

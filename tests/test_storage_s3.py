@@ -62,7 +62,7 @@ def keys(store):
 
 def test_a_recorded_flow_keeps_its_media_in_the_bucket_only(vendors, bucket, client, clips, settings):  # noqa: F811
     session = consented(client, "tencent_lip")
-    client.get(f"/v/{session.link_token}/challenge")
+    client.post(f"/v/{session.link_token}/challenge")
 
     assert upload(client, session, clips["webm"]).status_code == 202
     run_due_tasks()
@@ -79,7 +79,7 @@ def test_a_recorded_flow_keeps_its_media_in_the_bucket_only(vendors, bucket, cli
 
 def test_staff_stream_a_video_from_the_bucket(vendors, bucket, client, clips):  # noqa: F811
     session = consented(client, "tencent_lip")
-    client.get(f"/v/{session.link_token}/challenge")
+    client.post(f"/v/{session.link_token}/challenge")
     upload(client, session, clips["webm"])
     run_due_tasks()
     submission = Submission.objects.get()
@@ -96,7 +96,7 @@ def test_staff_stream_a_video_from_the_bucket(vendors, bucket, client, clips):  
 
 def test_retention_deletes_the_objects(vendors, bucket, client, clips):  # noqa: F811
     session = consented(client, "tencent_lip")
-    client.get(f"/v/{session.link_token}/challenge")
+    client.post(f"/v/{session.link_token}/challenge")
     upload(client, session, clips["webm"])
     run_due_tasks()
     assert keys(bucket)

@@ -26,6 +26,12 @@ def started_session(client):
     return session, vendor_page
 
 
+def queued_link(session, tries=0):
+    """The arguments of the queued wake-up of the session's polling chain
+    with this `tries`, as the worker would call it."""
+    return DBTaskResult.objects.get(task_path=collect_h5_result.module_path, args_kwargs__args__2=tries).args_kwargs["args"]
+
+
 def press_on_sandbox(vendor_page, outcome):
     base, token = vendor_page.split("/lifecheck/h5/v2/html?token=")
     requests.post(f"{base}/h5/finish", data={"token": token, "outcome": outcome}, allow_redirects=False)
@@ -50,8 +56,9 @@ def test_the_task_running_twice_asks_the_vendor_once(sandbox, client):
     session, vendor_page = started_session(client)
     press_on_sandbox(vendor_page, "fail")
 
-    collect_h5_result.call(str(session.pk), session.vendor_token, 0)
-    collect_h5_result.call(str(session.pk), session.vendor_token, 0)
+    link = queued_link(session)
+    collect_h5_result.call(*link)
+    collect_h5_result.call(*link)
 
     session.refresh_from_db()
     assert session.status == "failed"
@@ -61,7 +68,8 @@ def test_the_task_running_twice_asks_the_vendor_once(sandbox, client):
 def test_a_task_for_an_older_attempt_does_nothing(sandbox, client):
     session, _page = started_session(client)
 
-    collect_h5_result.call(str(session.pk), "token-of-an-earlier-attempt", 0)
+    pk, _token, tries, due = queued_link(session)
+    collect_h5_result.call(pk, "token-of-an-earlier-attempt", tries, due)
 
     assert VendorCall.objects.filter(endpoint="result").count() == 0
 
@@ -69,24 +77,29 @@ def test_a_task_for_an_older_attempt_does_nothing(sandbox, client):
 def test_while_another_process_asks_the_vendor_a_second_one_waits(sandbox, client):
     session, vendor_page = started_session(client)
     press_on_sandbox(vendor_page, "pass")
-    VerificationSession.objects.filter(pk=session.pk).update(vendor_busy_until=timezone.now() + timedelta(seconds=30))
+    busy_until = timezone.now() + timedelta(seconds=30)
+    VerificationSession.objects.filter(pk=session.pk).update(vendor_busy_until=busy_until)
 
-    services.session_collect_h5_result(session=session, vendor_token=session.vendor_token)
+    link = queued_link(session)
+    collect_h5_result.call(*link)
 
     assert VendorCall.objects.filter(endpoint="result").count() == 0
+    # …and looks again once the lease has run out, should its holder die without an answer.
+    again = DBTaskResult.objects.filter(task_path=collect_h5_result.module_path).latest("enqueued_at")
+    assert again.run_after == busy_until and again.args_kwargs["args"] == link
 
 
 def test_an_abandoned_check_ends_expired_once_the_token_is_dead(sandbox, client, settings):
     session, vendor_page = started_session(client)
     press_on_sandbox(vendor_page, "abandon")
-    collect_h5_result.call(str(session.pk), session.vendor_token, 0)  # the reconciliation: still 201
+    collect_h5_result.call(*queued_link(session))  # the reconciliation: still 201
     session.refresh_from_db()
     assert session.status == "processing"
     follow_up = DBTaskResult.objects.filter(args_kwargs__args__2=1).get()
     assert follow_up.run_after <= session.vendor_token_expires_at + timedelta(seconds=30)
 
     settings.SANDBOX_JUMDATA_TOKEN_TTL = 0
-    collect_h5_result.call(str(session.pk), session.vendor_token, 1)
+    collect_h5_result.call(*queued_link(session, tries=1))
 
     session.refresh_from_db()
     assert (session.status, session.vendor_code, session.retry_allowed) == ("expired", "301", True)
@@ -98,8 +111,9 @@ def test_a_vendor_that_never_answers_ends_in_a_retryable_error(client, settings,
     ) if r.path.endswith("/init") else (503, {}, b"")
     session, _page = started_session(client)
     VerificationSession.objects.filter(pk=session.pk).update(vendor_token_expires_at=timezone.now() - timedelta(minutes=1))
+    pk, token, _tries, due = queued_link(session)
 
-    collect_h5_result.call(str(session.pk), session.vendor_token, 3)
+    collect_h5_result.call(pk, token, 3, due)
 
     session.refresh_from_db()
     assert (session.status, session.reason, session.retry_allowed) == ("error", "vendor_unavailable", True)
@@ -112,19 +126,19 @@ EXPIRES = datetime(2026, 1, 1, 12, 10, tzinfo=tz.utc)  # a token issued at 12:00
     "now, tries, expected",
     [
         # quick polls right after the return: 1, 2, 4, 8, 16 s
-        (datetime(2026, 1, 1, 12, 1, tzinfo=tz.utc), 0, datetime(2026, 1, 1, 12, 1, 1, tzinfo=tz.utc)),
-        (datetime(2026, 1, 1, 12, 1, tzinfo=tz.utc), 4, datetime(2026, 1, 1, 12, 1, 16, tzinfo=tz.utc)),
-        # …then silence until the reconciliation at 12:09
-        (datetime(2026, 1, 1, 12, 1, tzinfo=tz.utc), 5, None),
+        (datetime(2026, 1, 1, 12, 1, tzinfo=tz.utc), 0, (datetime(2026, 1, 1, 12, 1, 1, tzinfo=tz.utc), 1)),
+        (datetime(2026, 1, 1, 12, 1, tzinfo=tz.utc), 4, (datetime(2026, 1, 1, 12, 1, 16, tzinfo=tz.utc), 5)),
+        # …then the same chain sleeps until the reconciliation at 12:09
+        (datetime(2026, 1, 1, 12, 1, tzinfo=tz.utc), 5, (datetime(2026, 1, 1, 12, 9, tzinfo=tz.utc), 0)),
         # from the reconciliation on, backoff until just past the expiry
-        (datetime(2026, 1, 1, 12, 9, tzinfo=tz.utc), 0, datetime(2026, 1, 1, 12, 9, 1, tzinfo=tz.utc)),
-        (datetime(2026, 1, 1, 12, 9, 50, tzinfo=tz.utc), 6, datetime(2026, 1, 1, 12, 10, 20, tzinfo=tz.utc)),
+        (datetime(2026, 1, 1, 12, 9, tzinfo=tz.utc), 0, (datetime(2026, 1, 1, 12, 9, 1, tzinfo=tz.utc), 1)),
+        (datetime(2026, 1, 1, 12, 9, 50, tzinfo=tz.utc), 6, (datetime(2026, 1, 1, 12, 10, 20, tzinfo=tz.utc), 7)),
         (datetime(2026, 1, 1, 12, 10, 20, tzinfo=tz.utc), 6, None),
     ],
 )
 def test_when_to_ask_jumdata_again(now, tries, expected, settings):
     settings.JUMDATA_RECONCILE_BEFORE_EXPIRY_SECONDS = 60
-    assert services.next_h5_collection_at(now=now, token_expires_at=EXPIRES, tries=tries) == expected
+    assert services.next_h5_poll(now=now, token_expires_at=EXPIRES, tries=tries) == expected
 
 
 # --- the face photo of a pass, fetched by a worker ---------------------------------

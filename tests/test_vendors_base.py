@@ -135,3 +135,23 @@ def test_hosts_in_no_proxy_are_called_directly(egress_proxy, monkeypatch):
         assert call_vendor(f"{vendor.url}/lifecheck/h5/v2/init") == 200
 
     assert not egress_proxy.requests and [r.path for r in vendor.requests] == ["/lifecheck/h5/v2/init"]
+
+
+# --- answers no vendor would give ---------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("depth", [700, 100_000])
+def test_an_answer_nested_beyond_reason_is_garbage_not_a_crash(depth):
+    """Deep enough to get past the parser but not the redaction (700), or not past the parser."""
+    from verification.models import VendorCall
+
+    body = ('{"data": ' * depth + "0" + "}" * depth).encode()
+    with HttpDouble() as vendor:
+        vendor.respond = lambda request: (200, {"Content-Type": "application/json"}, body)
+        with pytest.raises(VendorResponseError, match="non-JSON body"):
+            with vendor_call(vendor="jumdata", endpoint="result", request_summary={}) as call:
+                call.parse_json(call.send("POST", f"{vendor.url}/lifecheck/h5/v2/result", timeout=5))
+
+    record = VendorCall.objects.get()
+    assert record.error.startswith("VendorResponseError") and record.response_summary == {}

@@ -172,9 +172,9 @@ def test_a_started_check_is_reconciled_before_its_token_dies(sandbox, client, se
 
     (task,) = DBTaskResult.objects.all()
     assert task.task_path == "verification.tasks.collect_h5_result"
-    assert task.args_kwargs["args"] == [str(session.pk), session.vendor_token, 0]
     expected = session.vendor_token_expires_at - timedelta(seconds=settings.JUMDATA_RECONCILE_BEFORE_EXPIRY_SECONDS)
-    assert abs((task.run_after - expected).total_seconds()) < 1
+    assert session.result_poll_due_at == task.run_after == expected
+    assert task.args_kwargs["args"] == [str(session.pk), session.vendor_token, 0, expected.isoformat()]
 
 
 # --- steps out of order and bad links ----------------------------------------------

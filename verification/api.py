@@ -64,23 +64,17 @@ def sessions(request, client):
         return api_error(413, "payload_too_large", f"the body is over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes")
     except (ValueError, UnicodeDecodeError):
         return api_error(400, "malformed_json", "the body is not valid JSON")
+    except RecursionError:
+        # Arrays or objects nested thousands deep: no session field is like that.
+        return api_error(400, "malformed_json", "the body is nested too deeply")
     if not isinstance(payload, dict):
         return api_error(400, "malformed_json", "the body must be a JSON object")
     unknown = sorted(set(payload) - SESSION_FIELDS)
     if unknown:
         return api_error(400, "invalid_request", "unknown field(s)", {f: "unknown field" for f in unknown})
     try:
-        session = services.session_create(
-            client=client,
-            method=payload.get("method", ""),
-            external_ref=payload.get("external_ref", ""),
-            realname=payload.get("realname") or "",
-            idcard=payload.get("idcard") or "",
-            reference_photo=payload.get("reference_photo") or "",
-            options=payload.get("options"),
-            return_url=payload.get("return_url") or "",
-            locale=payload.get("locale") or "",
-        )
+        # As sent: the service tells a wrong type (0, false, []) from a field left out.
+        session = services.session_create(client=client, **{field: payload.get(field) for field in SESSION_FIELDS})
     except services.InvalidInput as invalid:
         return api_error(400, "invalid_request", "some fields are not valid", invalid.fields)
     return JsonResponse(

@@ -160,6 +160,15 @@ class VerificationSession(models.Model):
     # A short lease taken before a vendor call on this session's behalf, so
     # two processes (the return page and a task) never call at once.
     vendor_busy_until = models.DateTimeField(null=True, blank=True)
+    # When the attempt's one result-polling chain (H5) asks the vendor next.
+    # Each queued wake-up carries the time it was queued for; one whose time
+    # is no longer this is stale and calls nobody, so however many page loads
+    # and tasks arrive, one chain polls.
+    result_poll_due_at = models.DateTimeField(null=True, blank=True)
+    # True from sending the person to the vendor's page until their first
+    # return: only that return asks for the result at once; reloads, other
+    # tabs and later loads of the return address show what is known.
+    awaiting_return = models.BooleanField(default=False)
 
     passed = models.BooleanField(verbose_name=_("passed"), null=True)
     reason = models.CharField(verbose_name=_("reason"), max_length=64, blank=True)
@@ -290,6 +299,18 @@ class VerificationSession(models.Model):
         seen = {"status": self.status, "attempts_used": self.attempts_used}
         self.begin_attempt()
         self.challenge_kind = self.challenge_value = ""
+        return self._save_if_unchanged(seen)
+
+    def record_link_expiry(self) -> bool:
+        """Ends a session whose link has expired before the attempt had an
+        outcome, in one conditional UPDATE: not if another process moved it
+        on since it was read (then False, and this object is read again)."""
+        seen = {"status": self.status}
+        self.record_outcome(self.Status.EXPIRED, reason="link_expired")
+        return self._save_if_unchanged(seen)
+
+    def _save_if_unchanged(self, seen: dict) -> bool:
+        """Writes what changed in memory where the row still holds `seen`."""
         self.updated_at = timezone.now()
         changed = self._changed_fields() | {"updated_at"}
         values = {name: getattr(self, self._meta.get_field(name).attname) for name in changed}
@@ -299,6 +320,17 @@ class VerificationSession(models.Model):
         self._remember_saved(changed)
         return True
 
+    def take_return(self) -> bool:
+        """The person's first return from the vendor's page since they were
+        sent there, claimed in one conditional UPDATE: True for exactly one
+        of any number of loads of the return address."""
+        taken = type(self).objects.filter(
+            pk=self.pk, vendor_token=self.vendor_token, awaiting_return=True
+        ).update(awaiting_return=False)
+        self.awaiting_return = False
+        self._remember_saved({"awaiting_return"})
+        return taken == 1
+
     def take_vendor_lease(self, seconds: int) -> bool:
         """Marks the row busy for `seconds` before a vendor call on its
         behalf, unless another process holds a lease: compare-and-set, so no
@@ -307,8 +339,10 @@ class VerificationSession(models.Model):
         save, which writes its end along with the answer, or end_vendor_lease()."""
         now = timezone.now()
         until = now + timedelta(seconds=seconds)
+        # Only on the state this object saw: no other fetch has moved the
+        # attempt on, or rescheduled its polling chain, since it was read.
         taken = (
-            type(self).objects.filter(pk=self.pk, status=self.status)
+            type(self).objects.filter(pk=self.pk, status=self.status, result_poll_due_at=self.result_poll_due_at)
             .exclude(vendor_busy_until__gt=now)
             .update(vendor_busy_until=until)
         )

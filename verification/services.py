@@ -8,9 +8,10 @@ import logging
 import secrets
 import shutil
 import tempfile
+import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -87,32 +88,43 @@ def session_create(
     client,
     method: str,
     external_ref: str,
-    realname: str = "",
-    idcard: str = "",
-    reference_photo: str = "",
+    realname: str | None = "",
+    idcard: str | None = "",
+    reference_photo: str | None = "",
     options: dict | None = None,
-    return_url: str = "",
-    locale: str = "",
+    return_url: str | None = "",
+    locale: str | None = "",
 ) -> VerificationSession:
-    """Validates everything before anything is stored; raises InvalidInput."""
+    """Validates everything before anything is stored; raises InvalidInput.
+    The values may be anything a JSON body holds: a value of the wrong type
+    is reported as such, and null stands for an optional field left out."""
     errors = {}
-    if method not in Method.values:
-        errors["method"] = f"unknown method; one of {', '.join(Method.values)}"
-    elif method not in AVAILABLE_METHODS:
-        errors["method"] = f"{method} is not available yet on this portal"
-    if not isinstance(external_ref, str) or not external_ref.strip():
-        errors["external_ref"] = "required"
-    elif len(external_ref) > EXTERNAL_REF_MAX_LENGTH:
-        errors["external_ref"] = f"at most {EXTERNAL_REF_MAX_LENGTH} characters"
+    texts = {"method": method, "external_ref": external_ref, "realname": realname, "idcard": idcard,
+             "reference_photo": reference_photo, "return_url": return_url, "locale": locale}
+    for field, value in texts.items():
+        if value is not None and not isinstance(value, str):
+            errors[field] = "must be a string"
+        elif value and field in FREE_TEXT_FIELDS and (hidden := _hidden_character(value)):
+            errors[field] = f"must not contain control or invisible formatting characters (found {hidden})"
+    method, external_ref, realname, idcard, reference_photo, return_url, locale = (
+        value if isinstance(value, str) else "" for value in texts.values()
+    )
 
-    realname = realname.strip() if isinstance(realname, str) else realname
-    idcard = normalise_idcard(idcard) if isinstance(idcard, str) else idcard
-    if not isinstance(realname, str) or len(realname) > 64:
-        errors["realname"] = "a name of at most 64 characters"
-    if not isinstance(idcard, str):
-        errors["idcard"] = "must be a string"
-    elif idcard and (problem := idcard_error(idcard)):
-        errors["idcard"] = f"not a valid Chinese ID number: it {problem}"
+    if method not in Method.values:
+        errors.setdefault("method", f"unknown method; one of {', '.join(Method.values)}")
+    elif method not in AVAILABLE_METHODS:
+        errors.setdefault("method", f"{method} is not available yet on this portal")
+    if not external_ref.strip():
+        errors.setdefault("external_ref", "required")
+    elif len(external_ref) > EXTERNAL_REF_MAX_LENGTH:
+        errors.setdefault("external_ref", f"at most {EXTERNAL_REF_MAX_LENGTH} characters")
+
+    realname = realname.strip()
+    idcard = normalise_idcard(idcard)
+    if len(realname) > 64:
+        errors.setdefault("realname", "a name of at most 64 characters")
+    if idcard and (problem := idcard_error(idcard)):
+        errors.setdefault("idcard", f"not a valid Chinese ID number: it {problem}")
     if not errors.keys() & {"realname", "idcard"}:
         if method in METHODS_NEEDING_IDENTITY and not (realname and idcard):
             errors["realname" if not realname else "idcard"] = f"required for {method}"
@@ -134,10 +146,10 @@ def session_create(
         options, option_errors = _clean_options(method, options)
         errors.update(option_errors)
 
-    if return_url and (problem := _return_url_problem(client, return_url)):
+    if return_url and "return_url" not in errors and (problem := _return_url_problem(client, return_url)):
         errors["return_url"] = problem
-    if locale and (not isinstance(locale, str) or locale.lower() not in LOCALE_ALIASES):
-        errors["locale"] = "zh-hans or en"
+    if locale and locale.lower() not in LOCALE_ALIASES:
+        errors.setdefault("locale", "zh-hans or en")
     if errors:
         raise InvalidInput(errors)
 
@@ -160,9 +172,28 @@ def session_create(
     return session
 
 
-def _return_url_problem(client, return_url) -> str:
+# Text the portal keeps and shows (the admin, exports, webhooks, the
+# integrator's redirect): none may hide characters from the reader.
+FREE_TEXT_FIELDS = {"external_ref", "realname", "return_url"}
+# Controls (C0, DEL, C1), format characters (bidi embeddings, overrides and
+# isolates, zero-width characters, the BOM, soft hyphens, tag characters),
+# lone surrogates (which no database can store as UTF-8) and the Unicode
+# line and paragraph separators. Middle dots in names (U+00B7) and rare
+# characters outside the Basic Multilingual Plane are fine.
+HIDDEN_CATEGORIES = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+
+
+def _hidden_character(text: str) -> str:
+    """The first control or invisible formatting character in `text`, as `U+XXXX`, or ''."""
+    for character in text:
+        if unicodedata.category(character) in HIDDEN_CATEGORIES:
+            return f"U+{ord(character):04X}"
+    return ""
+
+
+def _return_url_problem(client, return_url: str) -> str:
     """Redirect mode sends the browser only to the client's own origins."""
-    if not isinstance(return_url, str) or embedding.origin_of(return_url) is None:
+    if embedding.origin_of(return_url) is None:
         return "must be an http(s) URL"
     if len(return_url) > RETURN_URL_MAX_LENGTH:
         return f"at most {RETURN_URL_MAX_LENGTH} characters"
@@ -174,9 +205,7 @@ def _return_url_problem(client, return_url) -> str:
     return ""
 
 
-def _decode_photo(data) -> tuple[bytes | None, str]:
-    if not isinstance(data, str):
-        return None, "must be a base64 string"
+def _decode_photo(data: str) -> tuple[bytes | None, str]:
     if len(data) > REFERENCE_PHOTO_MAX_BYTES * 4 // 3 + 4:
         return None, f"at most {REFERENCE_PHOTO_MAX_BYTES // (1024 * 1024)} MB"
     try:
@@ -250,6 +279,8 @@ def session_start_h5(*, session: VerificationSession, return_url: str, ip: str =
     client = jumdata.JumdataClient.from_settings(session=session)
     in_flight = session.status in (session.Status.IN_PROGRESS, session.Status.PROCESSING)
     if in_flight and session.has_live_vendor_token():
+        # Back to the same page: the return that follows may ask once more.
+        VerificationSession.objects.filter(pk=session.pk, vendor_token=session.vendor_token).update(awaiting_return=True)
         return client.html_url(session.vendor_token)
     _begin_attempt(session, ip=ip)
 
@@ -275,33 +306,76 @@ def session_start_h5(*, session: VerificationSession, return_url: str, ip: str =
     session.vendor_token = started.token
     session.vendor_task_no = started.task_no
     session.vendor_token_expires_at = timezone.now() + timedelta(seconds=jumdata.TOKEN_TTL_SECONDS)
-    session.save(update_fields=["vendor_token", "vendor_task_no", "vendor_token_expires_at", "updated_at"])
-    _schedule_h5_collection(session, at=_h5_reconcile_at(session.vendor_token_expires_at), tries=0)
+    session.awaiting_return = True
+    # The attempt's polling chain starts asleep: its first link is the
+    # reconciliation shortly before the token dies; the person's return wakes it.
+    session.result_poll_due_at = _h5_reconcile_at(session.vendor_token_expires_at)
+    session.save(update_fields=["vendor_token", "vendor_task_no", "vendor_token_expires_at", "awaiting_return",
+                                "result_poll_due_at", "updated_at"])
+    _enqueue_h5_poll(session, tries=0)
     return client.html_url(started.token)
 
 
-def session_collect_h5_result(*, session: VerificationSession, vendor_token: str, tries: int = 0) -> VerificationSession:
-    """Asks Jumdata for the result of one attempt and records it. Safe to call
-    any number of times from anywhere: once the attempt has its answer, or
-    while another process is asking, the vendor is not called."""
+def session_h5_returned(*, session: VerificationSession) -> None:
+    """The person is back from the vendor's page (its return address, a GET
+    by the vendor's protocol). The first return after each visit asks for
+    the result at once, taking over the attempt's polling chain; any other
+    load of the address (a reload, a second tab, a return while a fetch is in
+    flight) calls nobody and the page shows what is known."""
+    if session.status not in (session.Status.IN_PROGRESS, session.Status.PROCESSING):
+        return
+    if session.take_return():
+        _collect_h5_result(session, tries=0)
+
+
+def session_collect_h5_result(*, session: VerificationSession, vendor_token: str, tries: int = 0,
+                              due: str = "") -> VerificationSession:
+    """One link of an attempt's polling chain (a queued task): asks Jumdata
+    for the result and records it, then queues the next link if the answer is
+    not final. A wake-up queued for another time than the chain's next poll
+    (`due`, ISO 8601) was superseded and calls nobody; so does one for an
+    older attempt or after the answer is in."""
     if session.vendor_token != vendor_token or session.status not in (
         session.Status.IN_PROGRESS,
         session.Status.PROCESSING,
     ):
         return session
-    if not session.take_vendor_lease(VENDOR_LEASE_SECONDS):
+    # Wake-ups queued before the chain was kept on the session carry no time.
+    due_at = datetime.fromisoformat(due) if due else None
+    if session.result_poll_due_at != due_at:
         return session
+    if not _collect_h5_result(session, tries=tries):
+        _check_again_after_lease(session, tries=tries, due_at=due_at)
+    return session
+
+
+def _collect_h5_result(session: VerificationSession, *, tries: int) -> bool:
+    """Fetches and records the result under the vendor lease; False, calling
+    nobody, when another fetch holds the lease or moved the attempt on."""
+    if not session.take_vendor_lease(VENDOR_LEASE_SECONDS):
+        return False
+    session.result_poll_due_at = None  # this fetch is the chain's link; an answer that is not final sets the next
     try:
         client = jumdata.JumdataClient.from_settings(session=session)
         try:
-            result = client.fetch_result(vendor_token)
+            result = client.fetch_result(session.vendor_token)
         except VendorError as error:
             _after_unanswered_result(session, error=error, tries=tries)
         else:
             _apply_h5_result(session, result, tries=tries)
     finally:
         session.end_vendor_lease()
-    return session
+    return True
+
+
+def _check_again_after_lease(session: VerificationSession, *, tries: int, due_at) -> None:
+    """A chain link that found another fetch in flight: that fetch records
+    the answer and moves the chain on. Should it die without doing so (its
+    process killed), this link is tried again when the lease has run out."""
+    session.refresh_from_db(fields=["status", "vendor_token", "vendor_busy_until", "result_poll_due_at"])
+    in_flight = session.status in (session.Status.IN_PROGRESS, session.Status.PROCESSING)
+    if in_flight and session.vendor_busy_until and due_at and session.result_poll_due_at == due_at:
+        _enqueue_h5_poll(session, tries=tries, run_at=session.vendor_busy_until)
 
 
 def _apply_h5_result(session: VerificationSession, result: jumdata.JumdataResult, *, tries: int) -> None:
@@ -311,8 +385,7 @@ def _apply_h5_result(session: VerificationSession, result: jumdata.JumdataResult
         if session.status == session.Status.IN_PROGRESS:
             session.transition(session.Status.PROCESSING)
         session.reason = "awaiting_result"
-        session.save()
-        _schedule_next_h5_collection(session, tries=tries, last_answer="pending")
+        _continue_h5_polling(session, tries=tries, last_answer="pending")
         return
     if result.outcome is Outcome.PASSED:
         if session.idcard:
@@ -359,8 +432,7 @@ def _after_unanswered_result(session: VerificationSession, *, error: VendorError
             session.transition(session.Status.PROCESSING)
         session.reason = "vendor_unavailable"
         session.vendor_code = str(error.code or "")
-        session.save()
-        _schedule_next_h5_collection(session, tries=tries, last_answer="error")
+        _continue_h5_polling(session, tries=tries, last_answer="error")
         return
     session.record_outcome(
         session.Status.ERROR, reason="vendor_rejected", vendor_code=error.code or "", vendor=jumdata.VENDOR,
@@ -369,10 +441,14 @@ def _after_unanswered_result(session: VerificationSession, *, error: VendorError
     _save_outcome(session)
 
 
-def _schedule_next_h5_collection(session: VerificationSession, *, tries: int, last_answer: str) -> None:
-    at = next_h5_collection_at(now=timezone.now(), token_expires_at=session.vendor_token_expires_at, tries=tries)
-    if at is not None:
-        _schedule_h5_collection(session, at=at, tries=tries + 1)
+def _continue_h5_polling(session: VerificationSession, *, tries: int, last_answer: str) -> None:
+    """Saves a non-final answer with the chain's next link, and queues it;
+    past the token's life the attempt ends instead."""
+    planned = next_h5_poll(now=timezone.now(), token_expires_at=session.vendor_token_expires_at, tries=tries)
+    if planned is not None:
+        session.result_poll_due_at, next_tries = planned
+        session.save()  # before the wake-up is queued: it must find its time on the row
+        _enqueue_h5_poll(session, tries=next_tries)
         return
     # The token is dead and the vendor never gave a final answer.
     if last_answer == "pending":
@@ -384,29 +460,32 @@ def _schedule_next_h5_collection(session: VerificationSession, *, tries: int, la
     _save_outcome(session)
 
 
-def next_h5_collection_at(*, now, token_expires_at, tries: int):
-    """When to ask Jumdata again after a non-final answer, or None to stop.
+def next_h5_poll(*, now, token_expires_at, tries: int):
+    """When to ask Jumdata again after a non-final answer, and the next
+    link's `tries`; None to stop.
 
-    Quick polls with backoff right after the user's return; then nothing until
-    the reconciliation shortly before the token dies; from then on backoff
-    until just past the expiry, when `result` answers 301 for good."""
+    Quick polls with backoff right after the user's return; then the chain
+    sleeps until the reconciliation shortly before the token dies; from then
+    on backoff until just past the expiry, when `result` answers 301 for good."""
     reconcile_at = _h5_reconcile_at(token_expires_at)
     give_up_at = token_expires_at + timedelta(seconds=30)
     at = now + timedelta(seconds=backoff_seconds(tries))
     if at < reconcile_at and tries >= H5_QUICK_POLLS:
-        return None  # the reconciliation scheduled at init takes over
-    return at if at <= give_up_at else None
+        return reconcile_at, 0
+    return (at, tries + 1) if at <= give_up_at else None
 
 
 def _h5_reconcile_at(token_expires_at):
     return token_expires_at - timedelta(seconds=settings.JUMDATA_RECONCILE_BEFORE_EXPIRY_SECONDS)
 
 
-def _schedule_h5_collection(session: VerificationSession, *, at, tries: int) -> None:
+def _enqueue_h5_poll(session: VerificationSession, *, tries: int, run_at=None) -> None:
+    """Queues a wake-up for the chain's next link (`result_poll_due_at`)."""
     from .tasks import collect_h5_result
 
-    args = (str(session.pk), session.vendor_token, tries)
-    transaction.on_commit(lambda: collect_h5_result.using(run_after=at).enqueue(*args))
+    due = session.result_poll_due_at
+    args = (str(session.pk), session.vendor_token, tries, due.isoformat())
+    transaction.on_commit(lambda: collect_h5_result.using(run_after=run_at or due).enqueue(*args))
 
 
 def _store_face_image_later(session: VerificationSession, url: str) -> None:
@@ -449,16 +528,54 @@ def session_store_face_image(*, session_id, sealed_url: str, tries: int) -> None
 
 
 def refuse_if_link_expired(session: VerificationSession) -> None:
+    """For the POST steps: refuses once the link has expired, recording the
+    expiry if the sweep has not yet (GETs never write; see `link_expired_refusal`)."""
     if session.is_link_expired:
         session_expire_link(session=session)
-        raise StepRefused(_("This verification link has expired."), http_status=410, code="link_expired")
+        raise link_expired_refusal()
 
 
-def session_expire_link(*, session: VerificationSession) -> None:
-    """Marks a session whose link has passed its expiry, if it had no outcome."""
-    if session.status in (session.Status.CREATED, session.Status.IN_PROGRESS):
-        session.record_outcome(session.Status.EXPIRED, reason="link_expired")
-        _save_outcome(session)
+def link_expired_refusal() -> StepRefused:
+    return StepRefused(_("This verification link has expired."), http_status=410, code="link_expired")
+
+
+def session_expire_link(*, session: VerificationSession) -> bool:
+    """Marks a session whose link has passed its expiry, if the attempt had
+    no outcome and nothing has moved it on meanwhile, and tells the integrator."""
+    if not link_expiry_applies(session):
+        return False
+    if not session.record_link_expiry():
+        return False
+    webhook_enqueue(session=session, event_type=SESSION_COMPLETED)
+    return True
+
+
+def link_expiry_applies(session: VerificationSession) -> bool:
+    """An expired link ends a session that has no outcome and waits for
+    nobody: not one whose result is being fetched (`processing`), nor an H5
+    attempt whose vendor token still lives (its polling chain records the
+    billed outcome, or the token's expiry)."""
+    return (
+        session.is_link_expired
+        and session.status in (session.Status.CREATED, session.Status.IN_PROGRESS)
+        and not session.has_live_vendor_token()
+    )
+
+
+def sessions_expire_links(*, now=None) -> int:
+    """The sweep: records the expiry of every session whose link has passed
+    it (with its `session.completed` webhook), so that no page load has to.
+    Returns how many."""
+    now = now or timezone.now()
+    due = (
+        VerificationSession.objects.select_related("client")
+        .filter(expires_at__lte=now, status__in=[VerificationSession.Status.CREATED, VerificationSession.Status.IN_PROGRESS])
+        .exclude(vendor_token_expires_at__gt=now)
+    )
+    expired = sum(session_expire_link(session=session) for session in due.iterator())
+    if expired:
+        logger.info("expiry sweep: %d session(s) expired", expired)
+    return expired
 
 
 def _save_outcome(session: VerificationSession) -> None:
@@ -508,18 +625,28 @@ def _juhe_liveness_type(session: VerificationSession) -> int:
     return int(session.options.get("liveness_type", juhe.LIVENESS_SILENT))
 
 
+def session_current_challenge(*, session: VerificationSession) -> Challenge:
+    """The live challenge of the attempt under way, read only: it never starts
+    an attempt nor calls a vendor (`session_issue_challenge` does, on POST)."""
+    _refuse_unless_recorded(session)
+    if session.is_link_expired:
+        raise link_expired_refusal()
+    _refuse_without_consent(session)
+    _refuse_while_processing(session)
+    if session.status == session.Status.IN_PROGRESS and session.challenge_kind:
+        return Challenge.of(session)
+    raise StepRefused(_("No check is under way. Start one first."), http_status=409, code="no_challenge")
+
+
 def session_issue_challenge(*, session: VerificationSession, ip: str = "") -> Challenge:
     """What to do on camera for the current attempt, starting an attempt when
-    none is under way (a page reload gets the same challenge back)."""
-    if session.method not in VIDEO_METHODS + PHOTO_METHODS:
-        raise StepRefused(_("This verification does not record a video."), http_status=400, code="wrong_method")
+    none is under way (asking again gets the same challenge back)."""
+    _refuse_unless_recorded(session)
     refuse_if_link_expired(session)
     _refuse_without_consent(session)
     if session.status == session.Status.IN_PROGRESS and session.challenge_kind:
         return Challenge.of(session)
-    if session.status == session.Status.PROCESSING:
-        raise StepRefused(_("Your recording is being checked. Please wait for the result."), http_status=409,
-                          code="processing")
+    _refuse_while_processing(session)
     if session.status != session.Status.IN_PROGRESS:
         _begin_attempt(session, ip=ip)
     try:
@@ -530,6 +657,17 @@ def session_issue_challenge(*, session: VerificationSession, ip: str = "") -> Ch
         raise StepRefused(_user_message(session), http_status=503, code="vendor_unavailable") from None
     session.save(update_fields=["challenge_kind", "challenge_value", "updated_at"])
     return Challenge.of(session)
+
+
+def _refuse_unless_recorded(session: VerificationSession) -> None:
+    if session.method not in VIDEO_METHODS + PHOTO_METHODS:
+        raise StepRefused(_("This verification does not record a video."), http_status=400, code="wrong_method")
+
+
+def _refuse_while_processing(session: VerificationSession) -> None:
+    if session.status == session.Status.PROCESSING:
+        raise StepRefused(_("Your recording is being checked. Please wait for the result."), http_status=409,
+                          code="processing")
 
 
 def _new_challenge(session: VerificationSession) -> tuple[str, str]:
@@ -1045,13 +1183,25 @@ def sessions_purge_expired(*, now=None) -> tuple[int, int]:
 
 def schedule_daily_purge(*, after: timedelta) -> bool:
     """Queues the retention task unless one is already waiting."""
-    from django_tasks_db.models import DBTaskResult
-
     from .tasks import purge_expired_data
 
-    waiting = DBTaskResult.objects.filter(task_path=purge_expired_data.module_path, status="READY").exists()
+    return _enqueue_unless_waiting(purge_expired_data, after=after)
+
+
+def schedule_expiry_sweep(*, after: timedelta | None = None) -> bool:
+    """Queues the link-expiry sweep (every KYC_EXPIRY_SWEEP_MINUTES) unless one is already waiting."""
+    from .tasks import expire_links
+
+    return _enqueue_unless_waiting(expire_links, after=after or timedelta(minutes=settings.KYC_EXPIRY_SWEEP_MINUTES))
+
+
+def _enqueue_unless_waiting(task, *, after: timedelta) -> bool:
+    """For a task that queues itself again each time it runs: one is enough."""
+    from django_tasks_db.models import DBTaskResult
+
+    waiting = DBTaskResult.objects.filter(task_path=task.module_path, status="READY").exists()
     if not waiting:
-        purge_expired_data.using(run_after=timezone.now() + after).enqueue()
+        task.using(run_after=timezone.now() + after).enqueue()
     return not waiting
 
 
@@ -1084,7 +1234,11 @@ GENERIC_MESSAGES = {
 
 
 def session_user_status(session: VerificationSession) -> UserStatus:
-    """What the end user sees of the session: never scores or vendor answers."""
+    """What the end user sees of the session: never scores or vendor answers.
+    A link past its expiry shows as expired before the sweep has recorded it."""
+    if link_expiry_applies(session):
+        return UserStatus(status=session.Status.EXPIRED, message=str(GENERIC_MESSAGES["link_expired"]),
+                          retry_allowed=False)
     return UserStatus(status=session.status, message=str(_user_message(session)), retry_allowed=session.retry_allowed)
 
 

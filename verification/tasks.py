@@ -9,10 +9,10 @@ from .models import VerificationSession
 
 
 @task()
-def collect_h5_result(session_id: str, vendor_token: str, tries: int = 0) -> None:
-    """Fetches a Jumdata result the browser may never come back for."""
+def collect_h5_result(session_id: str, vendor_token: str, tries: int = 0, due: str = "") -> None:
+    """One link of an attempt's result-polling chain (the browser may never come back)."""
     session = VerificationSession.objects.select_related("client").get(pk=session_id)
-    services.session_collect_h5_result(session=session, vendor_token=vendor_token, tries=tries)
+    services.session_collect_h5_result(session=session, vendor_token=vendor_token, tries=tries, due=due)
 
 
 @task()
@@ -38,6 +38,16 @@ def purge_expired_data() -> None:
     """Applies the retention periods, then queues itself for the next day."""
     services.sessions_purge_expired()
     services.schedule_daily_purge(after=timedelta(days=1))
+
+
+@task()
+def expire_links() -> None:
+    """Records the expiry of sessions whose link has passed it, then queues
+    itself again (page loads only show a link as expired; they never write)."""
+    try:
+        services.sessions_expire_links()
+    finally:
+        services.schedule_expiry_sweep()
 
 
 @task()

@@ -21,7 +21,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from sandbox import credentials as sandbox_credentials
 
@@ -140,7 +140,7 @@ def message_page(request, title, message, *, status, session=None, code="error")
 @end_user_step
 def entry(request, session):
     if session.is_link_expired:
-        services.session_expire_link(session=session)
+        # Shown as expired whatever is stored: a GET writes nothing (the sweep records it).
         return message_page(
             request, _("Link expired"), _("This verification link has expired. Ask for a new one."),
             status=410, session=session, code="link_expired",
@@ -187,7 +187,7 @@ def h5_start(request, session):
 def h5_return(request, session):
     if not session.vendor_token:
         raise services.StepRefused(_("This verification has not been started yet."), http_status=409)
-    services.session_collect_h5_result(session=session, vendor_token=session.vendor_token)
+    services.session_h5_returned(session=session)
     return redirect_to_entry(session, after="h5_return")
 
 
@@ -244,10 +244,15 @@ def handoff_open(request, code):
     return redirect(reverse("verification:entry", args=[session.link_token]) + "?via=handoff")
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 @end_user_step(json_errors=True)
 def challenge(request, session):
-    issued = services.session_issue_challenge(session=session, ip=limits.client_ip(request))
+    """GET: the live challenge, if any (read only). POST: issues one, starting
+    the attempt (and, for lip codes, asking the vendor) when none is under way."""
+    if request.method == "POST":
+        issued = services.session_issue_challenge(session=session, ip=limits.client_ip(request))
+    else:
+        issued = services.session_current_challenge(session=session)
     return JsonResponse({"kind": issued.kind, "value": issued.value})
 
 

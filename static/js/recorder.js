@@ -233,7 +233,8 @@
   // --- the challenge --------------------------------------------------------------------
 
   function loadChallenge() {
-    return fetch(URLS.challenge, { headers: { Accept: "application/json" }, cache: "no-store" }).then(
+    // POST: issuing the challenge may start the attempt and ask the vendor for a lip code.
+    return fetch(URLS.challenge, { method: "POST", headers: { Accept: "application/json" }, cache: "no-store" }).then(
       function (response) {
         return response.text().then(function (text) {
           var body = parseJson(text);

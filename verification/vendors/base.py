@@ -306,7 +306,8 @@ class vendor_call:
         """The answer as a JSON object, or VendorResponseError."""
         try:
             body = response.json()
-        except ValueError:
+            summary = redact(body)
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than any vendor answer
             body = None
         if not isinstance(body, dict):
             content_type = response.headers.get("Content-Type", "?")
@@ -316,7 +317,7 @@ class vendor_call:
                 endpoint=self.record.endpoint,
                 http_status=response.status_code,
             )
-        self.record.response_summary = redact(body)
+        self.record.response_summary = summary
         return body
 
 
