@@ -65,7 +65,7 @@ def attacked_session(marker_url, tmp_path) -> VerificationSession:
     session = VerificationSession.objects.create(method="tencent_lip", external_ref="attacked")
     person = Client()
     person.post(f"/v/{session.link_token}/consent")
-    person.get(f"/v/{session.link_token}/challenge")
+    person.post(f"/v/{session.link_token}/challenge")
     for name, content, expected in [
         ("x.svg", markup["svg"], 415),
         ("x.xhtml", markup["xhtml"], 415),

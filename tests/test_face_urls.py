@@ -92,7 +92,7 @@ def juhe_identity_video(client, tmp_path, *, realname: str) -> VerificationSessi
     session = VerificationSession.objects.create(method="juhe_video_auth", external_ref="r", realname=realname,
                                                  idcard=IDCARD, options={"rate_type": 1})
     client.post(f"/v/{session.link_token}/consent")
-    client.get(f"/v/{session.link_token}/challenge")
+    client.post(f"/v/{session.link_token}/challenge")
     video = make_video(tmp_path / "v.mp4").read_bytes()
     client.post(f"/v/{session.link_token}/video",
                 {"video": SimpleUploadedFile("v.mp4", video, content_type="video/mp4"), "capture": "recorder"})

@@ -53,7 +53,7 @@ def _written(path: Path, content: bytes) -> Path:
 def consented(client, method, **kwargs):
     session = VerificationSession.objects.create(method=method, external_ref="r", **kwargs)
     client.post(f"/v/{session.link_token}/consent")
-    client.get(f"/v/{session.link_token}/challenge")
+    client.post(f"/v/{session.link_token}/challenge")
     return session
 
 
