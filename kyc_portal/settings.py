@@ -9,6 +9,7 @@ sandbox values. In live mode a missing vendor credential stops start-up.
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from sandbox import credentials as sandbox_credentials
@@ -45,6 +46,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    # django-csp: its system checks (the policy itself is CONTENT_SECURITY_POLICY below).
+    "csp",
     # Before django_tasks_db: its `db_worker` command is ours (a heartbeat for /readyz).
     "verification",
     "django_tasks",
@@ -53,6 +56,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so every answer gets the Content-Security-Policy: the health
+    # checks, error pages and whatever an inner middleware answers alike.
+    "csp.middleware.CSPMiddleware",
     # /healthz and /readyz, answered before the host check and the HTTPS redirect.
     "verification.health.HealthCheckMiddleware",
     "verification.logs.RequestIdMiddleware",
@@ -65,9 +71,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # frame-ancestors 'none' and no camera wherever a view set no policy of
-    # its own; end-user pages let their client's origins frame them.
-    "verification.embedding.FramingPolicyMiddleware",
+    # No camera wherever a view did not allow it (end-user pages do).
+    "verification.embedding.PermissionsPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "kyc_portal.urls"
@@ -192,6 +197,32 @@ SECURE_HSTS_PRELOAD = _https
 SECURE_REFERRER_POLICY = "same-origin"
 CSRF_TRUSTED_ORIGINS = [SITE_URL]
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy on every answer (django-csp): scripts and styles
+# only from the portal's own static files, a page that needs an inline script
+# allows it by a nonce (`request.csp_nonce`), never 'unsafe-inline'. The QR
+# code is an SVG data URI and the recorder previews its clip from a blob URL.
+# Framing is refused here; the end-user pages of a client that lists origins
+# replace frame-ancestors with them, and an H5 page adds the vendor's origin
+# to form-action, since its start form is redirected there
+# (verification/embedding.py). A view that sets its own policy keeps it.
+# https://django-csp.readthedocs.io/en/latest/configuration.html
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [NONE],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", "blob:"],
+        "media-src": [SELF, "blob:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    }
+}
+
 # Uploads are streamed to disk above this size instead of held in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
