@@ -237,7 +237,13 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # --- Logging ----------------------------------------------------------------
 # Vendor bodies hold faces and ID numbers: modules log the vendor, endpoint,
-# code and request id only, never a body.
+# code and request id only, never a body. What servers log by themselves
+# (request lines, referrers, paths of errors, tracebacks) goes through one
+# handler whose RedactFilter rewrites link tokens, hand-off codes, query
+# strings, ID numbers and face-image URLs (verification/logs.py); Django's
+# own handlers are dropped, so its request and runserver lines ("django",
+# "django.server") reach that handler too. Gunicorn's access and error logs
+# get the same filter (kyc_portal/gunicorn_logging.py).
 
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
 if LOG_FORMAT not in ("plain", "json"):
@@ -245,16 +251,25 @@ if LOG_FORMAT not in ("plain", "json"):
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "verification.logs.RequestIdFilter"}},
+    "filters": {
+        "redact": {"()": "verification.logs.RedactFilter"},
+        "request_id": {"()": "verification.logs.RequestIdFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {"()": "verification.logs.JsonFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact", "request_id"]}
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        # No handlers of their own (Django's defaults: a console while DEBUG
+        # is on, mail to ADMINS, runserver's request lines): up to the root's.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.db.backends": {"level": "WARNING"},
+    },
 }
 
 
