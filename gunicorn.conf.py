@@ -23,3 +23,5 @@ limit_request_fields = 100
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = "-"
 errorlog = "-"
+# Request lines and referrers hold link tokens: redacted like every other log.
+logger_class = "kyc_portal.gunicorn_logging.RedactingLogger"

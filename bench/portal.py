@@ -173,14 +173,20 @@ def running_portal(*, workers: int = 0, worker_threads: int = 1, web_processes: 
             wait_until_up(server)
         yield portal
     finally:
-        for process in portal.processes:
-            process.terminate()
-        for process in portal.processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes(portal.processes)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def stop_processes(processes, seconds: float = 30) -> None:
+    """SIGTERM to all, then each gets `seconds` to finish before a SIGKILL."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def wait_until_up(url: str, seconds: float = 60) -> None:

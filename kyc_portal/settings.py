@@ -9,6 +9,7 @@ sandbox values. In live mode a missing vendor credential stops start-up.
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from sandbox import credentials as sandbox_credentials
@@ -45,6 +46,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    # django-csp: its system checks (the policy itself is CONTENT_SECURITY_POLICY below).
+    "csp",
     # Before django_tasks_db: its `db_worker` command is ours (a heartbeat for /readyz).
     "verification",
     "django_tasks",
@@ -53,6 +56,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so every answer gets the Content-Security-Policy: the health
+    # checks, error pages and whatever an inner middleware answers alike.
+    "csp.middleware.CSPMiddleware",
     # /healthz and /readyz, answered before the host check and the HTTPS redirect.
     "verification.health.HealthCheckMiddleware",
     "verification.logs.RequestIdMiddleware",
@@ -65,9 +71,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # frame-ancestors 'none' and no camera wherever a view set no policy of
-    # its own; end-user pages let their client's origins frame them.
-    "verification.embedding.FramingPolicyMiddleware",
+    # No camera wherever a view did not allow it (end-user pages do).
+    "verification.embedding.PermissionsPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "kyc_portal.urls"
@@ -204,6 +209,32 @@ SECURE_HSTS_PRELOAD = _https
 SECURE_REFERRER_POLICY = "same-origin"
 CSRF_TRUSTED_ORIGINS = [SITE_URL]
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy on every answer (django-csp): scripts and styles
+# only from the portal's own static files, a page that needs an inline script
+# allows it by a nonce (`request.csp_nonce`), never 'unsafe-inline'. The QR
+# code is an SVG data URI and the recorder previews its clip from a blob URL.
+# Framing is refused here; the end-user pages of a client that lists origins
+# replace frame-ancestors with them, and an H5 page adds the vendor's origin
+# to form-action, since its start form is redirected there
+# (verification/embedding.py). A view that sets its own policy keeps it.
+# https://django-csp.readthedocs.io/en/latest/configuration.html
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [NONE],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", "blob:"],
+        "media-src": [SELF, "blob:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    }
+}
+
 # Uploads are streamed to disk above this size instead of held in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
@@ -218,7 +249,13 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # --- Logging ----------------------------------------------------------------
 # Vendor bodies hold faces and ID numbers: modules log the vendor, endpoint,
-# code and request id only, never a body.
+# code and request id only, never a body. What servers log by themselves
+# (request lines, referrers, paths of errors, tracebacks) goes through one
+# handler whose RedactFilter rewrites link tokens, hand-off codes, query
+# strings, ID numbers and face-image URLs (verification/logs.py); Django's
+# own handlers are dropped, so its request and runserver lines ("django",
+# "django.server") reach that handler too. Gunicorn's access and error logs
+# get the same filter (kyc_portal/gunicorn_logging.py).
 
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
 if LOG_FORMAT not in ("plain", "json"):
@@ -226,16 +263,23 @@ if LOG_FORMAT not in ("plain", "json"):
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "verification.logs.RequestIdFilter"}},
+    "filters": {
+        "redact": {"()": "verification.logs.RedactFilter"},
+        "request_id": {"()": "verification.logs.RequestIdFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {"()": "verification.logs.JsonFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact", "request_id"]}
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
+        # No handlers of their own (Django's defaults: a console while DEBUG
+        # is on, mail to ADMINS, runserver's request lines): up to the root's.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
         "django.db.backends": {"level": "WARNING"},
         # urllib3's DEBUG lines name every vendor request's path and query:
         # a vendor's signed URL to a person's face, say.

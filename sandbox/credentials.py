@@ -4,6 +4,8 @@ They are public on purpose: the sandbox holds no secret and bills nobody.
 The portal's settings default to them in sandbox mode.
 """
 
+from urllib.parse import urlsplit
+
 JUMDATA_APP_ID = "sandbox-jumdata-app"
 JUMDATA_APP_SECRET = "sandbox-jumdata-secret"
 
@@ -21,6 +23,12 @@ JUHE_VIDEO_AUTH_KEY = "sandbox-juhe-video-auth-key"
 # In sandbox mode the portal keeps an API client holding exactly these.
 INTEGRATOR_API_KEY = "kyc_sandbox-integrator-key-public-on-purpose"
 INTEGRATOR_WEBHOOK_SECRET = "whsec_c2FuZGJveC1pbnRlZ3JhdG9yLXdlYmhvb2sta2V5ISE="
+
+
+def origin(url: str) -> str:
+    """`scheme://host[:port]` of a URL."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def integrator_origin(site_url: str) -> str:

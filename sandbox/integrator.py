@@ -34,7 +34,6 @@ import re
 import secrets
 import time
 from functools import wraps
-from urllib.parse import urlsplit
 from uuid import UUID
 
 import requests
@@ -88,8 +87,7 @@ MAX_FAIL_NEXT = 20
 
 
 def portal_origin():
-    parts = urlsplit(settings.SITE_URL)
-    return f"{parts.scheme}://{parts.netloc}"
+    return credentials.origin(settings.SITE_URL)
 
 
 def own_origin():
@@ -233,12 +231,21 @@ def page(request):
         "max_fail_next": MAX_FAIL_NEXT,
     }
     # Rendered without the request on purpose: this page stands for another
-    # site and must not pick up the portal's context processors.
+    # site and must not pick up the portal's context processors. Its inline
+    # script runs by the nonce of this answer's Content-Security-Policy.
+    context["csp_nonce"] = request.csp_nonce
     response = HttpResponse(render_to_string("sandbox/integrator.html", context))
     # As on a site that sets no policy: the iframe's `allow` attribute alone
     # decides which frame gets the camera. The portal's default for its own
     # pages (camera=()) would deny it to every frame of this page.
     response["Permissions-Policy"] = "camera=*, microphone=*"
+    # What a product team's own policy must allow to frame the portal: its
+    # origin, the H5 vendor's (the frame goes on to its hosted page), and our
+    # own (redirect mode may end the frame on our return page). django-csp's
+    # per-answer addition, as its @csp_update decorator makes.
+    response._csp_update = {
+        "frame-src": ["'self'", portal_origin(), credentials.origin(settings.JUMDATA_BASE_URL)]
+    }
     return response
 
 
@@ -286,7 +293,7 @@ def render_return(context, *, status):
     # In iframe mode the portal may end by sending its frame here; the frame's
     # only ancestor is then our own page, so our origin may frame this page.
     response["X-Frame-Options"] = "SAMEORIGIN"
-    response["Content-Security-Policy"] = "frame-ancestors 'self'"
+    response._csp_replace = {"frame-ancestors": ["'self'"]}  # as django-csp's @csp_replace does
     return response
 
 

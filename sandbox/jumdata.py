@@ -25,10 +25,11 @@ import logging
 import re
 import secrets
 import time
-from functools import cache, wraps
+from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from csp.decorators import csp_replace
 from django.conf import settings
 from django.http import HttpResponse, HttpResponseNotFound, HttpResponseRedirect, JsonResponse
 from django.template.loader import render_to_string
@@ -354,15 +355,8 @@ def embeddable(view):
     X-Frame-Options: the portal can be embedded in an integrator's iframe,
     and the H5 page then loads inside that frame."""
 
-    @xframe_options_exempt
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        response = view(request, *args, **kwargs)
-        # Explicit, or the portal's default "frame-ancestors 'none'" is added.
-        response["Content-Security-Policy"] = "frame-ancestors *"
-        return response
-
-    return wrapper
+    # Explicit, or the portal's default "frame-ancestors 'none'" applies.
+    return xframe_options_exempt(csp_replace({"frame-ancestors": ["*"]})(view))
 
 
 def page_error(title, detail, status):
@@ -403,7 +397,12 @@ def html(request):
     }
     # Rendered without the request on purpose: this page stands for a foreign
     # origin and must not pick up the portal's context processors.
-    return HttpResponse(render_to_string("sandbox/jumdata_page.html", context))
+    response = HttpResponse(render_to_string("sandbox/jumdata_page.html", context))
+    # Each button's form is answered with a redirect to the returnUrl, and
+    # browsers check form-action against redirects too (django-csp's
+    # per-answer addition, as its @csp_update decorator makes).
+    response._csp_update = {"form-action": [credentials.origin(task.return_url)]}
+    return response
 
 
 @csrf_exempt

@@ -89,6 +89,8 @@ def chromium(extra_args=(), *, phone=True, prefs=None):
         options.add_experimental_option("mobileEmulation", {"deviceMetrics": PHONE_METRICS})
     if prefs:
         options.add_experimental_option("prefs", prefs)
+    # The console, for policy_violations().
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     try:
         driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     except Exception:
@@ -134,6 +136,13 @@ def browser(chromium_args):
         yield driver
     finally:
         driver.quit()
+
+
+def policy_violations(driver) -> list[str]:
+    """What Chromium wrote to the console about Content-Security-Policy
+    violations ("Refused to execute inline script because it violates …")
+    in any page or frame since the last call: reading the log empties it."""
+    return [entry["message"] for entry in driver.get_log("browser") if "Content Security Policy" in entry["message"]]
 
 
 # --- what a person does --------------------------------------------------------------

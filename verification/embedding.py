@@ -3,8 +3,9 @@ may frame a session's pages, what the browser is told about framing and the
 camera, the `<iframe allow>` each method needs, and where redirect mode
 sends the browser afterwards.
 
-Framing is refused everywhere (`frame-ancestors 'none'`, set by
-`FramingPolicyMiddleware`) except on the end-user pages of a session whose
+Framing is refused everywhere (`frame-ancestors 'none'` in the site's
+Content-Security-Policy, settings.CONTENT_SECURITY_POLICY, and
+`X-Frame-Options: DENY`) except on the end-user pages of a session whose
 API client lists allowed origins: those pages may be framed by exactly
 those origins."""
 
@@ -77,29 +78,46 @@ def allowed_origins(session: VerificationSession) -> list[str]:
 
 def apply_frame_policy(response, session: VerificationSession):
     """Headers for one end-user page of `session`: framable by its client's
-    origins only, with the camera and microphone usable inside the frame."""
+    origins only, with the camera and microphone usable inside the frame,
+    and the vendor's hosted page allowed as a form target where the start
+    form is redirected there.
+
+    The policy's changes go where django-csp's `@csp_replace` and
+    `@csp_update` decorators put theirs (`_csp_replace`, `_csp_update` on the
+    response), since they depend on the session, not on the view."""
     origins = allowed_origins(session)
     if origins:
-        response["Content-Security-Policy"] = "frame-ancestors " + " ".join(origins)
+        response._csp_replace = {"frame-ancestors": origins}
         # X-Frame-Options cannot list origins; the CSP above replaces it.
         response.xframe_options_exempt = True
-    else:
-        response["Content-Security-Policy"] = "frame-ancestors 'none'"
+    targets = form_targets(session)
+    if targets:
+        response._csp_update = {"form-action": targets}
     response["Permissions-Policy"] = END_USER_PERMISSIONS
     return response
 
 
-class FramingPolicyMiddleware:
-    """Every page that did not set its own policy refuses to be framed and
-    may use neither camera nor microphone: the admin, the API, the landing
-    page and the error pages alike."""
+def form_targets(session: VerificationSession) -> list[str]:
+    """Origins besides the portal's that the session's page submits to.
+    Browsers check `form-action` against where a submission is redirected
+    too, and the H5 start form (POST /v/<token>/h5/start) is answered with a
+    redirect to Jumdata's hosted page."""
+    if session.method == Method.H5:
+        return [origin_of(settings.JUMDATA_BASE_URL)]
+    return []
+
+
+class PermissionsPolicyMiddleware:
+    """Every page that did not set its own Permissions-Policy may use neither
+    camera nor microphone: the admin, the API, the landing page and the error
+    pages alike. (Framing is refused by the site's Content-Security-Policy
+    and X-Frame-Options; see the module's docstring.)"""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         response = self.get_response(request)
-        response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
         response.headers.setdefault("Permissions-Policy", NO_PERMISSIONS)
         return response
 
