@@ -90,6 +90,7 @@ def route_arguments(name, parameters, world):
         "decision_id": "1",
         "kind": "face",
         "pk": "1",
+        "public_id": "00000000-0000-4000-8000-000000000000",
         "face_token": "no-such-face",
         "app_label": "verification",
         "url": "no/such/page/",
