@@ -345,7 +345,9 @@ KYC_TRUSTED_PROXIES = env.int("KYC_TRUSTED_PROXIES", default=0)
 ADMIN_URL = env.str("ADMIN_URL", default="admin/").strip("/") + "/"
 # A rejection, or an approval against a failed vendor outcome, needs a second reviewer.
 KYC_FOUR_EYES = env.bool("KYC_FOUR_EYES", default=False)
-# Admin login: failed attempts allowed per account and per IP address within the window.
+# Admin login: failed attempts allowed within the window for one account from
+# one address (so nobody locks a colleague out from elsewhere), and from one
+# address across all accounts (password spraying).
 ADMIN_LOGIN_MAX_FAILURES_PER_ACCOUNT = env.int("ADMIN_LOGIN_MAX_FAILURES_PER_ACCOUNT", default=5)
 ADMIN_LOGIN_MAX_FAILURES_PER_IP = env.int("ADMIN_LOGIN_MAX_FAILURES_PER_IP", default=20)
 ADMIN_LOGIN_WINDOW_MINUTES = env.int("ADMIN_LOGIN_WINDOW_MINUTES", default=15)

@@ -316,6 +316,22 @@ def test_failed_logins_lock_the_account_before_the_password_is_checked(client, r
     assert "_auth_user_id" not in client.session
 
 
+def test_failures_from_elsewhere_do_not_lock_a_colleague_out(client, rita, settings):
+    """An attacker typing rita's user name with wrong passwords locks out
+    only their own address; rita, at her desk, still signs in."""
+    settings.ADMIN_LOGIN_MAX_FAILURES_PER_ACCOUNT = 3
+    login = reverse("admin:login")
+    for _ in range(5):
+        client.post(login, {"username": "rita", "password": "guess"}, REMOTE_ADDR="203.0.113.9")
+
+    attacker_with_the_password = client.post(login, {"username": "rita", "password": "pw-rita-123"},
+                                             REMOTE_ADDR="203.0.113.9")
+    rita_at_her_desk = client.post(login, {"username": "rita", "password": "pw-rita-123"}, REMOTE_ADDR="10.1.2.3")
+
+    assert attacker_with_the_password.status_code == 429
+    assert rita_at_her_desk.status_code == 302 and client.session["_auth_user_id"] == str(rita.pk)
+
+
 def test_failed_logins_from_one_address_lock_that_address(client, rita, oscar, settings):
     settings.ADMIN_LOGIN_MAX_FAILURES_PER_IP = 2
     login = reverse("admin:login")
