@@ -360,6 +360,9 @@ KYC_FOUR_EYES = env.bool("KYC_FOUR_EYES", default=False)
 ADMIN_LOGIN_MAX_FAILURES_PER_ACCOUNT = env.int("ADMIN_LOGIN_MAX_FAILURES_PER_ACCOUNT", default=5)
 ADMIN_LOGIN_MAX_FAILURES_PER_IP = env.int("ADMIN_LOGIN_MAX_FAILURES_PER_IP", default=20)
 ADMIN_LOGIN_WINDOW_MINUTES = env.int("ADMIN_LOGIN_WINDOW_MINUTES", default=15)
+# Searching sessions by an exact ID number: staff allowed to see identities
+# only, at most this many searches per user ("count/seconds"), each audited.
+ADMIN_IDCARD_SEARCHES = rate_setting("ADMIN_IDCARD_SEARCHES", "20/900")
 # An admin sign-in ends after this long without a request, and this long
 # after signing in whatever happens (verification/admin_sessions.py). Only
 # staff have sessions: end-user pages hold none and are sent no cookie.

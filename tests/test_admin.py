@@ -345,14 +345,14 @@ def test_the_admin_lives_at_admin_url(settings):
 
 
 @pytest.mark.parametrize("term", [IDCARD, IDCARD.lower()])
-def test_staff_find_a_session_by_its_exact_id_number(client, rita, session, term):
+def test_supervisors_find_a_session_by_its_exact_id_number(client, sam, session, term):
     VerificationSession.objects.create(method="h5", external_ref="order-43", realname="李四", idcard="440524188001010014")
-    page = as_user(client, rita).get(reverse("admin:verification_verificationsession_changelist"), {"q": term}).text
+    page = as_user(client, sam).get(reverse("admin:verification_verificationsession_changelist"), {"q": term}).text
     assert "order-42" in page and "order-43" not in page
 
 
-def test_part_of_an_id_number_finds_nothing(client, rita, session):
-    page = as_user(client, rita).get(reverse("admin:verification_verificationsession_changelist"), {"q": IDCARD[:10]}).text
+def test_part_of_an_id_number_finds_nothing(client, sam, session):
+    page = as_user(client, sam).get(reverse("admin:verification_verificationsession_changelist"), {"q": IDCARD[:10]}).text
     assert "order-42" not in page
 
 
