@@ -70,6 +70,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Signs staff out ADMIN_SESSION_MAX_HOURS after they signed in.
+    "verification.admin_sessions.SignInLifetimeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # No camera wherever a view did not allow it (end-user pages do).
     "verification.embedding.PermissionsPolicyMiddleware",
@@ -392,6 +394,13 @@ def rate_setting(name, default):
     return value
 
 
+def positive_int_setting(name, default):
+    value = env.int(name, default=default)
+    if value < 1:
+        raise ImproperlyConfigured(f"{name} must be a positive whole number; got {value}.")
+    return value
+
+
 KYC_RATE_PUBLIC_WRITES = rate_setting("KYC_RATE_PUBLIC_WRITES", "30/60")
 KYC_RATE_PUBLIC_READS = rate_setting("KYC_RATE_PUBLIC_READS", "300/60")
 KYC_RATE_HANDOFF_OPENS = rate_setting("KYC_RATE_HANDOFF_OPENS", "20/600")
@@ -409,10 +418,23 @@ KYC_MAX_ATTEMPTS_PER_IP_PER_HOUR = env.int("KYC_MAX_ATTEMPTS_PER_IP_PER_HOUR", d
 ADMIN_URL = env.str("ADMIN_URL", default="admin/").strip("/") + "/"
 # A rejection, or an approval against a failed vendor outcome, needs a second reviewer.
 KYC_FOUR_EYES = env.bool("KYC_FOUR_EYES", default=False)
-# Admin login: failed attempts allowed per account and per IP address within the window.
+# Admin login: failed attempts allowed within the window for one account from
+# one address (so nobody locks a colleague out from elsewhere), and from one
+# address across all accounts (password spraying).
 ADMIN_LOGIN_MAX_FAILURES_PER_ACCOUNT = env.int("ADMIN_LOGIN_MAX_FAILURES_PER_ACCOUNT", default=5)
 ADMIN_LOGIN_MAX_FAILURES_PER_IP = env.int("ADMIN_LOGIN_MAX_FAILURES_PER_IP", default=20)
 ADMIN_LOGIN_WINDOW_MINUTES = env.int("ADMIN_LOGIN_WINDOW_MINUTES", default=15)
+# Searching sessions by an exact ID number: staff allowed to see identities
+# only, at most this many searches per user ("count/seconds"), each audited.
+ADMIN_IDCARD_SEARCHES = rate_setting("ADMIN_IDCARD_SEARCHES", "20/900")
+# An admin sign-in ends after this long without a request, and this long
+# after signing in whatever happens (verification/admin_sessions.py). Only
+# staff have sessions: end-user pages hold none and are sent no cookie.
+ADMIN_SESSION_IDLE_MINUTES = positive_int_setting("ADMIN_SESSION_IDLE_MINUTES", 30)
+ADMIN_SESSION_MAX_HOURS = positive_int_setting("ADMIN_SESSION_MAX_HOURS", 8)
+SESSION_COOKIE_AGE = ADMIN_SESSION_IDLE_MINUTES * 60
+# Each request a session comes with moves its end: idle time, not age.
+SESSION_SAVE_EVERY_REQUEST = True
 # Retention: media (videos, photos, faces) and then names and ID numbers are
 # deleted this many days after a session was created; decisions, outcomes,
 # hashes and the audit log remain.

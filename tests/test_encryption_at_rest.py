@@ -49,7 +49,7 @@ def test_the_orm_reads_them_back():
     reread = VerificationSession.objects.get(pk=session.pk)
 
     assert (reread.realname, reread.idcard) == ("张三", IDCARD)
-    assert (reread.masked_name, reread.masked_idcard) == ("张*", "110105********002X")
+    assert (reread.masked_name, reread.masked_idcard) == ("张**", "**************002X")
     assert VerificationSession.objects.filter(pk=session.pk).values_list("idcard", flat=True).get() == IDCARD
 
 

@@ -1,8 +1,12 @@
 """The retry policy, redaction and transport shared by every vendor client."""
 
+import importlib
+
 import pytest
+from django.apps import apps
 
 from tests.http_double import HttpDouble
+from verification.models import VendorCall
 from verification.vendors import base
 from verification.vendors.base import (
     VendorConnectionError,
@@ -61,10 +65,10 @@ def test_redaction_keeps_no_secret_blob_name_or_id_number():
         "appId": "app",
         "sign": "***",
         "key": "***",
-        "idcard": "110105********002X",
-        "realname": "张*",
+        "idcard": "**************002X",
+        "realname": "张**",
         "videoBase64": "<5000 characters>",
-        "data": {"idcard_name": "李*", "list": ["<300 characters>", "short"]},
+        "data": {"idcard_name": "李**", "list": ["<300 characters>", "short"]},
         "raw": "<2 bytes>",
         "code": 0,
         "data2": {"token": "012345…"},
@@ -100,6 +104,24 @@ def test_erasure_empties_masked_names_and_id_numbers_and_keeps_the_rest():
                                     "token": "012345…"}
     assert erase_personal({"pictures": ["https://oss.example.com/a.jpg?sig=1"]}) == {
         "pictures": ["https://oss.example.com/…"]}, "rows written before URLs were cut"
+
+
+@pytest.mark.django_db
+def test_summaries_stored_with_the_old_masks_are_masked_again():
+    old = VendorCall.objects.create(
+        vendor="tencent", endpoint="idcardcompare",
+        request_summary={"appid": "app", "idcard_number": "110105********002X", "idcard_name": "张*"},
+        response_summary={"code": 0, "data": {"idcard_name": "李*", "similarity": 92}},
+    )
+    untouched = VendorCall.objects.create(vendor="juhe", endpoint="verify", request_summary={"key": "***"})
+
+    migration = importlib.import_module("verification.migrations.0016_remask_vendor_summaries")
+    migration.remask(apps, schema_editor=None)
+
+    old.refresh_from_db()
+    assert old.request_summary == {"appid": "app", "idcard_number": "**************002X", "idcard_name": "张**"}
+    assert old.response_summary == {"code": 0, "data": {"idcard_name": "李**", "similarity": 92}}
+    assert VendorCall.objects.get(pk=untouched.pk).request_summary == {"key": "***"}
 
 
 # --- the environment's proxy settings, read once per vendor host ------------------

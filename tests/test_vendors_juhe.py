@@ -94,7 +94,7 @@ def test_video_auth_sends_base64_colon_and_reads_the_scores(double, video):
     assert verdict.passed and verdict.scores["living_threshold"] == 0.933801
     assert verdict.picture_urls == ["https://apis.juhe.cn/videoAuth/face-store?p=1.jpg"]
     summary = VendorCall.objects.get().request_summary
-    assert summary["realname"] == "张*" and summary["idcard"] == "110105********002X" and summary["key"] == "***"
+    assert summary["realname"] == "张**" and summary["idcard"] == "**************002X" and summary["key"] == "***"
     assert summary["videoData"].endswith("base64 characters>")
 
 

@@ -119,7 +119,7 @@ def test_idcardlivedetectfour_sends_the_identity(double, tmp_path):
     assert double.requests[0].path == "/face/idcardlivedetectfour"
     assert parts["idcard_number"] == b"11010519491231002X" and parts["idcard_name"].decode() == "张三"
     call = VendorCall.objects.get()
-    assert call.request_summary["idcard_number"] == "110105********002X" and call.request_summary["idcard_name"] == "张*"
+    assert call.request_summary["idcard_number"] == "**************002X" and call.request_summary["idcard_name"] == "张**"
     assert call.request_summary["video"] == "<5 bytes>"
 
 

@@ -4,18 +4,21 @@ or a person sent can be edited here."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, IntegerField, When
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
 from . import services, webhooks
 from .admin_site import session_media_view
 from .audit import audit_record
+from .idcard import looks_like_idcard
 from .models import ApiClient, AuditEntry, ReviewDecision, VendorCall, VerificationSession
 from .models import WebhookAttempt, WebhookMessage
 from .vendors import juhe, jumdata, tencent
@@ -65,7 +68,10 @@ class VerificationSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "review_status", "status", "method", VendorCodeFilter, "needs_review", ("created_at", admin.DateFieldListFilter),
     ]
     search_fields = ["=external_ref", "=vendor_order_no", "=vendor_task_no"]
-    search_help_text = _("External reference, vendor order or task number, or an exact ID number.")
+    search_help_text = _(
+        "External reference, vendor order or task number; or an exact ID number, for staff who may see "
+        "identities (limited and audited)."
+    )
     date_hierarchy = "created_at"
     list_per_page = 50
     actions = ["erase_personal_data"]
@@ -85,14 +91,44 @@ class VerificationSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         pending_first = Case(When(review_status="pending", then=0), default=1, output_field=IntegerField())
         return [pending_first.asc(), "created_at"]
 
+    def changelist_view(self, request, extra_context=None):
+        # Decided once per request, before the changelist's queries, which may
+        # search more than once (actions, facets): each search by ID number
+        # counts against a limit and leaves an audit entry.
+        request.sessions_found_by_idcard = self.find_by_idcard(request)
+        return super().changelist_view(request, extra_context)
+
+    def find_by_idcard(self, request):
+        """The sessions holding the ID number searched for, or None when the
+        search term is no ID number or the search was refused (and the
+        staff member is told why)."""
+        term = request.GET.get(SEARCH_VAR, "")
+        if not looks_like_idcard(term):
+            return None
+        try:
+            return services.sessions_find_by_idcard(actor=request.user, idcard=term)
+        except services.IdcardSearchRefused as refused:
+            messages.error(request, refused.message)
+            return None
+
     def get_search_results(self, request, queryset, search_term):
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        try:
-            from .selectors import session_search_by_idcard
-        except ImportError:
+        found = getattr(request, "sessions_found_by_idcard", None)
+        if found is None:
             return results, may_have_duplicates
-        by_idcard = session_search_by_idcard(queryset, search_term.strip())
-        return results | by_idcard, may_have_duplicates
+        return results | (queryset & found), may_have_duplicates
+
+    def get_preserved_filters(self, request):
+        """The list's filters, carried into the session page's links, without
+        an ID number searched for: it would sit in that page's address, in
+        the browser's history and in the Referer of every request it makes."""
+        preserved = super().get_preserved_filters(request)
+        if not preserved:
+            return preserved
+        filters = QueryDict(QueryDict(preserved)["_changelist_filters"], mutable=True)
+        if looks_like_idcard(filters.get(SEARCH_VAR, "")):
+            del filters[SEARCH_VAR]
+        return urlencode({"_changelist_filters": filters.urlencode()}) if filters else ""
 
     @admin.display(description=_("name"))
     def masked_name(self, obj):

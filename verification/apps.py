@@ -17,7 +17,8 @@ class VerificationConfig(AppConfig):
     def ready(self):
         from django_tasks.signals import task_started
 
-        from . import checks, demo, login_throttle, logs  # noqa: F401  (registers checks and signal receivers)
+        # Imported for what they register: checks and signal receivers.
+        from . import admin_sessions, checks, demo, login_throttle, logs  # noqa: F401
 
         demo.connect()
         task_started.connect(logs.task_request_id, dispatch_uid="verification.logs.task_request_id")

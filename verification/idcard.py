@@ -9,6 +9,7 @@ _CHECK_CHARS = "10X98765432"
 _SHAPE = re.compile(r"^[1-9]\d{16}[\dX]$")
 # Births are registered on China's calendar, whatever the server's time zone.
 CHINA = ZoneInfo("Asia/Shanghai")
+_LOOSE_SHAPE = re.compile(r"^\d{17}[\dX]$")
 
 
 def idcard_check_char(first17: str) -> str:
@@ -42,13 +43,27 @@ def normalise_idcard(number: str) -> str:
     return number.strip().upper()
 
 
+def looks_like_idcard(text: str) -> bool:
+    """Whether `text` has the shape of an ID number (17 digits, then a
+    digit or an X of either case), valid or not."""
+    return bool(_LOOSE_SHAPE.match(normalise_idcard(text)))
+
+
 def mask_idcard(number: str) -> str:
-    """`110105********002X`: region code and the last four stay visible."""
-    if not number:
-        return ""
-    return number[:6] + "*" * (len(number) - 10) + number[-4:] if len(number) > 10 else "*" * len(number)
+    """`**************002X`: only the last four characters stay visible. A
+    mask that also shows the region code leaves only the birth date to
+    guess, and the check character rules out most dates: a reviewer once
+    found a whole number in minutes by searching each remaining one."""
+    if len(number) <= 8:
+        return "*" * len(number)
+    return "*" * (len(number) - 4) + number[-4:]
 
 
 def mask_name(name: str) -> str:
-    """`张*`, `欧阳**`: the first character stays visible."""
-    return name[:1] + "*" * (len(name) - 1) if name else ""
+    """`张**`, `欧**`, `J**`: the first character and always two stars, so the
+    mask tells neither the given name nor the name's length (`张*` would
+    say the given name is one character, and show half of a two-character
+    name). A one-character name is all stars."""
+    if len(name) <= 1:
+        return "*" * len(name)
+    return name[0] + "**"

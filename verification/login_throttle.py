@@ -1,6 +1,11 @@
-"""Admin login throttling: failed attempts are counted per account and per
-IP address in the database (shared by every web process), and a login is
-refused, before any password is checked, once either has too many."""
+"""Admin login throttling: failed attempts are counted in the database
+(shared by every web process), and a login is refused, before any password
+is checked, once one account has failed too often from this address, or
+this address has failed too often across all accounts.
+
+An account is locked per address, not everywhere: counting its failures
+from every address would let anyone lock a colleague out by typing their
+user name with wrong passwords from somewhere else."""
 
 from datetime import timedelta
 
@@ -17,12 +22,12 @@ from .models import LoginFailure
 def refusal(request) -> str:
     """Why this login attempt is refused now, or "" to let it through."""
     since = timezone.now() - timedelta(minutes=settings.ADMIN_LOGIN_WINDOW_MINUTES)
-    recent = LoginFailure.objects.filter(at__gte=since)
-    username = request.POST.get("username", "").strip().lower()
-    if username and recent.filter(username=username).count() >= settings.ADMIN_LOGIN_MAX_FAILURES_PER_ACCOUNT:
-        return _("Too many failed logins for this account. Try again in %(minutes)d minutes.") % {
+    from_here = LoginFailure.objects.filter(at__gte=since, ip=client_ip(request) or None)
+    username = _username(request.POST.get("username", ""))
+    if username and from_here.filter(username=username).count() >= settings.ADMIN_LOGIN_MAX_FAILURES_PER_ACCOUNT:
+        return _("Too many failed logins for this account from your address. Try again in %(minutes)d minutes.") % {
             "minutes": settings.ADMIN_LOGIN_WINDOW_MINUTES}
-    if recent.filter(ip=client_ip(request)).count() >= settings.ADMIN_LOGIN_MAX_FAILURES_PER_IP:
+    if from_here.count() >= settings.ADMIN_LOGIN_MAX_FAILURES_PER_IP:
         return _("Too many failed logins from this address. Try again in %(minutes)d minutes.") % {
             "minutes": settings.ADMIN_LOGIN_WINDOW_MINUTES}
     return ""
@@ -32,4 +37,9 @@ def refusal(request) -> str:
 def count_failure(sender, credentials, request=None, **kwargs):
     if request is None:
         return
-    LoginFailure.objects.create(username=str(credentials.get("username", ""))[:150].strip().lower(), ip=client_ip(request) or None)
+    username = _username(str(credentials.get("username", "")))
+    LoginFailure.objects.create(username=username, ip=client_ip(request) or None)
+
+
+def _username(typed: str) -> str:
+    return typed[:150].strip().lower()

@@ -522,7 +522,8 @@ class SessionImage(models.Model):
 
 class AuditEntry(models.Model):
     """Who saw or did what. Append-only: the model refuses updates and
-    deletes, and the admin offers neither."""
+    deletes, the admin offers neither, and on PostgreSQL a trigger refuses
+    them in the database too (migration 0010_audit_append_only)."""
 
     class Action(models.TextChoices):
         VIEW_SESSION = "view_session", _("Viewed a session")
@@ -532,6 +533,9 @@ class AuditEntry(models.Model):
         EXPORT = "export", _("Exported")
         PURGE = "purge", _("Purged personal data")
         ERASE = "erase", _("Erased on request")
+        # `detail` holds the keyed hash of the number searched, never the number.
+        SEARCH_IDENTITY = "search_identity", _("Searched by ID number")
+        SEARCH_REFUSED = "search_refused", _("Refused a search by ID number")
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,

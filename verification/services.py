@@ -5,6 +5,7 @@ import base64
 import binascii
 import hashlib
 import logging
+import math
 import secrets
 import shutil
 import tempfile
@@ -15,6 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile, File
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
@@ -23,7 +25,8 @@ from django.utils.translation import gettext_lazy as _
 from .idcard import idcard_error, normalise_idcard
 from . import crypto, embedding, limits, media
 from .audit import audit_record
-from .models import Method, SessionImage, VerificationSession
+from .models import AuditEntry, Method, SessionImage, VerificationSession
+from .selectors import session_search_by_idcard
 from .webhooks import SESSION_COMPLETED, SESSION_REVIEWED, webhook_enqueue
 from .vendors import juhe, jumdata, tencent
 from .vendors.base import (
@@ -1107,6 +1110,68 @@ def _apply_decision(session: VerificationSession, decision) -> None:
     session.save()
     if decision.decision != ReviewDecision.Decision.RETRY:
         webhook_enqueue(session=session, event_type=SESSION_REVIEWED)
+
+
+# --- searching by ID number ----------------------------------------------------------
+# The keyed hash finds an exact number in one query, so whoever may search
+# can test guesses: one number differs from another in its birth date, and a
+# mask that shows the rest leaves a few hundred dates to try. Only staff who
+# may see identities search, a limited number of times, and each search
+# leaves an audit entry with the hash, never the number.
+
+
+class IdcardSearchRefused(Exception):
+    """A search by ID number that was not made; `message` tells the staff
+    member why. The refusal itself is audited."""
+
+    def __init__(self, message):
+        super().__init__(str(message))
+        self.message = message
+
+
+def sessions_find_by_idcard(*, actor, idcard: str):
+    """The sessions whose ID number is exactly `idcard`, for `actor` (a
+    staff user) if they may see identities and have searched fewer than
+    ADMIN_IDCARD_SEARCHES times in its window. Otherwise, or for a number
+    that is not valid, raises IdcardSearchRefused, having searched nothing."""
+    idcard = normalise_idcard(idcard)
+    digest = crypto.search_hash(idcard)
+    if not actor.has_perm("verification.view_full_identity"):
+        audit_record(actor=actor, action=AuditEntry.Action.SEARCH_REFUSED, detail=f"no permission; hash {digest}")
+        raise IdcardSearchRefused(
+            _("Searching by ID number needs the permission to see full identities: "
+              "no session was searched by it.")
+        )
+    if idcard_error(idcard):
+        # No stored session can hold it (numbers are checked on the way in):
+        # nothing to search, count or audit.
+        raise IdcardSearchRefused(
+            _("This is not a valid ID number (its date of birth or check character is wrong): "
+              "no session was searched by it.")
+        )
+    rate = limits.Rate.parse(settings.ADMIN_IDCARD_SEARCHES)
+    with transaction.atomic():
+        # Counted from the audit log itself, under a lock on the user's row,
+        # so searches sent side by side cannot all pass the count together.
+        get_user_model().objects.select_for_update().only("pk").get(pk=actor.pk)
+        window_start = timezone.now() - timedelta(seconds=rate.seconds)
+        recent = AuditEntry.objects.filter(
+            actor=actor, action=AuditEntry.Action.SEARCH_IDENTITY, created_at__gte=window_start
+        ).order_by("created_at").values_list("created_at", flat=True)
+        searched = list(recent)
+        if len(searched) < rate.count:
+            found = session_search_by_idcard(VerificationSession.objects.all(), idcard)
+            audit_record(actor=actor, action=AuditEntry.Action.SEARCH_IDENTITY,
+                         detail=f"hash {digest}; {found.count()} found")
+            return found
+    audit_record(actor=actor, action=AuditEntry.Action.SEARCH_REFUSED, detail=f"rate limit; hash {digest}")
+    free_at = searched[len(searched) - rate.count] + timedelta(seconds=rate.seconds)
+    minutes = max(1, math.ceil((free_at - timezone.now()).total_seconds() / 60))
+    raise IdcardSearchRefused(
+        _("You have searched by ID number %(count)d times in %(window)d minutes, the most allowed. "
+          "Try again in %(minutes)d minutes.")
+        % {"count": rate.count, "window": math.ceil(rate.seconds / 60), "minutes": minutes}
+    )
 
 
 # --- retention and erasure -------------------------------------------------------------
