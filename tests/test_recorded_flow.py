@@ -12,7 +12,17 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from tests.conftest import run_due_tasks
-from tests.media_samples import damage_frames, make_jpeg, make_png, make_video, reencode, remux
+from tests.media_samples import (
+    damage_frames,
+    make_jpeg,
+    make_png,
+    make_png_declaring,
+    make_video,
+    make_video_with_long_audio,
+    reencode,
+    remux,
+    with_extra_stream,
+)
 from verification.models import SessionImage, Submission, VendorCall, VerificationSession
 from verification.tasks import check_submission_answered, send_submission
 
@@ -33,6 +43,8 @@ def clips(tmp_path_factory):
         "phone": make_video(folder / "phone.mp4"),
         "silent": make_video(folder / "silent.mp4", audio="silence"),
         "zero": make_video(folder / "zero.mp4", seconds=0.07),
+        "hour_of_sound": make_video_with_long_audio(folder / "hour.mp4", seconds=3, audio_seconds=3600),
+        "two_sounds": with_extra_stream(make_video(folder / "one.mp4", start=7), folder / "two.mkv", "audio"),
     }
 
 
@@ -189,9 +201,14 @@ def test_a_chosen_file_is_flagged_for_review(vendors, client, clips):
         ("truncated", "cut.mp4", 415, None),
         ("zero", "zero.mp4", 400, "too_short"),
         ("silent", "silent.mp4", 400, "too_quiet"),
+        ("hour_of_sound", "hour.mp4", 400, "too_long"),
+        ("two_sounds", "two.mkv", 400, "extra_streams"),
     ],
 )
-def test_bad_uploads_are_refused_before_any_vendor_call(vendors, client, clips, settings, content, name, status, code):
+# What the browser says of how the file was captured changes no check.
+@pytest.mark.parametrize("capture", ["recorder", "file"])
+def test_bad_uploads_are_refused_before_any_vendor_call(vendors, client, clips, settings, content, name, status, code,
+                                                        capture):
     session = consented(client, "tencent_lip")
     client.get(f"/v/{session.link_token}/challenge")
     if content == "truncated":
@@ -199,7 +216,7 @@ def test_bad_uploads_are_refused_before_any_vendor_call(vendors, client, clips, 
     elif isinstance(content, str):
         content = clips[content].read_bytes()
 
-    response = upload(client, session, content, name=name)
+    response = upload(client, session, content, name=name, capture=capture)
 
     assert response.status_code == status
     error = response.json()["error"]
@@ -209,6 +226,26 @@ def test_bad_uploads_are_refused_before_any_vendor_call(vendors, client, clips, 
     assert os.listdir(settings.FILE_UPLOAD_TEMP_DIR) == []
     session.refresh_from_db()
     assert session.status == "in_progress", "the person can simply record again"
+
+
+@pytest.mark.parametrize(
+    "content, status, code",
+    [
+        (make_png_declaring(7000, 7000, depth=16, colour=6), 400, "frame_too_large"),
+        (make_png()[:33] + b"\x00\x00\x00\x08acTL" + b"\x00" * 12 + make_png()[33:], 415, "animated"),
+        (make_jpeg()[:400], 415, "unreadable"),
+    ],
+    ids=["png_of_392_mb", "animated_png", "cut_jpeg"],
+)
+def test_bad_photos_are_refused_before_any_vendor_call(vendors, client, settings, content, status, code):
+    session = consented(client, "tencent_photo")
+    client.get(f"/v/{session.link_token}/challenge")
+
+    response = upload(client, session, content, field="photo", name="selfie.png")
+
+    assert (response.status_code, response.json()["error"]["code"]) == (status, code)
+    assert detection_calls() == 0 and Submission.objects.count() == 0 and stored_files(settings) == []
+    assert os.listdir(settings.FILE_UPLOAD_TEMP_DIR) == []
 
 
 def test_a_file_over_the_limit_is_refused_while_streaming(vendors, client, clips, settings):
@@ -309,6 +346,23 @@ def test_a_different_recording_and_another_clients_copy_are_accepted(vendors, cl
 
     assert (take.status, elsewhere.status) == ("passed", "passed")
     assert Submission.objects.filter(state="answered").exclude(fingerprint="").count() == 3
+
+
+def test_a_sessions_next_attempt_is_not_compared_with_its_own_first(vendors, client, copies, clips, alice):
+    """The same person trying again, in the same place: a near picture is
+    no sign of a replay there."""
+    session = consented(client, "juhe_video", client=alice)
+    client.get(f"/v/{session.link_token}/challenge")
+    steer(vendors, "juhe", endpoint="face_vedio/verify", error_code="280243")
+    upload(client, session, clips["phone"])
+    run_due_tasks()
+    client.get(f"/v/{session.link_token}/challenge")
+
+    assert upload(client, session, copies["reencoded"]).status_code == 202
+    run_due_tasks()
+
+    session.refresh_from_db()
+    assert (session.status, session.attempts_used) == ("passed", 2)
 
 
 def test_a_photo_sent_again_as_a_png_is_refused_at_once(vendors, client, alice):

@@ -624,7 +624,7 @@ def session_submit_media(*, session: VerificationSession, kind: str, upload, cap
 
     digest = _sha256(path)
     if Submission.objects.filter(content_sha256=digest, session__client_id=session.client_id).exists() or (
-        fingerprint and submission_find_copy(fingerprint=fingerprint, client_id=session.client_id)
+        fingerprint and submission_find_copy(fingerprint=fingerprint, session=session)
     ):
         raise StepRefused(REPLAYED_MESSAGE, http_status=409, code="replayed")
     submission = Submission(
@@ -657,16 +657,20 @@ REPLAYED_MESSAGE = _("This recording was already sent. Please record a new one."
 REPLAY_CANDIDATES = 50
 
 
-def submission_find_copy(*, fingerprint: media.Fingerprint, client_id, exclude_pk=None) -> bool:
-    """Whether a submission of the same API client (sessions without one
-    form their own group) has a near fingerprint: the same recording or
-    photo sent again, padded, re-muxed or re-encoded. One client's
-    recordings are never compared with another's."""
+def submission_find_copy(*, fingerprint: media.Fingerprint, session: VerificationSession) -> bool:
+    """Whether a submission of another session of the same API client
+    (sessions without one form their own group) has a near fingerprint: the
+    same recording or photo sent again, padded, re-muxed or re-encoded.
+
+    One client's recordings are never compared with another's. Nor are a
+    session's own: a second attempt is the same person, most often in the
+    same place and pose, where a near picture is no sign of a replay (and
+    a lip code or digits are new in each attempt)."""
     from .models import Submission
 
     candidates = (
-        FingerprintBand.objects.filter(client_id=client_id, key__in=fingerprint.band_keys())
-        .exclude(submission_id=exclude_pk)
+        FingerprintBand.objects.filter(client_id=session.client_id, key__in=fingerprint.band_keys())
+        .exclude(submission__session=session)
         .values("submission_id").annotate(shared=models.Count("id")).order_by("-shared")[:REPLAY_CANDIDATES]
     )
     stored = Submission.objects.filter(pk__in=[row["submission_id"] for row in candidates])
@@ -802,7 +806,7 @@ def _keep_video_fingerprint(submission, fingerprint: media.Fingerprint | None) -
     of any other. (A photo's is kept, and checked, when it is uploaded.)"""
     if fingerprint is None:
         return
-    if submission_find_copy(fingerprint=fingerprint, client_id=submission.session.client_id, exclude_pk=submission.pk):
+    if submission_find_copy(fingerprint=fingerprint, session=submission.session):
         logger.info("submission=%s session=%s refused: a recording sent before", submission.pk, submission.session_id)
         raise media.MediaRejected("replayed", REPLAYED_MESSAGE)
     _keep_fingerprint(submission, fingerprint)
