@@ -11,6 +11,9 @@ meter, never mistaken for a person.
     make_jpeg(width=480, height=640, moment=0.0, orientation=1) -> bytes
     make_png(width=480, height=640, moment=0.0) -> bytes
     make_png_declaring(width, height, depth=16, colour=6) -> bytes   # a decompression bomb
+    make_png_inflating_past(extra_mb=200) / make_animated_png() / split_png(png, idat_piece=1)
+    with_frame_header(jpeg, marker=0xC2, width=8000, height=6000)   # a forged start of frame
+    make_jpeg_of_scans(5000) / make_jpeg_with_a_second_frame(7000, 7000)
     make_video_with_long_audio(path, seconds=3, audio_seconds=3600)
     with_extra_stream(src, dst, kind)      # a second audio or video, subtitles, a file, a late data packet
     remux(src, dst, container="mkv")       # the same packets in another container
@@ -310,6 +313,61 @@ def image_size(data):
     with av.open(io.BytesIO(data)) as source:
         stream = source.streams.video[0]
         return stream.codec_context.width, stream.codec_context.height
+
+
+def make_png_inflating_past(width=480, height=640, extra_mb=200):
+    """A PNG whose compressed data, once the picture's rows are out, goes on
+    inflating to `extra_mb` megabytes of zeros (at 1:1000, a small file)."""
+    deflate = zlib.compressobj(9)
+    data = deflate.compress(b"\0" * (1 + width * 3) * height)
+    data += b"".join(deflate.compress(b"\0" * 2**20) for _ in range(extra_mb)) + deflate.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", data) + png_chunk(b"IEND", b"")
+
+
+def make_animated_png():
+    """make_png() with an APNG animation control chunk (100 frames, looping)."""
+    png = make_png()
+    return png[:33] + png_chunk(b"acTL", struct.pack(">II", 100, 0)) + png[33:]
+
+
+def split_png(png, *, idat_piece, junk_chunks=0):
+    """The same picture with its compressed data cut into IDAT chunks of
+    `idat_piece` bytes, after `junk_chunks` empty private chunks."""
+    ihdr, position, data = png[8:33], 33, b""
+    while position < len(png):
+        length = int.from_bytes(png[position:position + 4], "big")
+        if png[position + 4:position + 8] == b"IDAT":
+            data += png[position + 8:position + 8 + length]
+        position += 12 + length
+    pieces = b"".join(png_chunk(b"IDAT", data[n:n + idat_piece]) for n in range(0, len(data), idat_piece))
+    return png[:8] + ihdr + png_chunk(b"zzZz", b"") * junk_chunks + pieces + png_chunk(b"IEND", b"")
+
+
+def with_frame_header(jpeg, *, marker, width, height):
+    """The JPEG with its start-of-frame marker and size replaced."""
+    position = jpeg.index(b"\xff\xc0")
+    frame = bytearray(jpeg)
+    frame[position + 1] = marker
+    frame[position + 5:position + 9] = struct.pack(">HH", height, width)
+    return bytes(frame)
+
+
+def make_jpeg_of_scans(scans=5000):
+    """A progressive JPEG of `scans` scans (each one more pass over every
+    coefficient); its size is make_jpeg()'s, its scans are empty."""
+    jpeg = with_frame_header(make_jpeg(), marker=0xC2, width=480, height=640)
+    scan = b"\xff\xda" + struct.pack(">H", 8) + bytes([1, 1, 0, 0, 0, 0]) + b"\x00" * 64
+    return jpeg[:-2] + scan * scans + b"\xff\xd9"
+
+
+def make_jpeg_with_a_second_frame(width=7000, height=7000):
+    """make_jpeg(), then a second start of frame declaring width x height and
+    the scan again: FFmpeg takes the second frame's size."""
+    jpeg = make_jpeg()
+    start = jpeg.index(b"\xff\xc0")
+    second_frame = with_frame_header(jpeg, marker=0xC0, width=width, height=height)[start:start + 19]
+    return jpeg[:-2] + second_frame + jpeg[jpeg.index(b"\xff\xda"):]
 
 
 def make_video_with_long_audio(path, *, seconds=3.0, audio_seconds=3600.0):

@@ -4,22 +4,27 @@ vendors take: MP4, H.264 + AAC, moov first, within the size limit."""
 import dataclasses
 import resource
 import struct
-import zlib
 
 import av
 import pytest
 
 from tests.media_samples import (
+    make_animated_png,
     make_jpeg,
+    make_jpeg_of_scans,
+    make_jpeg_with_a_second_frame,
     make_png,
     make_png_declaring,
+    make_png_inflating_past,
     make_sideways_video,
     make_video,
     make_video_with_long_audio,
     png_chunk,
     reencode,
     remux,
+    split_png,
     with_extra_stream,
+    with_frame_header,
 )
 from verification import media
 
@@ -358,31 +363,13 @@ def test_a_png_costs_its_pixels_times_channels_times_bytes_per_sample(depth, col
 
 
 def test_a_png_whose_data_inflates_past_its_size_is_refused_at_the_first_excess_byte(tmp_path):
-    row = b"\0" * (1 + 480 * 3)
-    deflate = zlib.compressobj(9)
-    # The picture's rows, then 200 MB more zeros: FFmpeg would inflate them all.
-    data = deflate.compress(row * 640) + b"".join(deflate.compress(b"\0" * 2**20) for _ in range(200)) + deflate.flush()
     bomb = tmp_path / "bomb.png"
-    bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 480, 640, 8, 2, 0, 0, 0))
-                     + png_chunk(b"IDAT", data) + png_chunk(b"IEND", b""))
+    bomb.write_bytes(make_png_inflating_past(480, 640, extra_mb=200))  # FFmpeg would inflate all 200 MB
 
     with Cost() as cost, pytest.raises(media.MediaRejected) as refused:
         media.probe_image(bomb)
 
     assert refused.value.code == "frame_too_large" and cost.cpu_seconds < 0.1
-
-
-def split_png(png: bytes, *, idat_piece: int, junk_chunks: int = 0) -> bytes:
-    """The same picture with its compressed data cut into IDAT chunks of
-    `idat_piece` bytes, after `junk_chunks` empty private chunks."""
-    ihdr, position, data = png[8:33], 33, b""
-    while position < len(png):
-        length = int.from_bytes(png[position:position + 4], "big")
-        if png[position + 4:position + 8] == b"IDAT":
-            data += png[position + 8:position + 8 + length]
-        position += 12 + length
-    pieces = b"".join(png_chunk(b"IDAT", data[n:n + idat_piece]) for n in range(0, len(data), idat_piece))
-    return png[:8] + ihdr + png_chunk(b"zzZz", b"") * junk_chunks + pieces + png_chunk(b"IEND", b"")
 
 
 def test_a_png_in_many_small_chunks_is_read_and_one_in_too_many_is_refused(tmp_path):
@@ -397,24 +384,13 @@ def test_a_png_in_many_small_chunks_is_read_and_one_in_too_many_is_refused(tmp_p
 
 
 def test_an_animated_png_is_not_a_photo(tmp_path):
-    png = make_png()
-    animation = png_chunk(b"acTL", struct.pack(">II", 100, 0))  # 100 frames, looping
     photo = tmp_path / "photo.png"
-    photo.write_bytes(png[:33] + animation + png[33:])
+    photo.write_bytes(make_animated_png())
 
     with pytest.raises(media.MediaRejected) as refused:
         media.probe_image(photo)
 
     assert refused.value.code == "animated"
-
-
-def with_frame_header(jpeg: bytes, *, marker: int, width: int, height: int) -> bytes:
-    """The JPEG with its start-of-frame marker and size replaced."""
-    position = jpeg.index(b"\xff\xc0")
-    frame = bytearray(jpeg)
-    frame[position + 1] = marker
-    frame[position + 5:position + 9] = struct.pack(">HH", height, width)
-    return bytes(frame)
 
 
 def test_a_48_megapixel_jpeg_is_decoded_at_a_quarter_and_a_progressive_one_is_refused():
@@ -431,10 +407,8 @@ def test_a_48_megapixel_jpeg_is_decoded_at_a_quarter_and_a_progressive_one_is_re
 
 
 def test_a_jpeg_of_thousands_of_scans_is_refused_unread(tmp_path):
-    jpeg = with_frame_header(make_jpeg(), marker=0xC2, width=480, height=640)
-    scan = b"\xff\xda" + struct.pack(">H", 8) + bytes([1, 1, 0, 0, 0, 0]) + b"\x00" * 64
     photo = tmp_path / "scans.jpg"
-    photo.write_bytes(jpeg[:-2] + scan * 5000 + b"\xff\xd9")
+    photo.write_bytes(make_jpeg_of_scans(5000))
 
     with Cost() as cost, pytest.raises(media.MediaRejected) as refused:
         media.probe_image(photo)
@@ -453,11 +427,8 @@ def test_lossless_and_arithmetic_jpegs_are_refused_unread(tmp_path, marker):
 
 def test_a_jpeg_with_a_second_larger_frame_header_is_refused_unread(tmp_path):
     """FFmpeg would take the second frame header's size and decode it."""
-    jpeg = make_jpeg()
-    start = jpeg.index(b"\xff\xc0")
-    second_frame = with_frame_header(jpeg, marker=0xC0, width=7000, height=7000)[start:start + 19]
     photo = tmp_path / "photo.jpg"
-    photo.write_bytes(jpeg[:-2] + second_frame + jpeg[jpeg.index(b"\xff\xda"):])
+    photo.write_bytes(make_jpeg_with_a_second_frame(7000, 7000))
 
     with Cost() as cost, pytest.raises(media.MediaRejected) as refused:
         media.probe_image(photo)

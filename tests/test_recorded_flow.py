@@ -14,6 +14,7 @@ from django_tasks_db.models import DBTaskResult
 from tests.conftest import run_due_tasks
 from tests.media_samples import (
     damage_frames,
+    make_animated_png,
     make_jpeg,
     make_png,
     make_png_declaring,
@@ -232,7 +233,7 @@ def test_bad_uploads_are_refused_before_any_vendor_call(vendors, client, clips, 
     "content, status, code",
     [
         (make_png_declaring(7000, 7000, depth=16, colour=6), 400, "frame_too_large"),
-        (make_png()[:33] + b"\x00\x00\x00\x08acTL" + b"\x00" * 12 + make_png()[33:], 415, "animated"),
+        (make_animated_png(), 415, "animated"),
         (make_jpeg()[:400], 415, "unreadable"),
     ],
     ids=["png_of_392_mb", "animated_png", "cut_jpeg"],
