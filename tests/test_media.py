@@ -604,3 +604,29 @@ def test_a_photo_sent_again_in_other_bytes_has_a_near_fingerprint(tmp_path, make
     second.write_bytes(make())
 
     assert media.probe_image(first).fingerprint.is_copy_of(media.probe_image(second).fingerprint) is is_copy
+
+
+def test_a_second_run_of_png_data_after_another_chunk_is_refused(tmp_path):
+    """FFmpeg would inflate it too, past the bound kept on the first run."""
+    png = make_png()
+    end = png.index(b"IEND") - 4
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(png[:end] + png_chunk(b"tEXt", b"a\0b") + png_chunk(b"IDAT", make_png_inflating_past(extra_mb=50)[41:-16])
+                      + png[end:])
+
+    with Cost() as cost, pytest.raises(media.MediaRejected) as refused:
+        media.probe_image(photo)
+
+    assert refused.value.code == "unreadable" and cost.cpu_seconds < 0.1
+
+
+def test_a_jpeg_frame_header_cut_short_is_unreadable(tmp_path):
+    jpeg = make_jpeg()
+    start = jpeg.index(b"\xff\xc0")
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(jpeg[:start] + b"\xff\xc0\x00\x0b\x08\x02\x80\x01\xe0\x03\x01" + jpeg[start + 19:])  # 3 components, 0 described
+
+    with pytest.raises(media.MediaRejected) as refused:
+        media.probe_image(photo)
+
+    assert refused.value.code == "unreadable"

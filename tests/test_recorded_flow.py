@@ -379,6 +379,20 @@ def test_a_photo_sent_again_as_a_png_is_refused_at_once(vendors, client, alice):
     assert response.status_code == 202 and third.status == "passed"
 
 
+def test_an_erased_sessions_fingerprints_go_with_its_media(vendors, client, alice):
+    from verification.models import FingerprintBand
+    from verification.services import session_erase
+
+    session, _ = upload_in_new_session(client, make_jpeg(), api_client=alice, method="tencent_photo", field="photo")
+    assert Submission.objects.get().fingerprint.startswith("photo:") and FingerprintBand.objects.count() == 4
+
+    session_erase(session=session, actor=None)
+
+    assert Submission.objects.get().fingerprint == "" and not FingerprintBand.objects.exists()
+    _, response = upload_in_new_session(client, make_png(), api_client=alice, method="tencent_photo", field="photo")
+    assert response.status_code == 202
+
+
 def test_the_vendor_gets_the_photo_upright_and_without_its_exif(vendors, client):
     from tests.media_samples import make_jpeg as jpeg
     from verification import media

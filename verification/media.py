@@ -575,12 +575,14 @@ def _png_header(data: bytes) -> ImageHeader:
                 raise _too_large_photo()
         elif kind == b"acTL":
             raise MediaRejected("animated", _("An animated picture is not a photo. Please take a photo."))
-        elif kind == b"IDAT" and not idat_done:
+        elif kind == b"IDAT":
+            if idat_done:  # IDAT chunks are consecutive; FFmpeg would inflate a second run unbounded
+                raise _unreadable_photo()
             inflated += _inflate_at_most(inflater, body, expected - inflated)
         elif kind == b"IEND":
             break
         elif inflated:
-            idat_done = True  # the IDAT chunks are consecutive: later ones are not decoded
+            idat_done = True
     if ihdr is None or not inflated:
         raise _unreadable_photo()
     width, height = ihdr[:2]
@@ -624,7 +626,7 @@ def _inflate_at_most(inflater, compressed: bytes, room: int) -> int:
             raise _unreadable_photo() from None
         produced += len(out)
         if produced > room:
-            raise MediaRejected("frame_too_large", _("This photo is too large. Take it with your phone's camera."))
+            raise _too_large_photo()
         pending = inflater.unconsumed_tail
     return produced
 
@@ -681,13 +683,12 @@ def _jpeg_segments(data: bytes):
 
 
 def _jpeg_frame(segment: bytes, *, progressive: bool) -> ImageHeader:
-    if len(segment) < 6:
+    if len(segment) < 6 or len(segment) < 6 + 3 * segment[5]:
         raise _unreadable_photo()
     precision, height, width, count = segment[0], int.from_bytes(segment[1:3], "big"), \
         int.from_bytes(segment[3:5], "big"), segment[5]
-    components = [(segment[6 + 3 * n + 1] >> 4, segment[6 + 3 * n + 1] & 15) for n in range(count)]
-    if not width or not height or not count or len(segment) < 6 + 3 * count \
-            or precision not in (8, 12) or any(not h or not v for h, v in components):
+    components = [(segment[7 + 3 * n] >> 4, segment[7 + 3 * n] & 15) for n in range(count)]
+    if not width or not height or not count or precision not in (8, 12) or any(not h or not v for h, v in components):
         raise _unreadable_photo()
     if width * height > MAX_PHOTO_PIXELS:
         raise _too_large_photo()
@@ -862,7 +863,7 @@ class _FrameSampler:
 def fingerprint_video(path, *, duration: float) -> Fingerprint | None:
     """The fingerprint of an upright video (as normalise_video writes it):
     for each fraction, a seek to the keyframe before it and decoding up to
-    it, never decoding a frame twice."""
+    it; a point less than a second on is reached by decoding on."""
     sampler = _FrameSampler(duration)
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
