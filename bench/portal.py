@@ -32,7 +32,9 @@ from tests.http_double import free_port  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
-DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/kyc_bench"
+# Dropped and made anew by each run: never DATABASE_URL, which may name a
+# database worth keeping. BENCH_DATABASE_URL lets benchmarks run side by side.
+DEFAULT_DATABASE = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kyc_bench")
 KEY = "A" * 43 + "="
 WORKER_NICENESS = 10
 VENDOR_THREADS = 32

@@ -5,13 +5,13 @@ import json
 
 import pytest
 
+from tests.media_samples import make_jpeg, make_png_declaring
 from verification.models import VerificationSession
 
 pytestmark = pytest.mark.django_db
 
 VALID_IDCARD = "11010519491231002X"
-# The smallest JPEG header the portal accepts as a photo.
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+JPEG = make_jpeg()
 
 
 def post(client, key, body, **extra):
@@ -159,13 +159,31 @@ def test_each_recorded_method_takes_its_own_options(client, alice, body):
         ({"method": "tencent_lip", "external_ref": "r", "options": {"actions": ["LookFront"]}}, "options"),
         ({"method": "tencent_lip", "external_ref": "r", "reference_photo": base64.b64encode(b"GIF89a" + b"0" * 20).decode()}, "reference_photo"),
         ({"method": "tencent_lip", "external_ref": "r", "reference_photo": "not base64!"}, "reference_photo"),
+        ({"method": "tencent_lip", "external_ref": "r", "reference_photo": base64.b64encode(JPEG[:300]).decode()}, "reference_photo"),
+        ({"method": "tencent_lip", "external_ref": "r", "reference_photo": base64.b64encode(make_jpeg(200, 150)).decode()}, "reference_photo"),
     ],
+    ids=["liveness_type", "liveness_type_text", "rate_type", "identity", "idcard", "option", "gif", "not_base64",
+         "cut_jpeg", "tiny_photo"],
 )
 def test_recorded_methods_refuse_what_their_vendor_would(client, alice, body, field):
     response = post(client, alice.key, body)
     assert response.status_code == 400
     assert field in response.json()["error"]["fields"]
     assert VerificationSession.objects.count() == 0
+
+
+def test_a_reference_photo_that_would_decode_to_392_mb_is_refused_from_its_header(client, alice):
+    from tests.test_media import Cost
+
+    bomb = base64.b64encode(make_png_declaring(7000, 7000, depth=16, colour=6)).decode()  # 508 kB of base64
+
+    with Cost() as cost:
+        response = post(client, alice.key, {"method": "tencent_lip", "external_ref": "r", "reference_photo": bomb})
+
+    assert response.status_code == 400
+    assert "too large to decode" in response.json()["error"]["fields"]["reference_photo"]
+    assert VerificationSession.objects.count() == 0
+    assert cost.cpu_seconds < 0.2 and cost.peak_growth_mb < 30
 
 
 @pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b"\xff\xfe"])

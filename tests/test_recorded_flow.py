@@ -13,7 +13,18 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from tests.conftest import run_due_tasks
-from tests.media_samples import make_jpeg, make_video
+from tests.media_samples import (
+    damage_frames,
+    make_animated_png,
+    make_jpeg,
+    make_png,
+    make_png_declaring,
+    make_video,
+    make_video_with_long_audio,
+    reencode,
+    remux,
+    with_extra_stream,
+)
 from verification import media
 from verification.models import SessionImage, Submission, VendorCall, VerificationSession
 from verification.tasks import check_submission_answered, send_submission
@@ -30,10 +41,13 @@ def clips(tmp_path_factory):
     folder = tmp_path_factory.mktemp("uploads")
     return {
         "webm": make_video(folder / "recording.webm", container="webm", video_codec="libvpx-vp9", audio_codec="libopus"),
-        "vp9_mp4": make_video(folder / "recording.mp4", video_codec="libvpx-vp9", audio_codec="libopus"),
+        # Another take of the scene: a second attempt is a new recording.
+        "vp9_mp4": make_video(folder / "recording.mp4", video_codec="libvpx-vp9", audio_codec="libopus", start=3.7),
         "phone": make_video(folder / "phone.mp4"),
         "silent": make_video(folder / "silent.mp4", audio="silence"),
         "zero": make_video(folder / "zero.mp4", seconds=0.07),
+        "hour_of_sound": make_video_with_long_audio(folder / "hour.mp4", seconds=3, audio_seconds=3600),
+        "two_sounds": with_extra_stream(make_video(folder / "one.mp4", start=7), folder / "two.mkv", "audio"),
     }
 
 
@@ -46,9 +60,9 @@ def vendors(sandbox, settings, tmp_path):
     return sandbox
 
 
-def consented(client, method, **kwargs):
+def consented(browser, method, **kwargs):
     session = VerificationSession.objects.create(method=method, external_ref="r", **kwargs)
-    client.post(f"/v/{session.link_token}/consent")
+    browser.post(f"/v/{session.link_token}/consent")
     return session
 
 
@@ -219,9 +233,14 @@ def test_a_chosen_file_is_flagged_for_review(vendors, client, clips):
         ("truncated", "cut.mp4", 415, None),
         ("zero", "zero.mp4", 400, "too_short"),
         ("silent", "silent.mp4", 400, "too_quiet"),
+        ("hour_of_sound", "hour.mp4", 400, "too_long"),
+        ("two_sounds", "two.mkv", 400, "extra_streams"),
     ],
 )
-def test_bad_uploads_are_refused_before_any_vendor_call(vendors, client, clips, settings, content, name, status, code):
+# What the browser says of how the file was captured changes no check.
+@pytest.mark.parametrize("capture", ["recorder", "file"])
+def test_bad_uploads_are_refused_before_any_vendor_call(vendors, client, clips, settings, content, name, status, code,
+                                                        capture):
     session = consented(client, "tencent_lip")
     client.post(f"/v/{session.link_token}/challenge")
     if content == "truncated":
@@ -229,7 +248,7 @@ def test_bad_uploads_are_refused_before_any_vendor_call(vendors, client, clips, 
     elif isinstance(content, str):
         content = clips[content].read_bytes()
 
-    response = upload(client, session, content, name=name)
+    response = upload(client, session, content, name=name, capture=capture)
 
     assert response.status_code == status
     error = response.json()["error"]
@@ -239,6 +258,26 @@ def test_bad_uploads_are_refused_before_any_vendor_call(vendors, client, clips, 
     assert os.listdir(settings.FILE_UPLOAD_TEMP_DIR) == []
     session.refresh_from_db()
     assert session.status == "in_progress", "the person can simply record again"
+
+
+@pytest.mark.parametrize(
+    "content, status, code",
+    [
+        (make_png_declaring(7000, 7000, depth=16, colour=6), 400, "frame_too_large"),
+        (make_animated_png(), 415, "animated"),
+        (make_jpeg()[:400], 415, "unreadable"),
+    ],
+    ids=["png_of_392_mb", "animated_png", "cut_jpeg"],
+)
+def test_bad_photos_are_refused_before_any_vendor_call(vendors, client, settings, content, status, code):
+    session = consented(client, "tencent_photo")
+    client.get(f"/v/{session.link_token}/challenge")
+
+    response = upload(client, session, content, field="photo", name="selfie.png")
+
+    assert (response.status_code, response.json()["error"]["code"]) == (status, code)
+    assert detection_calls() == 0 and Submission.objects.count() == 0 and stored_files(settings) == []
+    assert os.listdir(settings.FILE_UPLOAD_TEMP_DIR) == []
 
 
 def test_a_file_over_the_limit_is_refused_while_streaming(vendors, client, clips, settings):
@@ -273,6 +312,176 @@ def test_the_same_recording_twice_is_refused(vendors, client, clips):
     response = upload(client, second, clips["phone"])
 
     assert response.status_code == 409 and response.json()["error"]["code"] == "replayed"
+
+
+def test_another_clients_identical_recording_is_accepted(vendors, client, clips, alice, charlie):
+    """Replays are looked for within one API client: one client's uploads
+    never decide another's outcome."""
+    first = consented(client, "juhe_video", client=alice)
+    client.get(f"/v/{first.link_token}/challenge")
+    assert upload(client, first, clips["phone"]).status_code == 202
+    second = consented(client, "juhe_video", client=charlie)
+    client.get(f"/v/{second.link_token}/challenge")
+
+    assert upload(client, second, clips["phone"]).status_code == 202
+    run_due_tasks()
+
+    assert sorted(VerificationSession.objects.values_list("status", flat=True)) == ["passed", "passed"]
+
+
+@pytest.fixture(scope="module")
+def copies(clips, tmp_path_factory):
+    """The phone clip again in other bytes."""
+    folder = tmp_path_factory.mktemp("copies")
+    padded = folder / "padded.mp4"
+    padded.write_bytes(clips["phone"].read_bytes() + b"\0")
+    return {
+        "padded": padded,
+        "remuxed": remux(clips["phone"], folder / "remuxed.mkv", "mkv"),
+        "reencoded": reencode(clips["phone"], folder / "reencoded.mp4", width=360, height=480, crf=36),
+        "another_take": make_video(folder / "take.mp4", start=3.7),
+    }
+
+
+def upload_in_new_session(client, clip, *, api_client, method="juhe_video", field="video"):
+    session = consented(client, method, client=api_client, locale="en")
+    client.get(f"/v/{session.link_token}/challenge")
+    response = upload(client, session, clip, field=field)
+    run_due_tasks()
+    session.refresh_from_db()
+    return session, response
+
+
+@pytest.mark.parametrize("copy", ["padded", "remuxed", "reencoded"])
+def test_the_same_recording_in_other_bytes_is_refused_as_replayed(vendors, client, clips, copies, alice, copy):
+    original, _ = upload_in_new_session(client, clips["phone"], api_client=alice)
+    assert original.status == "passed"
+
+    replayed, response = upload_in_new_session(client, copies[copy], api_client=alice)
+
+    assert response.status_code == 202  # other bytes: found out once its frames are decoded
+    assert (replayed.status, replayed.reason, replayed.attempts_used, replayed.retry_allowed) == (
+        "failed", "replayed", 0, True)
+    assert client.get(f"/v/{replayed.link_token}/status").json()["message"] == \
+        "This recording was already sent. Please record a new one."
+    refused = Submission.objects.get(session=replayed)
+    assert (refused.state, refused.refusal, refused.fingerprint) == ("refused", "replayed", "")
+    assert not refused.normalised and refused.original, "kept for the reviewer; nothing made for the vendor"
+    assert VendorCall.objects.filter(endpoint="face_vedio/verify").count() == 1
+
+
+def test_a_different_recording_and_another_clients_copy_are_accepted(vendors, client, copies, clips, alice, charlie):
+    upload_in_new_session(client, clips["phone"], api_client=alice)
+
+    take, _ = upload_in_new_session(client, copies["another_take"], api_client=alice)
+    elsewhere, _ = upload_in_new_session(client, copies["reencoded"], api_client=charlie)
+
+    assert (take.status, elsewhere.status) == ("passed", "passed")
+    assert Submission.objects.filter(state="answered").exclude(fingerprint="").count() == 3
+
+
+def test_a_sessions_next_attempt_is_not_compared_with_its_own_first(vendors, client, copies, clips, alice):
+    """The same person trying again, in the same place: a near picture is
+    no sign of a replay there."""
+    session = consented(client, "juhe_video", client=alice)
+    client.get(f"/v/{session.link_token}/challenge")
+    steer(vendors, "juhe", endpoint="face_vedio/verify", error_code="280243")
+    upload(client, session, clips["phone"])
+    run_due_tasks()
+    client.get(f"/v/{session.link_token}/challenge")
+
+    assert upload(client, session, copies["reencoded"]).status_code == 202
+    run_due_tasks()
+
+    session.refresh_from_db()
+    assert (session.status, session.attempts_used) == ("passed", 2)
+
+
+def test_a_photo_sent_again_as_a_png_is_refused_at_once(vendors, client, alice):
+    first, _ = upload_in_new_session(client, make_jpeg(), api_client=alice, method="tencent_photo", field="photo")
+    assert first.status == "passed"
+
+    second, response = upload_in_new_session(client, make_png(), api_client=alice, method="tencent_photo", field="photo")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "replayed"
+    assert second.status == "in_progress" and not Submission.objects.filter(session=second).exists()
+
+    third, response = upload_in_new_session(client, make_jpeg(moment=1.0), api_client=alice, method="tencent_photo",
+                                            field="photo")
+    assert response.status_code == 202 and third.status == "passed"
+
+
+def test_an_erased_sessions_fingerprints_go_with_its_media(vendors, client, alice):
+    from verification.models import FingerprintBand
+    from verification.services import session_erase
+
+    session, _ = upload_in_new_session(client, make_jpeg(), api_client=alice, method="tencent_photo", field="photo")
+    assert Submission.objects.get().fingerprint.startswith("photo:") and FingerprintBand.objects.count() == 4
+
+    session_erase(session=session, actor=None)
+
+    assert Submission.objects.get().fingerprint == "" and not FingerprintBand.objects.exists()
+    _, response = upload_in_new_session(client, make_png(), api_client=alice, method="tencent_photo", field="photo")
+    assert response.status_code == 202
+
+
+def test_the_vendor_gets_the_photo_upright_and_without_its_exif(vendors, client):
+    from tests.media_samples import make_jpeg as jpeg
+    from verification import media
+
+    session = consented(client, "tencent_photo")
+    client.get(f"/v/{session.link_token}/challenge")
+    upload(client, session, jpeg(480, 640, orientation=6), field="photo", name="sideways.jpg")
+    run_due_tasks()
+
+    submission = Submission.objects.get()
+    sent = submission.normalised.read()
+    header = media.image_header(sent)
+    assert (header.kind, header.width, header.height) == ("jpeg", 480, 640) and b"Exif" not in sent
+    assert submission.original.read().startswith(b"\xff\xd8\xff\xe1"), "the original is kept as it came"
+
+
+# --- a file refused after it was accepted --------------------------------------------
+
+
+def test_a_video_normalising_refuses_leaves_the_session_able_to_take_the_next(vendors, client, clips, tmp_path):
+    session = consented(client, "tencent_lip", locale="en")
+    client.get(f"/v/{session.link_token}/challenge")
+    damaged = damage_frames(clips["vp9_mp4"], tmp_path / "damaged.mp4", from_frame=45)
+
+    assert upload(client, session, damaged).status_code == 202  # the checks read its first frame and timings
+    run_due_tasks()
+
+    status = client.get(f"/v/{session.link_token}/status").json()
+    assert (status["status"], status["message"], status["retry_allowed"]) == (
+        "failed", "This video cannot be read. Please record it again.", True)
+    session.refresh_from_db()
+    assert session.attempts_used == 0, "the attempt is given back"
+    refused = Submission.objects.get()
+    assert (refused.state, refused.refusal, refused.attempt) == ("refused", "unreadable", 1)
+    assert refused.original and not refused.normalised and detection_calls() == 0
+
+    client.get(f"/v/{session.link_token}/challenge")
+    assert upload(client, session, clips["webm"]).status_code == 202
+    run_due_tasks()
+
+    session.refresh_from_db()
+    assert (session.status, session.attempts_used) == ("passed", 1)
+    assert list(Submission.objects.order_by("pk").values_list("attempt", "state")) == [(1, "refused"), (1, "answered")]
+
+
+def test_one_attempt_still_takes_one_submission_that_is_not_refused(vendors, client, clips):
+    from django.db import IntegrityError, transaction
+
+    session = consented(client, "juhe_video")
+    client.get(f"/v/{session.link_token}/challenge")
+    upload(client, session, clips["phone"])
+    kept = Submission.objects.get()
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Submission.objects.create(session=session, attempt=kept.attempt, kind="video", capture="recorder",
+                                  content_sha256="b" * 64, original="x.mp4")
+    Submission.objects.create(session=session, attempt=kept.attempt, kind="video", capture="recorder",
+                              content_sha256="c" * 64, original="y.mp4", state="refused")
 
 
 # --- steps out of order ------------------------------------------------------------

@@ -286,6 +286,10 @@ class VerificationSession(models.Model):
             self.scores = {**self.scores, **scores}
         self.completed_at = timezone.now()
 
+    def give_back_attempt(self) -> None:
+        """The attempt under way used nothing billed: it does not count."""
+        self.attempts_used = max(self.attempts_used - 1, 0)
+
     def begin_attempt(self) -> None:
         if not self.can_start_attempt:
             raise IllegalTransition("no attempt can start in this state")
@@ -461,21 +465,25 @@ class VendorCall(models.Model):
 class Submission(models.Model):
     """One video or photo a person sent for one attempt: the original as
     received, the normalised file the vendor gets, and how far it got.
-    An attempt is sent to a vendor at most once (unique per attempt)."""
+    An attempt is sent to a vendor at most once (unique per attempt, among
+    the submissions not refused). One refused before sending stays, as
+    evidence, and the attempt is given back for the next."""
 
     class Kind(models.TextChoices):
         VIDEO = "video", _("Video")
         PHOTO = "photo", _("Photo")
 
+    # What the browser said; nothing checks it, so it can only add scrutiny.
     class Capture(models.TextChoices):
-        RECORDER = "recorder", _("Recorded in the page")
-        FILE = "file", _("Chosen from files")
+        RECORDER = "recorder", _("Recorded in the page (as the browser says)")
+        FILE = "file", _("Chosen from files (as the browser says)")
 
     class State(models.TextChoices):
         RECEIVED = "received", _("Received")
         SENDING = "sending", _("Sending to the vendor")
         ANSWERED = "answered", _("Answered")
         UNANSWERED = "unanswered", _("Sent, no answer")
+        REFUSED = "refused", _("Refused before sending")
 
     session = models.ForeignKey(VerificationSession, on_delete=models.CASCADE, related_name="submissions")
     # What media URLs carry: random, so nobody reaches a video by counting.
@@ -486,19 +494,50 @@ class Submission(models.Model):
     original = models.FileField(upload_to="originals/")
     normalised = models.FileField(upload_to="normalised/", blank=True)
     content_sha256 = models.CharField(max_length=64, db_index=True)
+    # media.Fingerprint.as_text(): a recording sent again, re-encoded or not,
+    # has a near one. Looked up through its FingerprintBand rows.
+    fingerprint = models.CharField(max_length=80, blank=True)
     facts = models.JSONField(default=dict, blank=True)
     challenge_kind = models.CharField(max_length=16, blank=True)
     challenge_value = models.CharField(max_length=32, blank=True)
     state = models.CharField(max_length=12, choices=State.choices, default=State.RECEIVED)
+    refusal = models.CharField(max_length=32, blank=True)  # why it was refused: a media.MediaRejected code
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         verbose_name = _("submission")
-        constraints = [models.UniqueConstraint(fields=["session", "attempt"], name="one_submission_per_attempt")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "attempt"], condition=~models.Q(state="refused"), name="one_submission_per_attempt"
+            )
+        ]
 
     def __str__(self):
         return f"{self.kind} #{self.attempt} of {self.session_id}"
+
+    def refuse(self, code: str) -> None:
+        """Refused before it reached a vendor (normalising failed, or a
+        recording sent before): kept, and no longer holding its attempt."""
+        if self.state != self.State.RECEIVED:
+            raise IllegalTransition(f"a {self.state} submission cannot be refused")
+        self.state = self.State.REFUSED
+        self.refusal = code
+        self.save(update_fields=["state", "refusal"])
+
+
+class FingerprintBand(models.Model):
+    """One 16-bit band of a submission's fingerprint, under its API client
+    (sessions without a client share one group): a copy of a recording
+    shares at least one band with it, so the index finds the few candidates
+    to compare in full (media.Fingerprint.band_keys)."""
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="fingerprint_bands")
+    client = models.ForeignKey(ApiClient, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=12)
+
+    class Meta:
+        indexes = [models.Index(fields=["client", "key"], name="fingerprint_band_lookup")]
 
 
 class SessionImage(models.Model):

@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from .idcard import idcard_error, normalise_idcard
 from . import crypto, embedding, limits, media
 from .audit import audit_record
-from .models import AuditEntry, Method, SessionImage, VerificationSession
+from .models import AuditEntry, FingerprintBand, Method, SessionImage, VerificationSession
 from .selectors import session_search_by_idcard
 from .webhooks import SESSION_COMPLETED, SESSION_REVIEWED, webhook_enqueue
 from .vendors import juhe, jumdata, tencent
@@ -51,6 +51,13 @@ OPTION_KEYS = {
     Method.JUHE_VIDEO_AUTH: {"rate_type"},
 }
 REFERENCE_PHOTO_MAX_BYTES = 5 * 1024 * 1024
+REFERENCE_PHOTO_PROBLEMS = {
+    "frame_too_large": f"too large to decode: at most {media.MAX_PHOTO_PIXELS // 1_000_000} megapixels and "
+                       f"{media.MAX_PHOTO_DECODED_BYTES // 2**20} MiB decoded",
+    "too_small": f"too small: at least {media.MIN_SHORT_SIDE} pixels on the short side",
+    "animated": "an animated picture, not a photo",
+    "unreadable": "cannot be decoded as a JPEG or PNG",
+}
 EXTERNAL_REF_MAX_LENGTH = 128
 RETURN_URL_MAX_LENGTH = 2000
 VENDOR_LEASE_SECONDS = 60
@@ -217,6 +224,12 @@ def _decode_photo(data: str) -> tuple[bytes | None, str]:
         return None, "is not valid base64"
     if media.image_format(raw) is None:
         return None, "must be a JPEG or PNG image"
+    # Judged as an uploaded photo is (the vendor compares the face in it):
+    # a decompression bomb or an unreadable picture makes no session.
+    try:
+        media.probe_image(raw)
+    except media.MediaRejected as rejected:
+        return None, REFERENCE_PHOTO_PROBLEMS.get(rejected.code, "is not a photo we can use")
     return raw, ""
 
 
@@ -295,7 +308,7 @@ def session_start_h5(*, session: VerificationSession, return_url: str, ip: str =
         )
     except VendorError as error:
         if error.billed is False:
-            session.attempts_used -= 1  # nothing was billed: the attempt is given back
+            session.give_back_attempt()  # nothing was billed
         session.record_outcome(
             session.Status.ERROR,
             reason="vendor_rejected" if error.code else "vendor_unavailable",
@@ -655,7 +668,7 @@ def session_issue_challenge(*, session: VerificationSession, ip: str = "") -> Ch
     try:
         session.challenge_kind, session.challenge_value = _new_challenge(session)
     except VendorError as error:
-        session.attempts_used -= 1  # nothing was recorded or billed
+        session.give_back_attempt()  # nothing was recorded or billed
         _record_vendor_failure(session, error, vendor=tencent.VENDOR)
         raise StepRefused(_user_message(session), http_status=503, code="vendor_unavailable") from None
     session.save(update_fields=["challenge_kind", "challenge_value", "updated_at"])
@@ -737,6 +750,7 @@ def session_submit_media(*, session: VerificationSession, kind: str, upload, cap
         raise StepRefused(_("Start the check first: the page shows what to do on camera."), http_status=409,
                           code="no_challenge")
     path = Path(upload.temporary_file_path())
+    fingerprint = None  # a video's comes from the frames normalising decodes (submission_send)
     try:
         if kind == Submission.Kind.VIDEO:
             needs_speech = method_needs_speech(session)
@@ -744,15 +758,17 @@ def session_submit_media(*, session: VerificationSession, kind: str, upload, cap
             media.check_video(facts, needs_speech=needs_speech)
             facts = facts.as_dict()
         else:
-            facts = media.probe_image(path).__dict__
+            image = media.probe_image(path)
+            facts, fingerprint = image.as_dict(), image.fingerprint
     except media.MediaRejected as rejected:
-        status = 415 if rejected.code in ("not_a_video", "not_an_image", "unreadable") else 400
+        status = 415 if rejected.code in ("not_a_video", "not_an_image", "unreadable", "animated") else 400
         raise StepRefused(rejected.message, http_status=status, code=rejected.code) from None
 
     digest = _sha256(path)
-    if Submission.objects.filter(content_sha256=digest).exists():
-        raise StepRefused(_("This recording was already sent. Please record a new one."), http_status=409,
-                          code="replayed")
+    if Submission.objects.filter(content_sha256=digest, session__client_id=session.client_id).exists() or (
+        fingerprint and submission_find_copy(fingerprint=fingerprint, session=session)
+    ):
+        raise StepRefused(REPLAYED_MESSAGE, http_status=409, code="replayed")
     submission = Submission(
         session=session, attempt=session.attempts_used, kind=kind, capture=capture, content_sha256=digest,
         facts=facts, challenge_kind=session.challenge_kind, challenge_value=session.challenge_value,
@@ -762,6 +778,8 @@ def session_submit_media(*, session: VerificationSession, kind: str, upload, cap
             stored_as = facts["container"] if kind == Submission.Kind.VIDEO else facts["format"]
             submission.original.save(media.stored_name(stored_as), File(upload), save=False)
             submission.save()
+            if fingerprint:
+                _keep_fingerprint(submission, fingerprint)
             session.transition(session.Status.PROCESSING)
             session.reason = "awaiting_result"
             if capture == Submission.Capture.FILE:
@@ -773,6 +791,48 @@ def session_submit_media(*, session: VerificationSession, kind: str, upload, cap
     _enqueue_submission(submission, tries=0)
     logger.info("session=%s %s received capture=%s", session.pk, kind, capture)
     return submission
+
+
+REPLAYED_MESSAGE = _("This recording was already sent. Please record a new one.")
+# Submissions sharing the most bands with a fingerprint that are compared
+# with it in full: a copy shares many (all, when padded or re-muxed), while
+# unrelated pictures share a band by chance (a plain wall gives the same one).
+REPLAY_CANDIDATES = 50
+
+
+def submission_find_copy(*, fingerprint: media.Fingerprint, session: VerificationSession) -> bool:
+    """Whether a submission of another session of the same API client
+    (sessions without one form their own group) has a near fingerprint: the
+    same recording or photo sent again, padded, re-muxed or re-encoded.
+
+    One client's recordings are never compared with another's. Nor are a
+    session's own: a second attempt is the same person, most often in the
+    same place and pose, where a near picture is no sign of a replay (and
+    a lip code or digits are new in each attempt)."""
+    from .models import Submission
+
+    candidates = (
+        FingerprintBand.objects.filter(client_id=session.client_id, key__in=fingerprint.band_keys())
+        .exclude(submission__session=session)
+        .values("submission_id").annotate(shared=models.Count("id")).order_by("-shared")[:REPLAY_CANDIDATES]
+    )
+    stored = Submission.objects.filter(pk__in=[row["submission_id"] for row in candidates])
+    for text in stored.values_list("fingerprint", flat=True):
+        other = media.Fingerprint.from_text(text)
+        if other is not None and fingerprint.is_copy_of(other):
+            return True
+    return False
+
+
+def _keep_fingerprint(submission, fingerprint: media.Fingerprint) -> None:
+    from .models import Submission
+
+    submission.fingerprint = fingerprint.as_text()
+    Submission.objects.filter(pk=submission.pk).update(fingerprint=submission.fingerprint)
+    client_id = submission.session.client_id
+    FingerprintBand.objects.bulk_create(
+        FingerprintBand(submission=submission, client_id=client_id, key=key) for key in fingerprint.band_keys()
+    )
 
 
 def _enqueue_submission(submission, *, tries: int, at=None) -> None:
@@ -855,36 +915,54 @@ def _send_claimed_submission(session: VerificationSession, submission, vendor_re
 
 @contextmanager
 def _vendor_ready_file(submission):
-    """A local path to the vendor-ready file (the original photo as it is,
-    or the video as MP4/H.264/AAC within the vendor's size limit, made and
-    stored once), or None when the video cannot be made so."""
-    session = submission.session
-    if submission.kind == submission.Kind.PHOTO:
-        with _local_copy(submission.original) as photo:
-            yield photo
-        return
+    """A local path to the file the vendor gets (the photo as an upright
+    JPEG of a size the vendor takes, the video as MP4/H.264/AAC within its
+    size limit), made and stored once; or None when it cannot be made so or
+    the video is a recording sent before: the submission is then refused."""
     if submission.normalised:
-        with _local_copy(submission.normalised) as video:
-            yield video
+        with _local_copy(submission.normalised) as ready:
+            yield ready
         return
+    photo = submission.kind == submission.Kind.PHOTO
     with tempfile.TemporaryDirectory() as workdir, _local_copy(submission.original) as original:
-        target = Path(workdir) / "normalised.mp4"
+        target = Path(workdir) / ("normalised.jpg" if photo else "normalised.mp4")
         try:
-            media.normalise_video(
-                original, target, facts=media.VideoFacts(**submission.facts), max_bytes=VIDEO_MAX_BYTES[session.method]
-            )
+            if photo:
+                target.write_bytes(media.normalise_photo(original.read_bytes()))
+            else:
+                normalised = media.normalise_video(
+                    original, target, facts=media.VideoFacts(**submission.facts),
+                    max_bytes=VIDEO_MAX_BYTES[submission.session.method],
+                )
+                _keep_video_fingerprint(submission, normalised.fingerprint)
         except media.MediaRejected as rejected:
-            # Nothing reached a vendor: the attempt is given back.
-            session.attempts_used -= 1
-            session.record_outcome(session.Status.FAILED, reason=rejected.code, retryable=True)
-            _save_outcome(session)
-            submission.state = submission.State.ANSWERED
-            submission.save(update_fields=["state"])
+            _refuse_submission(submission, rejected.code)
             yield None
             return
         with target.open("rb") as file:
             submission.normalised.save(media.stored_name("mp4"), File(file), save=True)
         yield target
+
+
+def _keep_video_fingerprint(submission, fingerprint: media.Fingerprint | None) -> None:
+    """Refuses a recording of this client sent before; keeps the fingerprint
+    of any other. (A photo's is kept, and checked, when it is uploaded.)"""
+    if fingerprint is None:
+        return
+    if submission_find_copy(fingerprint=fingerprint, session=submission.session):
+        logger.info("submission=%s session=%s refused: a recording sent before", submission.pk, submission.session_id)
+        raise media.MediaRejected("replayed", REPLAYED_MESSAGE)
+    _keep_fingerprint(submission, fingerprint)
+
+
+def _refuse_submission(submission, code: str) -> None:
+    """Nothing reached a vendor: the submission stays, refused, for the
+    reviewer; the attempt is given back and the person told to try again."""
+    session = submission.session
+    submission.refuse(code)
+    session.give_back_attempt()
+    session.record_outcome(session.Status.FAILED, reason=code, retryable=True)
+    _save_outcome(session)
 
 
 @contextmanager
@@ -911,7 +989,7 @@ def _send_to_vendor(session: VerificationSession, submission, video_or_photo: Pa
         client = tencent.TencentClient.from_settings(session=session)
         try:
             if method == Method.TENCENT_LIP:
-                card = session.reference_photo.read() if session.reference_photo else None
+                card = media.normalise_photo(session.reference_photo.read()) if session.reference_photo else None
                 verdict = client.detect_lip_video(
                     validate_data=submission.challenge_value, video=video_or_photo, card=card, seq=str(session.pk)
                 )
@@ -1218,6 +1296,9 @@ def session_erase(*, session: VerificationSession, actor) -> None:
     decisions and the audit trail remain."""
     files = session_purge_media(session=session)
     session_purge_identity(session=session)
+    # The fingerprints were taken from the face: they go too.
+    session.submissions.update(fingerprint="")
+    FingerprintBand.objects.filter(submission__session=session).delete()
     audit_record(actor=actor, action="erase", session=session, detail=f"{files} files")
 
 
@@ -1295,6 +1376,8 @@ GENERIC_MESSAGES = {
     "vendor_timeout": _("The verification service did not answer in time. Please try again."),
     "unreadable": _("This video cannot be read. Please record it again."),
     "too_large": _("The video is too large. Record for about 6 seconds."),
+    "too_long": _("The video is too long. Record for about 6 seconds (at most 10)."),
+    "replayed": REPLAYED_MESSAGE,
 }
 
 
