@@ -396,6 +396,20 @@ def make_video_with_long_audio(path, *, seconds=3.0, audio_seconds=3600.0):
     return path
 
 
+def with_timecode_track(src, dst):
+    """`src` copied into a QuickTime file with a timecode (tmcd) data track,
+    as iPhones record it."""
+    with av.open(str(src)) as source, av.open(str(dst), "w", format="mov", options={"write_tmcd": "1"}) as output:
+        copies = {s.index: output.add_stream_from_template(s) for s in source.streams}
+        copies[source.streams.video[0].index].metadata["timecode"] = "00:00:00:00"
+        for packet in source.demux():
+            if packet.dts is None:
+                continue
+            packet.stream = copies[packet.stream.index]
+            output.mux(packet)
+    return Path(dst)
+
+
 def with_extra_stream(src, dst, kind, *, at_seconds=0.0):
     """`src` copied into Matroska (MPEG-TS for "data") with one more stream:
     "audio" or "video" (its own track again), "subtitle" (a line of text

@@ -271,7 +271,7 @@ def test_bad_uploads_are_refused_before_any_vendor_call(vendors, client, clips, 
 )
 def test_bad_photos_are_refused_before_any_vendor_call(vendors, client, settings, content, status, code):
     session = consented(client, "tencent_photo")
-    client.get(f"/v/{session.link_token}/challenge")
+    client.post(f"/v/{session.link_token}/challenge")
 
     response = upload(client, session, content, field="photo", name="selfie.png")
 
@@ -318,10 +318,10 @@ def test_another_clients_identical_recording_is_accepted(vendors, client, clips,
     """Replays are looked for within one API client: one client's uploads
     never decide another's outcome."""
     first = consented(client, "juhe_video", client=alice)
-    client.get(f"/v/{first.link_token}/challenge")
+    client.post(f"/v/{first.link_token}/challenge")
     assert upload(client, first, clips["phone"]).status_code == 202
     second = consented(client, "juhe_video", client=charlie)
-    client.get(f"/v/{second.link_token}/challenge")
+    client.post(f"/v/{second.link_token}/challenge")
 
     assert upload(client, second, clips["phone"]).status_code == 202
     run_due_tasks()
@@ -345,7 +345,7 @@ def copies(clips, tmp_path_factory):
 
 def upload_in_new_session(client, clip, *, api_client, method="juhe_video", field="video"):
     session = consented(client, method, client=api_client, locale="en")
-    client.get(f"/v/{session.link_token}/challenge")
+    client.post(f"/v/{session.link_token}/challenge")
     response = upload(client, session, clip, field=field)
     run_due_tasks()
     session.refresh_from_db()
@@ -384,11 +384,11 @@ def test_a_sessions_next_attempt_is_not_compared_with_its_own_first(vendors, cli
     """The same person trying again, in the same place: a near picture is
     no sign of a replay there."""
     session = consented(client, "juhe_video", client=alice)
-    client.get(f"/v/{session.link_token}/challenge")
+    client.post(f"/v/{session.link_token}/challenge")
     steer(vendors, "juhe", endpoint="face_vedio/verify", error_code="280243")
     upload(client, session, clips["phone"])
     run_due_tasks()
-    client.get(f"/v/{session.link_token}/challenge")
+    client.post(f"/v/{session.link_token}/challenge")
 
     assert upload(client, session, copies["reencoded"]).status_code == 202
     run_due_tasks()
@@ -429,7 +429,7 @@ def test_the_vendor_gets_the_photo_upright_and_without_its_exif(vendors, client)
     from verification import media
 
     session = consented(client, "tencent_photo")
-    client.get(f"/v/{session.link_token}/challenge")
+    client.post(f"/v/{session.link_token}/challenge")
     upload(client, session, jpeg(480, 640, orientation=6), field="photo", name="sideways.jpg")
     run_due_tasks()
 
@@ -445,7 +445,7 @@ def test_the_vendor_gets_the_photo_upright_and_without_its_exif(vendors, client)
 
 def test_a_video_normalising_refuses_leaves_the_session_able_to_take_the_next(vendors, client, clips, tmp_path):
     session = consented(client, "tencent_lip", locale="en")
-    client.get(f"/v/{session.link_token}/challenge")
+    client.post(f"/v/{session.link_token}/challenge")
     damaged = damage_frames(clips["vp9_mp4"], tmp_path / "damaged.mp4", from_frame=45)
 
     assert upload(client, session, damaged).status_code == 202  # the checks read its first frame and timings
@@ -460,7 +460,7 @@ def test_a_video_normalising_refuses_leaves_the_session_able_to_take_the_next(ve
     assert (refused.state, refused.refusal, refused.attempt) == ("refused", "unreadable", 1)
     assert refused.original and not refused.normalised and detection_calls() == 0
 
-    client.get(f"/v/{session.link_token}/challenge")
+    client.post(f"/v/{session.link_token}/challenge")
     assert upload(client, session, clips["webm"]).status_code == 202
     run_due_tasks()
 
@@ -473,7 +473,7 @@ def test_one_attempt_still_takes_one_submission_that_is_not_refused(vendors, cli
     from django.db import IntegrityError, transaction
 
     session = consented(client, "juhe_video")
-    client.get(f"/v/{session.link_token}/challenge")
+    client.post(f"/v/{session.link_token}/challenge")
     upload(client, session, clips["phone"])
     kept = Submission.objects.get()
 
