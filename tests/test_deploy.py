@@ -18,7 +18,7 @@ import requests
 import yaml
 
 from tests.http_double import free_port
-from tests.test_checks import ENCRYPTION_KEYS, VENDOR_PREFIXES
+from tests.test_checks import ENCRYPTION_KEYS, LIVE_CREDENTIALS, VENDOR_PREFIXES
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())
@@ -80,6 +80,8 @@ def production(tmp_path):
         "MEDIA_ROOT": str(tmp_path / "media"),
         "PORT": str(free_port()),
         "WEB_CONCURRENCY": "1",
+        "KYC_VENDOR_MODE": "live",
+        **LIVE_CREDENTIALS,
         **ENCRYPTION_KEYS,
     }
 

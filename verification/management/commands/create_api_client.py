@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.core.validators import URLValidator
 
 from verification.embedding import clean_origins
-from verification.models import ApiClient
+from verification.models import ApiClient, ApiKey
 
 
 class Command(BaseCommand):
@@ -34,5 +34,9 @@ class Command(BaseCommand):
         if client.allowed_origins:
             self.stdout.write(f"Allowed origins: {' '.join(client.allowed_origins)}")
         self.stdout.write(f"API key (shown once, keep it secret): {key}")
+        if ApiKey.current_mode() == ApiKey.Mode.TEST:
+            self.stdout.write("This is a test key: it works only while the portal runs in sandbox mode.")
+        else:
+            self.stdout.write("This is a live key: it works only while the portal runs in live mode.")
         if client.webhook_secret:
             self.stdout.write(f"Webhook signing secret (shown once): {client.webhook_secret}")
