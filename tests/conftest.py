@@ -74,6 +74,32 @@ def sandbox(live_server, settings, tmp_path):
 
 
 @pytest.fixture
+def fake_dns(monkeypatch):
+    """The resolver, scripted by the test (tests/fake_dns.py)."""
+    from tests.fake_dns import FakeDns
+
+    return FakeDns(monkeypatch)
+
+
+@pytest.fixture(scope="session")
+def test_ca():
+    """A certificate authority of the test run's own (trustme)."""
+    import trustme
+
+    return trustme.CA()
+
+
+@pytest.fixture
+def trusted_test_ca(test_ca, settings, tmp_path):
+    """Webhook receivers' certificates are checked against the test CA, as
+    an operator's KYC_WEBHOOK_CA_BUNDLE would make them."""
+    bundle = tmp_path / "webhook-ca.pem"
+    test_ca.cert_pem.write_to_path(str(bundle))
+    settings.KYC_WEBHOOK_CA_BUNDLE = str(bundle)
+    return test_ca
+
+
+@pytest.fixture
 def jumdata_double(settings):
     """A stand-in Jumdata server the test scripts; see tests/http_double.py."""
     from tests.http_double import HttpDouble

@@ -39,7 +39,8 @@ def test_in_live_mode_it_makes_a_live_key(capsys, settings):
     assert ApiClient.authenticate(key) == ApiClient.objects.get(name="shop")
 
 
-def test_with_a_webhook_url_it_prints_a_standard_webhooks_secret(capsys):
+def test_with_a_webhook_url_it_prints_a_standard_webhooks_secret(capsys, fake_dns):
+    fake_dns.answer("shop.example", ["93.184.215.14"])
     call_command("create_api_client", "shop", "--webhook-url", "https://shop.example/hooks/kyc")
 
     secret = re.search(r"Webhook signing secret .*: (\S+)", capsys.readouterr().out).group(1)

@@ -4,6 +4,7 @@ from django.core.validators import URLValidator
 
 from verification.embedding import clean_origins
 from verification.models import ApiClient, ApiKey
+from verification.webhook_targets import WebhookHostUnresolved, WebhookTargetRefused, check_webhook_url
 
 
 class Command(BaseCommand):
@@ -27,6 +28,10 @@ class Command(BaseCommand):
                 URLValidator(schemes=["http", "https"])(webhook_url)
             except ValidationError:
                 raise CommandError(f"not an http(s) URL: {webhook_url}")
+            try:
+                check_webhook_url(webhook_url)
+            except (WebhookTargetRefused, WebhookHostUnresolved) as problem:
+                raise CommandError(f"webhook URL refused: {problem}")
         if ApiClient.objects.filter(name=name).exists():
             raise CommandError(f"an API client named {name!r} already exists")
         client, key = ApiClient.issue(name=name, allowed_origins=origins, webhook_url=webhook_url)
