@@ -11,6 +11,14 @@ from tests.browser import browser, chromium_args  # noqa: F401  (fixtures for th
 from verification.models import ApiClient
 
 
+@pytest.fixture(scope="session", autouse=True)
+def portal_urls():
+    """kyc_portal/urls.py mounts /sandbox/ if SANDBOX_MODE holds when it is
+    first imported: import it before any test switches to live mode, so the
+    order of the tests does not decide it for the rest of the run."""
+    import kyc_portal.urls  # noqa: F401
+
+
 @pytest.fixture(autouse=True)
 def fresh_cache():
     """Breakers and rate limits live in the cache, which no database
