@@ -412,6 +412,25 @@ KYC_MAX_ATTEMPTS_PER_IP_PER_HOUR = env.int("KYC_MAX_ATTEMPTS_PER_IP_PER_HOUR", d
 # The client's address behind proxies: KYC_TRUSTED_PROXIES (Security, above).
 
 
+# --- Webhooks to integrators ---------------------------------------------------
+# With DEBUG off a webhook URL must be https and resolve to public addresses
+# only (verification/webhook_targets.py), checked when it is set and at each
+# delivery. An on-premises receiver on a private address is allowed here on
+# purpose: comma-separated host names (allowed whatever they resolve to) or
+# addresses and CIDR ranges (e.g. `hooks.corp.internal,10.20.0.0/16`).
+
+from verification.webhook_targets import AllowedPrivateHosts  # noqa: E402
+
+KYC_WEBHOOK_ALLOWED_PRIVATE_HOSTS = env.list("KYC_WEBHOOK_ALLOWED_PRIVATE_HOSTS", default=[])
+try:
+    AllowedPrivateHosts.parse(KYC_WEBHOOK_ALLOWED_PRIVATE_HOSTS)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"KYC_WEBHOOK_ALLOWED_PRIVATE_HOSTS is invalid: {exc}.") from None
+# A CA bundle (PEM file) that webhook receivers' certificates are checked
+# against, e.g. an internal CA's; empty: the public CAs (certifi).
+KYC_WEBHOOK_CA_BUNDLE = env.str("KYC_WEBHOOK_CA_BUNDLE", default="")
+
+
 # --- Back office -------------------------------------------------------------
 
 # The admin lives here (a less obvious path keeps scanners away from its login).

@@ -20,8 +20,9 @@ JUHE_VIDEO_AUTH_KEY = "sandbox-juhe-video-auth-key"
 
 # The emulated product team at /sandbox/integrator/ ("Try it" in the README):
 # the API key its backend sends and the secret its webhook receiver checks.
-# In sandbox mode the portal keeps an API client holding exactly these.
-INTEGRATOR_API_KEY = "kyc_sandbox-integrator-key-public-on-purpose"
+# In sandbox mode the portal keeps an API client holding exactly these. The
+# key is a test key: a portal in live mode refuses it.
+INTEGRATOR_API_KEY = "kyc_test_sandbox-integrator-key-public-on-purpose"
 INTEGRATOR_WEBHOOK_SECRET = "whsec_c2FuZGJveC1pbnRlZ3JhdG9yLXdlYmhvb2sta2V5ISE="
 
 

@@ -11,6 +11,14 @@ from tests.browser import browser, chromium_args  # noqa: F401  (fixtures for th
 from verification.models import ApiClient
 
 
+@pytest.fixture(scope="session", autouse=True)
+def portal_urls():
+    """kyc_portal/urls.py mounts /sandbox/ if SANDBOX_MODE holds when it is
+    first imported: import it before any test switches to live mode, so the
+    order of the tests does not decide it for the rest of the run."""
+    import kyc_portal.urls  # noqa: F401
+
+
 @pytest.fixture(autouse=True)
 def fresh_cache():
     """Breakers and rate limits live in the cache, which no database
@@ -71,6 +79,32 @@ def sandbox(live_server, settings, tmp_path):
     settings.JUHE_BASE_URL = f"{live_server.url}/sandbox/juhe"
     settings.MEDIA_ROOT = tmp_path / "media"
     return live_server
+
+
+@pytest.fixture
+def fake_dns(monkeypatch):
+    """The resolver, scripted by the test (tests/fake_dns.py)."""
+    from tests.fake_dns import FakeDns
+
+    return FakeDns(monkeypatch)
+
+
+@pytest.fixture(scope="session")
+def test_ca():
+    """A certificate authority of the test run's own (trustme)."""
+    import trustme
+
+    return trustme.CA()
+
+
+@pytest.fixture
+def trusted_test_ca(test_ca, settings, tmp_path):
+    """Webhook receivers' certificates are checked against the test CA, as
+    an operator's KYC_WEBHOOK_CA_BUNDLE would make them."""
+    bundle = tmp_path / "webhook-ca.pem"
+    test_ca.cert_pem.write_to_path(str(bundle))
+    settings.KYC_WEBHOOK_CA_BUNDLE = str(bundle)
+    return test_ca
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
-"""A tiny HTTP server for tests that need a vendor to misbehave, or need to
-see exactly what the portal sends. Each test sets `respond` and reads
+"""A tiny HTTP(S) server for tests that need a vendor to misbehave, or need
+to see exactly what the portal sends. Each test sets `respond` and reads
 `requests` afterwards."""
 
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -18,7 +19,11 @@ class RecordedRequest:
 
 
 class HttpDouble:
-    def __init__(self):
+    """Listens on `address` (any of 127.0.0.0/8) and `port` (0: any free
+    one). With `tls` (a trustme leaf certificate) it speaks HTTPS, and `url`
+    names `host`: tests map that name to the address with tests/fake_dns.py."""
+
+    def __init__(self, *, address="127.0.0.1", port=0, tls=None, host=None):
         self.requests: list[RecordedRequest] = []
         self.respond = lambda request: (200, {"Content-Type": "application/json"}, b"{}")
         double = self
@@ -44,9 +49,18 @@ class HttpDouble:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((address, port), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.port = self.server.server_address[1]
+        if tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            tls.configure_cert(context)
+            # The handshake happens in the handler's thread, so a client that
+            # refuses the certificate does not hold up the server.
+            self.server.socket = context.wrap_socket(
+                self.server.socket, server_side=True, do_handshake_on_connect=False
+            )
+        self.url = f"{'https' if tls else 'http'}://{host or address}:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self):

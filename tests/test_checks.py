@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from verification.checks import check_jumdata_return_url_fits
+from verification.checks import check_jumdata_return_url_fits, check_not_sandbox_in_production
 
 
 def test_a_normal_site_url_leaves_room_for_the_return_url(settings):
@@ -81,8 +81,10 @@ def test_debug_off_without_a_secret_key_stops():
     assert done.returncode != 0 and "SECRET_KEY must be set" in done.stderr
 
 
-def test_production_settings_pass_the_deploy_check():
-    env = {
+def deploy_check(**env):
+    """`manage.py check --deploy --fail-level WARNING` in a fresh process with
+    production settings and `env`."""
+    production = {
         "SECRET_KEY": "a-long-random-production-key-" + "x" * 40,
         "SITE_URL": "https://kyc.bank.example.cn",
         "ALLOWED_HOSTS": "kyc.bank.example.cn",
@@ -90,12 +92,16 @@ def test_production_settings_pass_the_deploy_check():
         **ENCRYPTION_KEYS,
     }
     clean = {k: v for k, v in os.environ.items() if not k.startswith(VENDOR_PREFIXES + ("DEBUG",))}
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        env={**clean, **env, "DJANGO_SETTINGS_MODULE": "kyc_portal.settings"},
+        env={**clean, **production, **env, "DJANGO_SETTINGS_MODULE": "kyc_portal.settings"},
         capture_output=True,
         text=True,
     )
+
+
+def test_production_settings_pass_the_deploy_check():
+    done = deploy_check(KYC_VENDOR_MODE="live", **LIVE_CREDENTIALS)
     assert done.returncode == 0, done.stderr
 
 
@@ -119,3 +125,18 @@ def test_a_negative_number_of_proxies_stops():
 def test_local_media_are_written_for_the_owner_alone():
     done = run_settings(show="oct(s.FILE_UPLOAD_PERMISSIONS), oct(s.FILE_UPLOAD_DIRECTORY_PERMISSIONS)", SECRET_KEY="k")
     assert done.stdout.split() == ["0o600", "0o700"]
+
+
+def test_the_deploy_check_warns_of_sandbox_mode_with_debug_off():
+    done = deploy_check()  # KYC_VENDOR_MODE defaults to sandbox
+    assert done.returncode != 0
+    assert "verification.W001" in done.stderr and "KYC_VENDOR_MODE is sandbox while DEBUG is off" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "debug, sandbox, warned",
+    [(False, True, True), (False, False, False), (True, True, False), (True, False, False)],
+)
+def test_sandbox_mode_is_a_deploy_warning_only_with_debug_off(settings, debug, sandbox, warned):
+    settings.DEBUG, settings.SANDBOX_MODE = debug, sandbox
+    assert [w.id for w in check_not_sandbox_in_production()] == (["verification.W001"] if warned else [])

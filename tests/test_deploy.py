@@ -18,7 +18,7 @@ import requests
 import yaml
 
 from tests.http_double import free_port
-from tests.test_checks import ENCRYPTION_KEYS, VENDOR_PREFIXES
+from tests.test_checks import ENCRYPTION_KEYS, LIVE_CREDENTIALS, VENDOR_PREFIXES
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())
@@ -81,6 +81,8 @@ def production(tmp_path):
         "PORT": str(free_port()),
         "WEB_CONCURRENCY": "1",
         "KYC_TRUSTED_PROXIES": "1",  # as behind deploy/nginx.conf, which sets X-Forwarded-Proto
+        "KYC_VENDOR_MODE": "live",
+        **LIVE_CREDENTIALS,
         **ENCRYPTION_KEYS,
     }
 

@@ -80,7 +80,8 @@ def test_link_tokens_are_long_random_and_unique():
 
 def test_api_keys_are_kept_only_as_hashes():
     client, key = ApiClient.issue(name="alice")
-    assert key not in {client.key_hash, client.key_hint}
+    (stored,) = client.keys.all()
+    assert key not in {stored.key_hash, stored.hint} and stored.hint == key[:13]
     assert ApiClient.authenticate(key) == client
     assert ApiClient.authenticate(key + "x") is None
 

@@ -114,9 +114,17 @@ def test_retries_last_at_least_a_day_and_then_stop():
 # --- delivery -------------------------------------------------------------------------------
 
 
+# alice's receiver, as the production rules see it: https on a host name,
+# at an address the operator allowed on purpose (127.0.0.1 stands in for an
+# on-premises receiver). tests/test_webhook_targets.py attacks the rules.
+HOOK_HOST = "hooks.shop.test"
+
+
 @pytest.fixture
-def receiver():
-    with HttpDouble() as double:
+def receiver(fake_dns, trusted_test_ca, settings):
+    settings.KYC_WEBHOOK_ALLOWED_PRIVATE_HOSTS = ["127.0.0.1/32"]
+    fake_dns.answer(HOOK_HOST, ["127.0.0.1"])
+    with HttpDouble(tls=trusted_test_ca.issue_cert(HOOK_HOST), host=HOOK_HOST) as double:
         yield double
 
 
@@ -144,7 +152,7 @@ def dead_url():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/hooks/kyc"
+    return f"https://{HOOK_HOST}:{port}/hooks/kyc"
 
 
 def test_a_receiver_that_fails_four_times_gets_the_event_once_more(alice_hooked, receiver, monkeypatch,

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from . import embedding, limits, services
-from .models import ApiClient, VerificationSession
+from .models import ApiClient, KeyRefused, VerificationSession
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,11 @@ def api_view(*, methods: tuple[str, ...]):
                 response["Allow"] = ", ".join(methods)
                 return response
             scheme, _sep, key = request.headers.get("Authorization", "").partition(" ")
-            client = ApiClient.authenticate(key.strip()) if scheme.lower() == "bearer" and key.strip() else None
+            try:
+                client = ApiClient.authenticate(key.strip()) if scheme.lower() == "bearer" and key.strip() else None
+            except KeyRefused as refused:
+                logger.warning("api key refused client=%s code=%s", refused.client_id, refused.code)
+                return api_error(401, refused.code, refused.message)
             if client is None:
                 return api_error(401, "unauthorized", "send 'Authorization: Bearer <api key>' with a valid key")
             response = view(request, client, *args, **kwargs)

@@ -25,3 +25,21 @@ def check_jumdata_return_url_fits(app_configs=None, **kwargs):
             id="verification.E001",
         )
     ]
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_not_sandbox_in_production(app_configs=None, **kwargs):
+    """`check --deploy` in sandbox mode with DEBUG off: a deployment that
+    forgot KYC_VENDOR_MODE=live serves emulated vendors (every check
+    "passes") and accepts test keys, the published demo key among them."""
+    if settings.DEBUG or not settings.SANDBOX_MODE:
+        return []
+    return [
+        checks.Warning(
+            "KYC_VENDOR_MODE is sandbox while DEBUG is off: the vendors are the portal's own emulators and "
+            "test API keys (kyc_test_…), the published demo key among them, are accepted.",
+            hint="In production set KYC_VENDOR_MODE=live and the vendors' credentials; give each API client a "
+            "live key with `python manage.py rotate_api_key NAME`.",
+            id="verification.W001",
+        )
+    ]

@@ -1,14 +1,17 @@
 """The sandbox's demo integrator (/sandbox/integrator/, served from another
 origin) is a product team like any other: it calls the API with its own key
 and receives signed webhooks. In sandbox mode the portal keeps its API client,
-with the documented public key and secret of `sandbox.credentials`."""
+with the documented public key and secret of `sandbox.credentials`. The key
+is a test key, so after a switch to live mode the portal refuses it, and its
+webhook URL (on the portal's own origin) is then refused too."""
 
 from django.conf import settings
 from django.db.models.signals import post_migrate
+from django.utils import timezone
 
 from sandbox import credentials
 
-from .models import ApiClient
+from .models import ApiClient, ApiKey
 
 INTEGRATOR_NAME = "Sandbox demo integrator"
 
@@ -20,13 +23,26 @@ def ensure_sandbox_integrator() -> ApiClient:
     client, _created = ApiClient.objects.update_or_create(
         name=INTEGRATOR_NAME,
         defaults={
-            "key_hash": ApiClient.hash_key(credentials.INTEGRATOR_API_KEY),
-            "key_hint": credentials.INTEGRATOR_API_KEY[:10],
             "allowed_origins": [credentials.integrator_origin(settings.SITE_URL)],
             "webhook_url": f"{settings.SITE_URL}/sandbox/integrator/webhooks",
             "webhook_secret": credentials.INTEGRATOR_WEBHOOK_SECRET,
             "webhook_secret_previous": "",
             "is_active": True,
+        },
+    )
+    # The demo's backend knows only the published key: it is restored (even
+    # after a revoke) and every other key of this client is revoked, such as
+    # the one published before keys carried their mode.
+    published = ApiKey.hash_key(credentials.INTEGRATOR_API_KEY)
+    client.keys.exclude(key_hash=published).filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+    ApiKey.objects.update_or_create(
+        key_hash=published,
+        defaults={
+            "client": client,
+            "hint": credentials.INTEGRATOR_API_KEY[: ApiKey.HINT_LENGTH],
+            "mode": ApiKey.Mode.TEST,
+            "expires_at": None,
+            "revoked_at": None,
         },
     )
     return client

@@ -15,12 +15,14 @@ import secrets
 import time
 import uuid
 from datetime import timedelta
+from typing import NamedTuple
 
 import requests
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from . import webhook_targets
 from .models import WebhookAttempt, WebhookMessage
 
 logger = logging.getLogger(__name__)
@@ -46,10 +48,6 @@ RETRY_DELAYS = (
     timedelta(hours=10),
     timedelta(hours=10),
 )
-
-# One pooled HTTP session per process, like the vendor clients'.
-_http = requests.Session()
-
 
 # --- signing (pure) -------------------------------------------------------------------
 
@@ -180,18 +178,25 @@ def webhook_deliver(*, message_id: int) -> WebhookAttempt | None:
         return None
     message.attempts = number
 
-    http_status, error, latency_ms = _post(message)
+    posted = _post(message)
     attempt = WebhookAttempt.objects.create(
-        message=message, attempt=number, http_status=http_status, error=error, latency_ms=latency_ms
+        message=message, attempt=number, http_status=posted.http_status, error=posted.error,
+        latency_ms=posted.latency_ms,
     )
     logger.info(
         "webhook %s attempt=%s client=%s status=%s error=%s latency_ms=%s",
-        message.msg_id, number, message.client_id, http_status, error, latency_ms,
+        message.msg_id, number, message.client_id, posted.http_status, posted.error, posted.latency_ms,
     )
-    if http_status is not None and 200 <= http_status < 300:
+    if posted.http_status is not None and 200 <= posted.http_status < 300:
         message.state = WebhookMessage.State.DELIVERED
         message.delivered_at = timezone.now()
         message.next_attempt_at = None
+    elif posted.refused:
+        # The same URL would be refused on every retry; an operator can
+        # resend from the admin once the URL or the allow list is fixed.
+        message.state = WebhookMessage.State.FAILED
+        message.next_attempt_at = None
+        logger.warning("webhook %s to client=%s refused: %s", message.msg_id, message.client_id, posted.error)
     elif (delay := next_attempt_delay(number)) is not None:
         message.next_attempt_at = timezone.now() + delay
         _schedule_delivery(message, at=message.next_attempt_at)
@@ -203,12 +208,28 @@ def webhook_deliver(*, message_id: int) -> WebhookAttempt | None:
     return attempt
 
 
-def _post(message: WebhookMessage) -> tuple[int | None, str, int]:
-    """One POST: (HTTP status or None, error, latency in ms). Redirects are
-    not followed: a signed body goes only where the integrator said."""
+class PostResult(NamedTuple):
+    http_status: int | None
+    error: str
+    latency_ms: int
+    # The URL is refused by the address rules: retrying cannot help.
+    refused: bool = False
+
+
+def _post(message: WebhookMessage) -> PostResult:
+    """One POST, to the addresses the URL's host resolved to when it was
+    checked just now (webhook_targets). Redirects are not followed: a signed
+    body goes only where the integrator said."""
     client = message.client
     if not client.webhook_url or not client.webhook_secret:
-        return None, "the client has no webhook URL or secret", 0
+        return PostResult(None, "the client has no webhook URL or secret", 0)
+    started = time.monotonic()
+    try:
+        target = webhook_targets.delivery_target(client.webhook_url)
+    except webhook_targets.WebhookTargetRefused as refused:
+        return PostResult(None, f"refused: {refused}"[:255], _ms_since(started), refused=True)
+    except webhook_targets.WebhookHostUnresolved as unresolved:
+        return PostResult(None, str(unresolved)[:255], _ms_since(started))
     body = message_body(message)
     headers = webhook_headers(
         secrets_=[client.webhook_secret, client.webhook_secret_previous],
@@ -216,20 +237,14 @@ def _post(message: WebhookMessage) -> tuple[int | None, str, int]:
         timestamp=int(time.time()),
         body=body,
     )
-    started = time.monotonic()
     try:
-        # stream: the receiver's answer is not read, whatever its size.
-        with _http.post(
-            client.webhook_url, data=body.encode(), headers=headers, timeout=TIMEOUT, allow_redirects=False,
-            stream=True,
-        ) as response:
-            status = response.status_code
+        status = webhook_targets.post_pinned(target, data=body.encode(), headers=headers, timeout=TIMEOUT)
     except requests.Timeout:
-        return None, "timeout", _ms_since(started)
+        return PostResult(None, "timeout", _ms_since(started))
     except requests.RequestException as exc:
-        return None, f"{type(exc).__name__}: {exc}"[:255], _ms_since(started)
+        return PostResult(None, f"{type(exc).__name__}: {exc}"[:255], _ms_since(started))
     error = "" if 200 <= status < 300 else f"HTTP {status}"
-    return status, error, _ms_since(started)
+    return PostResult(status, error, _ms_since(started))
 
 
 def _ms_since(started: float) -> int:

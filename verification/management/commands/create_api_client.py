@@ -3,7 +3,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.core.validators import URLValidator
 
 from verification.embedding import clean_origins
-from verification.models import ApiClient
+from verification.models import ApiClient, ApiKey
+from verification.webhook_targets import WebhookHostUnresolved, WebhookTargetRefused, check_webhook_url
 
 
 class Command(BaseCommand):
@@ -27,6 +28,10 @@ class Command(BaseCommand):
                 URLValidator(schemes=["http", "https"])(webhook_url)
             except ValidationError:
                 raise CommandError(f"not an http(s) URL: {webhook_url}")
+            try:
+                check_webhook_url(webhook_url)
+            except (WebhookTargetRefused, WebhookHostUnresolved) as problem:
+                raise CommandError(f"webhook URL refused: {problem}")
         if ApiClient.objects.filter(name=name).exists():
             raise CommandError(f"an API client named {name!r} already exists")
         client, key = ApiClient.issue(name=name, allowed_origins=origins, webhook_url=webhook_url)
@@ -34,5 +39,9 @@ class Command(BaseCommand):
         if client.allowed_origins:
             self.stdout.write(f"Allowed origins: {' '.join(client.allowed_origins)}")
         self.stdout.write(f"API key (shown once, keep it secret): {key}")
+        if ApiKey.current_mode() == ApiKey.Mode.TEST:
+            self.stdout.write("This is a test key: it works only while the portal runs in sandbox mode.")
+        else:
+            self.stdout.write("This is a live key: it works only while the portal runs in live mode.")
         if client.webhook_secret:
             self.stdout.write(f"Webhook signing secret (shown once): {client.webhook_secret}")
