@@ -10,7 +10,7 @@ PORT ?= 8000
 DEBUG ?= 1
 SITE_URL ?= http://127.0.0.1:$(PORT)
 
-.PHONY: run test install install-dev browser messages wrk bench-h5 bench-video bench-concurrent bench-faults bench-malformed
+.PHONY: run test install install-dev lock browser messages wrk bench-h5 bench-video bench-concurrent bench-faults bench-malformed
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,16 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
+
+# Pins every dependency, with the hashes of its files, from the ranges in
+# requirements*.in: pip then installs exactly these files or fails. Run it
+# after changing a range, or to take newer releases; commit both .txt files.
+lock: | $(BIN)/python
+	$(BIN)/pip install --quiet "pip-tools>=7.5,<8"
+	$(BIN)/pip-compile --quiet --upgrade --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
+	  -o requirements.txt requirements.in
+	$(BIN)/pip-compile --quiet --upgrade --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
+	  -o requirements-dev.txt requirements-dev.in
 
 run: export DEBUG := $(DEBUG)
 run: export SITE_URL := $(SITE_URL)
