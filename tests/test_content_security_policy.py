@@ -70,7 +70,7 @@ def world(alice, superuser):
         client=alice, method="h5", external_ref="csp", realname="张三", idcard="11010519491231002X"
     )
     AuditEntry.objects.create(actor=superuser, actor_name="root", action="view_session", session_ref=session.pk)
-    return {"session": session, "handoff": session_hand_off(session=session)}
+    return {"session": session, "handoff": session_hand_off(session=session), "client": alice}
 
 
 def route_arguments(name, parameters, world):
@@ -88,6 +88,7 @@ def route_arguments(name, parameters, world):
         "id": str(obj.pk if obj is not None else 1),
         "content_type_id": str(ContentType.objects.get_for_model(VerificationSession).pk),
         "decision_id": "1",
+        "client_id": str(world["client"].pk),
         "kind": "face",
         "pk": "1",
         "public_id": "00000000-0000-4000-8000-000000000000",

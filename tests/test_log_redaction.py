@@ -184,6 +184,7 @@ def video_check(portal, token):
     """Consent, the challenge, a six-second recording uploaded."""
     page = f"{portal.url}/v/{token}/"
     assert requests.post(page + "consent", timeout=TIMEOUT).status_code == 200
+    assert requests.post(page + "challenge", timeout=TIMEOUT, headers={"Referer": page}).status_code == 200
     assert requests.get(page + "challenge", timeout=TIMEOUT, headers={"Referer": page}).status_code == 200
     uploaded = requests.post(page + "video", files={"video": ("recording.mp4", video_bytes(), "video/mp4")},
                              data={"capture": "recorder"}, timeout=TIMEOUT * 2, headers={"Referer": page})
