@@ -8,7 +8,7 @@ get the filter."""
 
 from gunicorn.glogging import Logger
 
-from verification.logs import RedactFilter
+from verification.platform.logs import RedactFilter
 
 
 class RedactingLogger(Logger):

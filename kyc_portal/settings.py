@@ -60,8 +60,8 @@ MIDDLEWARE = [
     # checks, error pages and whatever an inner middleware answers alike.
     "csp.middleware.CSPMiddleware",
     # /healthz and /readyz, answered before the host check and the HTTPS redirect.
-    "verification.health.HealthCheckMiddleware",
-    "verification.logs.RequestIdMiddleware",
+    "verification.platform.health.HealthCheckMiddleware",
+    "verification.platform.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -71,10 +71,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Signs staff out ADMIN_SESSION_MAX_HOURS after they signed in.
-    "verification.admin_sessions.SignInLifetimeMiddleware",
+    "verification.backoffice.admin_sessions.SignInLifetimeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # No camera wherever a view did not allow it (end-user pages do).
-    "verification.embedding.PermissionsPolicyMiddleware",
+    "verification.web.embedding.PermissionsPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "kyc_portal.urls"
@@ -90,7 +90,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "verification.context_processors.portal",
+                "verification.web.context_processors.portal",
             ],
         },
     },
@@ -126,7 +126,7 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "verification.cache.PooledRedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "verification.platform.cache.PooledRedisCache", "LOCATION": REDIS_URL}}
 else:
     # Made by `manage.py createcachetable` (make run, the test database, deployments).
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "kyc_cache"}}
@@ -266,12 +266,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "redact": {"()": "verification.logs.RedactFilter"},
-        "request_id": {"()": "verification.logs.RequestIdFilter"},
+        "redact": {"()": "verification.platform.logs.RedactFilter"},
+        "request_id": {"()": "verification.platform.logs.RequestIdFilter"},
     },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
-        "json": {"()": "verification.logs.JsonFormatter"},
+        "json": {"()": "verification.platform.logs.JsonFormatter"},
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact", "request_id"]}
@@ -419,7 +419,7 @@ KYC_MAX_ATTEMPTS_PER_IP_PER_HOUR = env.int("KYC_MAX_ATTEMPTS_PER_IP_PER_HOUR", d
 # purpose: comma-separated host names (allowed whatever they resolve to) or
 # addresses and CIDR ranges (e.g. `hooks.corp.internal,10.20.0.0/16`).
 
-from verification.webhook_targets import AllowedPrivateHosts  # noqa: E402
+from verification.platform.webhook_targets import AllowedPrivateHosts  # noqa: E402
 
 KYC_WEBHOOK_ALLOWED_PRIVATE_HOSTS = env.list("KYC_WEBHOOK_ALLOWED_PRIVATE_HOSTS", default=[])
 try:
@@ -470,7 +470,7 @@ KYC_PII_RETENTION_DAYS = env.int("KYC_PII_RETENTION_DAYS", default=180)
 # (`make run`) missing keys fall back to development keys derived from fixed
 # strings: anyone can derive them, so they are for development only.
 
-from verification.crypto import development_key, parse_field_keys, parse_search_key  # noqa: E402
+from verification.platform.crypto import development_key, parse_field_keys, parse_search_key  # noqa: E402
 
 
 def encryption_setting(name, *, parse, development):

@@ -4,11 +4,11 @@ from django.urls import include, path
 
 urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
-    path("", include("verification.urls")),
+    path("", include("verification.web.urls")),
 ]
 
 if settings.SANDBOX_MODE:
     urlpatterns.append(path("sandbox/", include("sandbox.urls")))
 
-handler404 = "verification.views.not_found"
-handler500 = "verification.views.server_error"
+handler404 = "verification.web.errors.not_found"
+handler500 = "verification.web.errors.server_error"

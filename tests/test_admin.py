@@ -15,7 +15,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.media_samples import make_jpeg
-from verification.models import AuditEntry, IllegalTransition, ReviewDecision, SessionImage, Submission, VendorCall, VerificationSession
+from tests.support.factories import new_session
+from verification.domain.errors import IllegalTransition
+from verification.models import (
+    AuditEntry,
+    ReviewDecision,
+    SessionImage,
+    Submission,
+    VendorCall,
+    VerificationSession,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +61,7 @@ def as_user(client, user):
 @pytest.fixture
 def session(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    found = VerificationSession.objects.create(
+    found = new_session(
         method="tencent_lip", external_ref="order-42", vendor_task_no="043439882226367117195632", status="failed",
         passed=False, reason="face_mismatch", realname="张三", idcard=IDCARD, attempts_used=1,
         scores={"sim": 62, "sim_threshold": 80}, vendor_code="0", outcome_vendor="tencent",
@@ -77,7 +86,7 @@ def change_url(session):
 def test_the_queue_shows_sessions_awaiting_review_first_oldest_first(client, rita):
     now = timezone.now()
     for ref, review, age in [("new-pending", "pending", 1), ("old-approved", "approved", 9), ("old-pending", "pending", 5)]:
-        made = VerificationSession.objects.create(method="h5", external_ref=ref, review_status=review)
+        made = new_session(method="h5", external_ref=ref, review_status=review)
         VerificationSession.objects.filter(pk=made.pk).update(created_at=now - timedelta(days=age))
 
     page = as_user(client, rita).get(reverse("admin:verification_verificationsession_changelist")).text
@@ -93,14 +102,14 @@ def test_the_queue_masks_names_and_id_numbers(client, rita, session):
 
 @pytest.mark.parametrize("term", ["order-42", "043439882226367117195632"])
 def test_staff_find_a_session_by_reference_or_vendor_number(client, rita, session, term):
-    VerificationSession.objects.create(method="h5", external_ref="order-43")
+    new_session(method="h5", external_ref="order-43")
     page = as_user(client, rita).get(reverse("admin:verification_verificationsession_changelist"), {"q": term}).text
     assert "order-42" in page and "order-43" not in page
 
 
 @pytest.mark.parametrize("query", [{"status__exact": "failed"}, {"vendor_code": "0"}, {"method__exact": "tencent_lip"}])
 def test_filters(client, rita, session, query):
-    VerificationSession.objects.create(method="h5", external_ref="order-43", status="passed", vendor_code="200")
+    new_session(method="h5", external_ref="order-43", status="passed", vendor_code="200")
     page = as_user(client, rita).get(reverse("admin:verification_verificationsession_changelist"), query).text
     assert "order-42" in page and "order-43" not in page
 
@@ -231,7 +240,7 @@ def test_four_eyes_a_rejection_waits_for_a_second_reviewer(client, rita, sam, se
 
 def test_four_eyes_approving_a_failed_outcome_waits_but_a_passed_one_does_not(client, rita, session, settings):
     settings.KYC_FOUR_EYES = True
-    passed = VerificationSession.objects.create(method="h5", external_ref="ok", status="passed", passed=True)
+    passed = new_session(method="h5", external_ref="ok", status="passed", passed=True)
     as_user(client, rita)
     decide(client, session, "approve")
     decide(client, passed, "approve")
@@ -265,9 +274,9 @@ def test_nobody_can_change_or_delete_audit_entries(client, session):
 
 
 def test_purge_deletes_old_media_and_later_identity_but_keeps_the_decision(session, rita, settings):
-    from verification import services
+    from verification.services import review
 
-    services.session_decide(session=session, reviewer=rita, decision="reject", note="Not the same person.")
+    review.session_decide(session=session, reviewer=rita, decision="reject", note="Not the same person.")
     files = [session.face_image.path, session.submissions.get().original.path, session.images.get().image.path]
     VerificationSession.objects.filter(pk=session.pk).update(created_at=timezone.now() - timedelta(days=31))
 
@@ -346,7 +355,7 @@ def test_the_admin_lives_at_admin_url(settings):
 
 @pytest.mark.parametrize("term", [IDCARD, IDCARD.lower()])
 def test_supervisors_find_a_session_by_its_exact_id_number(client, sam, session, term):
-    VerificationSession.objects.create(method="h5", external_ref="order-43", realname="李四", idcard="440524188001010014")
+    new_session(method="h5", external_ref="order-43", realname="李四", idcard="440524188001010014")
     page = as_user(client, sam).get(reverse("admin:verification_verificationsession_changelist"), {"q": term}).text
     assert "order-42" in page and "order-43" not in page
 
@@ -359,7 +368,7 @@ def test_part_of_an_id_number_finds_nothing(client, sam, session):
 def test_the_retention_task_runs_and_queues_itself_for_tomorrow(session):
     from django_tasks_db.models import DBTaskResult
 
-    from verification.tasks import purge_expired_data
+    from verification.services.retention import purge_expired_data
 
     VerificationSession.objects.filter(pk=session.pk).update(created_at=timezone.now() - timedelta(days=31))
     purge_expired_data.call()

@@ -15,10 +15,11 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
+from tests.support.factories import new_session
 from tests.test_admin import as_user, rita, sam, staff  # noqa: F401  (fixtures)
-from verification import crypto
-from verification.idcard import idcard_check_char
-from verification.models import AuditEntry, VerificationSession
+from verification.models import AuditEntry
+from verification.platform import crypto
+from verification.platform.idcard import idcard_check_char
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +30,7 @@ CHANGELIST = "admin:verification_verificationsession_changelist"
 
 @pytest.fixture
 def session():
-    return VerificationSession.objects.create(
+    return new_session(
         method="tencent_idcard", external_ref="order-42", realname="张三", idcard=IDCARD, status="passed"
     )
 

@@ -18,9 +18,10 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 
 from tests.media_samples import make_jpeg, make_png
+from tests.support.factories import new_session
 from verification import media
-from verification.admin_site import MEDIA_CSP
-from verification.models import AuditEntry, SessionImage, Submission, VerificationSession
+from verification.backoffice.media import MEDIA_CSP
+from verification.models import AuditEntry, SessionImage, Submission
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +52,7 @@ def vera():
 def session(settings, tmp_path):
     """A session holding one file of each route, named as the portal names them."""
     settings.MEDIA_ROOT = tmp_path
-    found = VerificationSession.objects.create(method="tencent_lip", external_ref="order-42", status="passed",
+    found = new_session(method="tencent_lip", external_ref="order-42", status="passed",
                                                attempts_used=2)
     found.face_image.save(media.stored_name("jpeg"), ContentFile(make_jpeg()), save=False)
     found.reference_photo.save(media.stored_name("png"), ContentFile(make_png()), save=False)
@@ -67,7 +68,7 @@ def session(settings, tmp_path):
 
 def legacy_session():
     """What an older version could have left: the client's extensions, markup inside."""
-    found = VerificationSession.objects.create(method="tencent_photo", external_ref="legacy", status="passed")
+    found = new_session(method="tencent_photo", external_ref="legacy", status="passed")
     found.face_image.save("x.xhtml", ContentFile(XHTML), save=False)
     found.reference_photo.save("x.html", ContentFile(MARKUP), save=False)
     found.save()

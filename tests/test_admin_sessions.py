@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.test_admin import sam  # noqa: F401  (fixture)
-from verification.admin_sessions import SIGNED_IN_AT
+from verification.backoffice.admin_sessions import SIGNED_IN_AT
 
 pytestmark = pytest.mark.django_db
 

@@ -13,6 +13,7 @@ from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 from django.utils import timezone
 
+from tests.support.factories import new_session
 from verification.models import AuditEntry, ReviewDecision, VendorCall, VerificationSession
 
 pytestmark = pytest.mark.django_db
@@ -49,11 +50,11 @@ def charlie():
 
 @pytest.fixture
 def sessions(sabine):
-    zhang = VerificationSession.objects.create(
+    zhang = new_session(
         method="h5", external_ref="order-1", status="passed", passed=True, realname="张三",
         idcard="11010519491231002X", attempts_used=1, completed_at=timezone.now(),
     )
-    ouyang = VerificationSession.objects.create(
+    ouyang = new_session(
         method="tencent_lip", external_ref="=HYPERLINK(1)", status="failed", passed=False,
         reason="face_mismatch",
         vendor_code="66660004", realname="欧阳娜娜", idcard="440308199901010012", attempts_used=2,

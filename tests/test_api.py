@@ -6,6 +6,7 @@ import json
 import pytest
 
 from tests.media_samples import make_jpeg, make_png_declaring
+from tests.support.factories import new_session
 from verification.models import VerificationSession
 
 pytestmark = pytest.mark.django_db
@@ -64,7 +65,7 @@ def test_the_answer_names_the_iframe_allow_attribute_the_method_needs(client, al
 
 
 def test_alice_reads_the_outcome(client, alice):
-    session = VerificationSession.objects.create(
+    session = new_session(
         client=alice, method="h5", external_ref="order-7", status="passed", passed=True, reason="passed",
         vendor_code="200",
     )
@@ -82,7 +83,7 @@ def test_alice_reads_the_outcome(client, alice):
 
 
 def test_charlie_cannot_see_alices_sessions(client, alice, charlie):
-    session = VerificationSession.objects.create(client=alice, method="h5", external_ref="x")
+    session = new_session(client=alice, method="h5", external_ref="x")
 
     response = client.get(f"/api/v1/sessions/{session.pk}", HTTP_AUTHORIZATION=f"Bearer {charlie.key}")
 
@@ -309,7 +310,7 @@ def test_names_with_a_middle_dot_or_rare_characters_are_kept(client, alice, real
 
 @pytest.mark.parametrize("idcard", ["440524188001010014", "11010130000101001X"])
 def test_an_id_number_born_before_1900_or_in_the_future_is_refused(client, alice, idcard):
-    from verification.idcard import idcard_check_char
+    from verification.platform.idcard import idcard_check_char
 
     idcard = idcard[:17] + idcard_check_char(idcard[:17])
     response = post(client, alice.key, {"method": "h5", "external_ref": "r", "realname": "张三", "idcard": idcard})

@@ -11,7 +11,8 @@ from selenium.webdriver.support import expected_conditions as EC
 
 from tests.browser import chromium, press, wait
 from tests.media_samples import make_jpeg
-from verification.models import AuditEntry, ReviewDecision, VerificationSession
+from tests.support.factories import new_session
+from verification.models import AuditEntry, ReviewDecision
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -41,7 +42,7 @@ def test_a_reviewer_logs_in_and_approves_a_session(live_server, browser, setting
     settings.MEDIA_ROOT = tmp_path
     rita = User.objects.create_user("rita", password="pw-rita-123", is_staff=True)
     rita.groups.add(reviewers_group())
-    session = VerificationSession.objects.create(
+    session = new_session(
         method="tencent_lip", external_ref="order-77", status="passed", passed=True, realname="张三",
         idcard="11010519491231002X", scores={"sim": 91, "sim_threshold": 80},
     )

@@ -20,6 +20,7 @@ from tests.browser import chromium, wait
 from tests.conftest import run_due_tasks
 from tests.http_double import HttpDouble
 from tests.media_samples import make_png, make_video
+from tests.support.factories import new_session
 from verification.models import AuditEntry, SessionImage, Submission, VerificationSession
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -62,7 +63,7 @@ def attacked_session(marker_url, tmp_path) -> VerificationSession:
     last atom, and markup named x.svg and x.xhtml (refused). Then rows an
     older version could have left: the client's extensions, markup inside."""
     markup = attack(marker_url)
-    session = VerificationSession.objects.create(method="tencent_lip", external_ref="attacked")
+    session = new_session(method="tencent_lip", external_ref="attacked")
     person = Client()
     person.post(f"/v/{session.link_token}/consent")
     person.post(f"/v/{session.link_token}/challenge")

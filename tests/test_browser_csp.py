@@ -19,9 +19,17 @@ from sandbox.credentials import integrator_origin
 from tests.browser import chromium, policy_violations, press, wait
 from tests.browser_media import fake_media_args
 from tests.media_samples import make_jpeg
+from tests.support import factories
 from tests.test_browser_embed import embed, events_heard, finish_on_the_sandbox_page, into_frame
 from tests.test_browser_video import (  # noqa: F401  (fake_media, chromium_args: the fake camera's fixtures)
-    chromium_args, consent, fake_media, let_the_server_finish, new_session, open_camera, record, result_after_reload,
+    chromium_args,
+    consent,
+    fake_media,
+    let_the_server_finish,
+    new_session,
+    open_camera,
+    record,
+    result_after_reload,
     upload,
 )
 from verification.demo import ensure_sandbox_integrator
@@ -99,7 +107,7 @@ def test_the_recorded_flow_records_previews_uploads_and_shows_the_result(sandbox
 
 
 def test_a_desktop_browser_shows_the_hand_off_qr_code(sandbox, desktop):
-    session = VerificationSession.objects.create(method="tencent_lip", external_ref="t", locale="en")
+    session = factories.new_session(method="tencent_lip", external_ref="t", locale="en")
     desktop.get(f"{sandbox.url}/v/{session.link_token}/")
 
     qr = wait(desktop).until(EC.visibility_of_element_located((By.ID, "handoff-qr")))
@@ -111,7 +119,7 @@ def test_a_desktop_browser_shows_the_hand_off_qr_code(sandbox, desktop):
 def test_the_admin_pages_a_reviewer_uses(live_server, desktop, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     User.objects.create_superuser("root", password="pw-root-123")
-    session = VerificationSession.objects.create(
+    session = factories.new_session(
         method="tencent_lip", external_ref="order-77", status="passed", passed=True, realname="张三",
         idcard="11010519491231002X",
     )

@@ -20,7 +20,16 @@ from selenium.webdriver.support.ui import Select
 from sandbox.credentials import integrator_origin
 from tests.browser import BLOCK_THIRD_PARTY_COOKIES, WAIT_SECONDS, chromium, press, screenshot, wait
 from tests.browser_media import fake_media_args, write_fake_media
-from tests.test_browser_video import click, let_the_server_finish, open_camera, record, result_after_reload, upload, visible
+from tests.support.factories import new_session
+from tests.test_browser_video import (
+    click,
+    let_the_server_finish,
+    open_camera,
+    record,
+    result_after_reload,
+    upload,
+    visible,
+)
 from verification.demo import ensure_sandbox_integrator
 from verification.models import VerificationSession
 
@@ -186,7 +195,7 @@ def test_a_recorded_check_inside_the_iframe_uses_the_camera_the_app_delegated(sa
 
 def test_a_page_of_an_origin_not_on_the_list_cannot_frame_the_flow(sandbox, integrator, embedding_browser):
     browser = embedding_browser
-    session = VerificationSession.objects.create(
+    session = new_session(
         client=ensure_sandbox_integrator(), method="h5", external_ref="t", locale="en"
     )
     elsewhere = OneFramingPage(f"{sandbox.url}/v/{session.link_token}/")
@@ -261,7 +270,7 @@ def test_a_frame_without_the_camera_delegated_offers_the_phone_up_front(sandbox,
 def test_a_desktop_browser_is_offered_the_phone_up_front(sandbox, integrator):
     desktop = chromium(phone=False)
     try:
-        session = VerificationSession.objects.create(method="tencent_lip", external_ref="t", locale="en")
+        session = new_session(method="tencent_lip", external_ref="t", locale="en")
         desktop.get(f"{sandbox.url}/v/{session.link_token}/")
         panel = wait(desktop).until(EC.visibility_of_element_located((By.ID, "handoff")))
         assert desktop.find_element(By.ID, "handoff-desktop-intro").is_displayed()

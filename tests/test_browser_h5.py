@@ -8,7 +8,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from tests.browser import press, screenshot, wait
 from tests.conftest import run_due_tasks
 from verification.models import VerificationSession
-from verification.tasks import collect_h5_result
+from verification.services.hosted import collect_hosted_result
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -119,7 +119,7 @@ def test_leaving_without_finishing_keeps_checking_until_time_runs_out(sandbox, b
     assert session.status == "processing"
 
     settings.SANDBOX_JUMDATA_TOKEN_TTL = 0  # the vendor's token dies
-    collect_h5_result.call(str(session.pk), session.vendor_token, 1, session.result_poll_due_at.isoformat())  # the quick poll
+    collect_hosted_result.call(str(session.pk), session.vendor_token, 1, session.result_poll_due_at.isoformat())  # the quick poll
     session.refresh_from_db()
     assert (session.status, session.reason) == ("expired", "token_expired")
 

@@ -13,10 +13,11 @@ from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 
-from tests.conftest import run_due_tasks
 from tests.browser import WAIT_SECONDS, chromium, press, screenshot, wait
 from tests.browser_media import fake_media_args, write_fake_media
+from tests.conftest import run_due_tasks
 from tests.media_samples import make_video
+from tests.support import factories
 from verification.models import VerificationSession
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -76,7 +77,7 @@ def click(browser, element_id):
 
 
 def new_session(method, **options):
-    return VerificationSession.objects.create(method=method, external_ref="t", options=options, locale="en")
+    return factories.new_session(method=method, external_ref="t", options=options, locale="en")
 
 
 def consent(browser, sandbox, session, shot=None):

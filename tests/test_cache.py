@@ -14,7 +14,7 @@ from tests.conftest import require_redis
 @pytest.fixture
 def redis_cache(settings):
     require_redis()
-    settings.CACHES = {"default": {"BACKEND": "verification.cache.PooledRedisCache", "LOCATION": REDIS_URL}}
+    settings.CACHES = {"default": {"BACKEND": "verification.platform.cache.PooledRedisCache", "LOCATION": REDIS_URL}}
     cache = caches["default"]
     cache.clear()
     yield cache

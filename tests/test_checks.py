@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from verification.checks import check_jumdata_return_url_fits, check_not_sandbox_in_production
+from verification.web.checks import check_jumdata_return_url_fits, check_not_sandbox_in_production
 
 
 def test_a_normal_site_url_leaves_room_for_the_return_url(settings):

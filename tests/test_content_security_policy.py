@@ -17,9 +17,10 @@ from django.urls import URLResolver, get_resolver, reverse
 
 from sandbox.credentials import integrator_origin
 from tests.policy import csp, parse_policy
-from verification.embedding import origin_of
-from verification.handoffs import session_hand_off
+from tests.support.factories import new_session
 from verification.models import AuditEntry, VerificationSession
+from verification.platform.origins import origin_of
+from verification.services.handoffs import session_hand_off
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +67,7 @@ def superuser():
 def world(alice, superuser):
     """One of everything a route can name: an H5 session of alice's (her
     origin may frame it), a hand-off code, an audit entry."""
-    session = VerificationSession.objects.create(
+    session = new_session(
         client=alice, method="h5", external_ref="csp", realname="张三", idcard="11010519491231002X"
     )
     AuditEntry.objects.create(actor=superuser, actor_name="root", action="view_session", session_ref=session.pk)
@@ -153,7 +154,7 @@ def test_the_error_pages_and_health_checks_have_the_policy(client, monkeypatch, 
     def broken(**kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("verification.views.services.session_user_status", broken)
+    monkeypatch.setattr("verification.web.views.messages.session_user_status", broken)
     crashing = Client(raise_request_exception=False)
     server_error = crashing.get(f"/v/{world['session'].link_token}/")
     assert server_error.status_code == 500 and "Something went wrong" in server_error.text
@@ -165,7 +166,7 @@ def test_an_h5_page_may_send_its_form_on_to_the_vendors_hosted_page_and_nowhere_
     page = client.get(f"/v/{world['session'].link_token}/")
 
     assert csp(page)["form-action"] == ["'self'", "https://api.jumdata.com"]
-    recorded = VerificationSession.objects.create(method="tencent_lip", external_ref="csp")
+    recorded = new_session(method="tencent_lip", external_ref="csp")
     assert csp(client.get(f"/v/{recorded.link_token}/"))["form-action"] == ["'self'"]
 
 
@@ -174,7 +175,7 @@ def test_end_user_pages_keep_the_per_client_framing_inside_the_full_policy(clien
     assert csp(framed)["frame-ancestors"] == ["https://shop.example"] and "X-Frame-Options" not in framed
     assert_safe_policy(framed, "alice's session")
 
-    unframed_session = VerificationSession.objects.create(client=charlie, method="h5", external_ref="csp")
+    unframed_session = new_session(client=charlie, method="h5", external_ref="csp")
     unframed = client.get(f"/v/{unframed_session.link_token}/")
     assert csp(unframed)["frame-ancestors"] == ["'none'"] and unframed["X-Frame-Options"] == "DENY"
 

@@ -12,9 +12,10 @@ import pytest
 from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 
+from tests.support.factories import new_session
 from tests.test_encryption_at_rest import stored
-from verification import crypto
 from verification.models import VerificationSession
+from verification.platform import crypto
 
 IDCARD = "11010519491231002X"
 # kyc_portal/test_settings.py: "test2" is current, "test1" the older key.
@@ -111,8 +112,8 @@ def test_the_search_hash_depends_on_the_key(settings):
 @pytest.mark.django_db
 def test_data_under_the_old_key_still_reads_after_rotation_and_is_reencrypted(settings):
     settings.KYC_FIELD_KEYS = OLD_KEY
-    session = VerificationSession.objects.create(method="h5", external_ref="r", realname="张三", idcard=IDCARD)
-    empty = VerificationSession.objects.create(method="h5", external_ref="no-identity")
+    session = new_session(method="h5", external_ref="r", realname="张三", idcard=IDCARD)
+    empty = new_session(method="h5", external_ref="no-identity")
     assert stored(session, "idcard").startswith("v1:test1:")
 
     settings.KYC_FIELD_KEYS = f"{NEW_KEY},{OLD_KEY}"
@@ -136,8 +137,8 @@ def test_data_under_the_old_key_still_reads_after_rotation_and_is_reencrypted(se
 
 @pytest.mark.django_db
 def test_rotation_keeps_hashes_unless_asked_to_rehash(settings):
-    session = VerificationSession.objects.create(method="h5", external_ref="r", realname="张三", idcard=IDCARD)
-    purged = VerificationSession.objects.create(method="h5", external_ref="p", realname="李四", idcard=IDCARD)
+    session = new_session(method="h5", external_ref="r", realname="张三", idcard=IDCARD)
+    purged = new_session(method="h5", external_ref="p", realname="李四", idcard=IDCARD)
     purged.realname = purged.idcard = ""
     purged.save()
     old_hash = session.idcard_hash
@@ -157,7 +158,7 @@ def test_rotation_keeps_hashes_unless_asked_to_rehash(settings):
 
 @pytest.mark.django_db
 def test_rotation_stops_clearly_on_a_missing_key(settings):
-    VerificationSession.objects.create(method="h5", external_ref="r", realname="张三", idcard=IDCARD)
+    new_session(method="h5", external_ref="r", realname="张三", idcard=IDCARD)
     settings.KYC_FIELD_KEYS = OLD_KEY
 
     with pytest.raises(CommandError, match="key id 'test2' is not in KYC_FIELD_KEYS"):

@@ -12,8 +12,9 @@ import requests
 from django.test import Client
 
 from tests.policy import csp
-from verification import embedding
+from tests.support.factories import new_session
 from verification.models import ApiClient, VerificationSession
+from verification.platform import origins
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +22,7 @@ S = VerificationSession.Status
 
 
 def session_of(client, **kwargs):
-    return VerificationSession.objects.create(
+    return new_session(
         **{"client": client, "method": "h5", "external_ref": "order-42", "max_attempts": 3, **kwargs}
     )
 
@@ -60,7 +61,7 @@ def events(page) -> list[dict]:
     ],
 )
 def test_an_origin_is_kept_only_in_the_form_browsers_compare(value, origin):
-    assert embedding.normalise_origin(value) == origin
+    assert origins.normalise_origin(value) == origin
 
 
 # --- who may frame what -------------------------------------------------------------------

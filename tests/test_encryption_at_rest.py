@@ -6,9 +6,10 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from verification import crypto
+from tests.support.factories import new_session
 from verification.models import VerificationSession
-from verification.selectors import session_search_by_idcard
+from verification.platform import crypto
+from verification.services.review import sessions_with_idcard as session_search_by_idcard
 
 IDCARD = "11010519491231002X"
 OTHER_IDCARD = "110105194912310029"
@@ -25,7 +26,7 @@ def stored(session, column):
 
 
 def make_session(**kwargs):
-    return VerificationSession.objects.create(method="tencent_idcard", external_ref="order-1", **kwargs)
+    return new_session(method="tencent_idcard", external_ref="order-1", **kwargs)
 
 
 @pytest.mark.django_db
@@ -67,13 +68,12 @@ def test_the_search_hash_follows_the_id_number():
     session = make_session(realname="张三", idcard=IDCARD)
     assert session.idcard_hash == crypto.search_hash(IDCARD)
 
-    session.idcard = OTHER_IDCARD
-    session.save(update_fields=["idcard"])
+    session.set_identity(realname="张三", idcard=OTHER_IDCARD)
+    session.save(update_fields=["idcard", "idcard_hash"])
     assert stored(session, "idcard_hash") == crypto.search_hash(OTHER_IDCARD)
 
     # A purged ID number leaves its hash behind (retention keeps hashes).
-    session.idcard = ""
-    session.save()
+    session.forget_identity()
     assert stored(session, "idcard") == ""
     assert stored(session, "idcard_hash") == crypto.search_hash(OTHER_IDCARD)
 

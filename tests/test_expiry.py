@@ -9,9 +9,10 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from tests.conftest import run_due_tasks
-from verification import services
+from tests.support.factories import new_session
 from verification.models import ApiClient, VerificationSession, WebhookMessage
-from verification.tasks import expire_links
+from verification.services import messages, sessions
+from verification.services.sessions import expire_links
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +28,7 @@ def hooked(db):
 
 def session_of(client, *, expired=True, **fields):
     expires_at = timezone.now() + (timedelta(minutes=-1) if expired else timedelta(hours=1))
-    return VerificationSession.objects.create(
+    return new_session(
         **{"client": client, "method": "tencent_lip", "external_ref": "r", "expires_at": expires_at, **fields}
     )
 
@@ -47,7 +48,7 @@ def test_a_page_shows_an_expired_link_as_expired_before_anything_recorded_it(cli
 
     assert page.status_code == 410 and "expired" in page.text
     assert status == {
-        "status": "expired", "message": str(services.GENERIC_MESSAGES["link_expired"]), "retry_allowed": False,
+        "status": "expired", "message": str(messages.GENERIC_MESSAGES["link_expired"]), "retry_allowed": False,
         "opened_elsewhere": False,
     }
     session.refresh_from_db()
@@ -67,8 +68,8 @@ def test_the_sweep_records_each_expiry_once_with_its_webhook(hooked):
                                        vendor_token="tok", vendor_token_expires_at=timezone.now() + timedelta(minutes=5)),
     }
 
-    assert services.sessions_expire_links() == 2
-    assert services.sessions_expire_links() == 0
+    assert sessions.sessions_expire_links() == 2
+    assert sessions.sessions_expire_links() == 0
 
     for session in (created, challenged):
         session.refresh_from_db()
@@ -85,7 +86,7 @@ def test_the_sweep_leaves_a_session_another_process_just_moved_on(hooked):
     # The person's upload lands between the sweep's read and its write.
     VerificationSession.objects.filter(pk=session.pk).update(status=S.PROCESSING)
 
-    assert services.session_expire_link(session=session) is False
+    assert sessions.session_expire_link(session=session) is False
 
     session.refresh_from_db()
     assert session.status == S.PROCESSING and not WebhookMessage.objects.exists()
@@ -105,7 +106,7 @@ def test_a_post_step_after_the_expiry_records_it_at_once(client, hooked):
 def test_the_worker_sweeps_and_queues_the_next_sweep(settings):
     settings.KYC_EXPIRY_SWEEP_MINUTES = 5
     session = session_of(None)
-    assert services.schedule_expiry_sweep() is True
+    assert sessions.schedule_expiry_sweep() is True
     DBTaskResult.objects.update(run_after=timezone.now())
 
     run_due_tasks()

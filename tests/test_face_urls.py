@@ -20,8 +20,10 @@ from django.utils import timezone
 from tests.conftest import run_due_tasks
 from tests.http_double import HttpDouble
 from tests.media_samples import make_jpeg, make_video
-from verification import migrations, services
+from tests.support.factories import new_session
+from verification import migrations
 from verification.models import VendorCall, VerificationSession
+from verification.services import retention
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -69,7 +71,7 @@ def jumdata_with_a_signed_face(sandbox, settings):
 def test_after_an_h5_pass_no_row_and_no_log_line_holds_the_face_url(jumdata_with_a_signed_face, client, caplog):
     caplog.set_level(logging.DEBUG)
     double = jumdata_with_a_signed_face
-    session = VerificationSession.objects.create(method="h5", external_ref="r", realname="张三", idcard=IDCARD)
+    session = new_session(method="h5", external_ref="r", realname="张三", idcard=IDCARD)
     client.post(f"/v/{session.link_token}/consent")
     client.post(f"/v/{session.link_token}/h5/start")
 
@@ -89,7 +91,7 @@ def test_after_an_h5_pass_no_row_and_no_log_line_holds_the_face_url(jumdata_with
 
 def juhe_identity_video(client, tmp_path, *, realname: str) -> VerificationSession:
     """A person sends a Juhe identity video (the sandbox), and it passes."""
-    session = VerificationSession.objects.create(method="juhe_video_auth", external_ref="r", realname=realname,
+    session = new_session(method="juhe_video_auth", external_ref="r", realname=realname,
                                                  idcard=IDCARD, options={"rate_type": 1})
     client.post(f"/v/{session.link_token}/consent")
     client.post(f"/v/{session.link_token}/challenge")
@@ -126,7 +128,7 @@ def verified(sandbox, client, tmp_path):
 
 
 def erase(session):
-    services.session_erase(session=session, actor=None)
+    retention.session_erase(session=session, actor=None)
 
 
 def purge_by_retention(session):
@@ -155,8 +157,8 @@ def test_rows_kept_before_urls_were_cut_are_brought_in_line(db):
     (path,) = Path(migrations.__file__).parent.glob("*_redact_vendor_call_summaries.py")
     migration = importlib.import_module(f"verification.migrations.{path.stem}")
     face = "https://oss.example.com/faces/abc.jpg?Signature=x"
-    still_known = VerificationSession.objects.create(method="h5", external_ref="a", realname="张三", idcard=IDCARD)
-    forgotten = VerificationSession.objects.create(method="juhe_video_auth", external_ref="b")
+    still_known = new_session(method="h5", external_ref="a", realname="张三", idcard=IDCARD)
+    forgotten = new_session(method="juhe_video_auth", external_ref="b")
     for session in (still_known, forgotten):
         VendorCall.objects.create(
             session=session, vendor="juhe", endpoint="videoAuth/query", error=f"HTTPError fetching {face}",

@@ -7,8 +7,9 @@ import pytest
 from django.utils import timezone
 
 from tests.policy import csp
-from verification.handoffs import session_hand_off
+from tests.support.factories import new_session
 from verification.models import Handoff, VerificationSession
+from verification.services.handoffs import session_hand_off
 
 pytestmark = pytest.mark.django_db
 
@@ -16,7 +17,7 @@ S = VerificationSession.Status
 
 
 def session_of(client, **kwargs):
-    return VerificationSession.objects.create(
+    return new_session(
         **{"client": client, "method": "tencent_lip", "external_ref": "order-42", "max_attempts": 3, **kwargs}
     )
 

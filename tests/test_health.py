@@ -8,7 +8,7 @@ from django.core.cache import cache
 from django.core.files.storage import default_storage
 
 from tests.conftest import run_due_tasks
-from verification.health import HEARTBEAT_KEY
+from verification.platform.health import HEARTBEAT_KEY
 
 pytestmark = pytest.mark.django_db
 

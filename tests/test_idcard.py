@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from verification.idcard import idcard_check_char, idcard_error, mask_idcard, mask_name
+from verification.platform.idcard import idcard_check_char, idcard_error, mask_idcard, mask_name
 
 
 def with_check_char(first17):

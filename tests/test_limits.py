@@ -10,8 +10,9 @@ from django.test import RequestFactory
 
 from kyc_portal.settings import rate_setting
 from tests.policy import csp
-from verification.limits import Rate, client_ip, retry_after
+from tests.support.factories import new_session
 from verification.models import VerificationSession
+from verification.platform.limits import Rate, client_ip, retry_after
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +27,7 @@ def jumdata_init_answer(request):
 
 def consented(browser, **kwargs):
     """A session whose person (the test client `browser`) has consented."""
-    session = VerificationSession.objects.create(**{"method": "h5", "external_ref": "r", "locale": "en", **kwargs})
+    session = new_session(**{"method": "h5", "external_ref": "r", "locale": "en", **kwargs})
     browser.post(f"/v/{session.link_token}/consent", REMOTE_ADDR="198.51.100.9")
     return session
 
@@ -179,7 +180,7 @@ def test_attempts_from_one_address_are_limited_per_hour(client, settings, jumdat
 
 
 def test_without_a_reachable_cache_nobody_is_limited(settings):
-    settings.CACHES = {"default": {"BACKEND": "verification.cache.PooledRedisCache",
+    settings.CACHES = {"default": {"BACKEND": "verification.platform.cache.PooledRedisCache",
                                    "LOCATION": "redis://127.0.0.1:9/0"}}
 
     assert [retry_after("t", "198.51.100.9", Rate(1, 60)) for _ in range(3)] == [0, 0, 0]
@@ -208,7 +209,7 @@ class RacedCache:
 
 
 def test_a_counter_another_process_made_mid_count_is_counted_on(monkeypatch):
-    from verification import limits
+    from verification.platform import limits
 
     def made_by_other(values, key):
         values[key] = 1
@@ -222,7 +223,7 @@ def test_a_counter_another_process_made_mid_count_is_counted_on(monkeypatch):
 def test_a_counter_deleted_by_another_process_mid_count_starts_again(monkeypatch):
     """Between two steps another process may delete the key (the breaker
     clears its count when it opens)."""
-    from verification import limits
+    from verification.platform import limits
 
     class DeletedAfterAdd(RacedCache):
         def add(self, key, value, timeout):

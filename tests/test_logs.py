@@ -18,7 +18,14 @@ from types import SimpleNamespace
 import pytest
 
 from tests.test_checks import ENCRYPTION_KEYS, VENDOR_PREFIXES
-from verification.logs import JsonFormatter, RedactFilter, RequestIdFilter, redact, request_id, task_request_id
+from verification.platform.logs import (
+    JsonFormatter,
+    RedactFilter,
+    RequestIdFilter,
+    redact,
+    request_id,
+    task_request_id,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,7 +65,7 @@ def test_log_lines_are_json_with_the_request_id_of_their_request(client, alice, 
 
     (line,) = [entry for entry in json_log() if entry["message"].startswith("session created")]
     assert line["request_id"] == response["X-Request-ID"]
-    assert (line["level"], line["logger"]) == ("INFO", "verification.services")
+    assert (line["level"], line["logger"]) == ("INFO", "verification.services.sessions")
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", line["time"])
 
 
@@ -210,7 +217,7 @@ def test_every_handler_of_the_configured_logging_redacts(tmp_path):
     defaults included), no logger has a handler without the filter."""
     check = (
         "import logging, django; django.setup()\n"
-        "from verification.logs import RedactFilter\n"
+        "from verification.platform.logs import RedactFilter\n"
         "loggers = [logging.root] + [l for l in logging.root.manager.loggerDict.values() if isinstance(l, logging.Logger)]\n"
         # A library's NullHandler writes nothing.
         "writers = [(l.name, h) for l in loggers for h in l.handlers if not isinstance(h, logging.NullHandler)]\n"

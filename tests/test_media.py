@@ -24,8 +24,8 @@ from tests.media_samples import (
     remux,
     split_png,
     with_extra_stream,
-    with_timecode_track,
     with_frame_header,
+    with_timecode_track,
 )
 from verification import media
 
@@ -287,8 +287,8 @@ def test_a_process_transcodes_no_more_videos_at_once_than_it_has_slots(clips, tm
         running.pop()
         return media.Normalised(facts=kwargs["facts"], size=0)
 
-    monkeypatch.setattr(media, "_TRANSCODE_SLOTS", threading.BoundedSemaphore(2))
-    monkeypatch.setattr(media, "_encode_h264_aac", encode)
+    monkeypatch.setattr(media.normalise, "_TRANSCODE_SLOTS", threading.BoundedSemaphore(2))
+    monkeypatch.setattr(media.normalise, "_encode_h264_aac", encode)
     facts = media.probe_video(clips["webm"])
     threads = [threading.Thread(target=media.normalise_video, args=(clips["webm"], tmp_path / f"{n}.mp4"),
                                 kwargs={"facts": facts, "max_bytes": 3_000_000}) for n in range(6)]
@@ -360,7 +360,7 @@ def test_decoding_costs_as_much_as_a_control_shows(tmp_path):
 def test_a_png_costs_its_pixels_times_channels_times_bytes_per_sample(depth, colour, width, height, frame_bytes):
     head = b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0))
 
-    assert media._png_ihdr(head[16:29])[5] == frame_bytes
+    assert media.photos._png_ihdr(head[16:29])[5] == frame_bytes
 
 
 def test_a_png_whose_data_inflates_past_its_size_is_refused_at_the_first_excess_byte(tmp_path):
@@ -527,7 +527,7 @@ def test_normalising_reads_no_more_than_the_checks_measured(clips, tmp_path, cli
     had fooled the probe) is refused when normalising passes the measure."""
     measured = media.probe_video(clips[clip])
     understated = dataclasses.replace(measured, duration=3.0, file_duration=3.0, frames=45)
-    assert media._is_vendor_ready(clips[clip], understated, 3_000_000) is remuxed
+    assert media.normalise._is_vendor_ready(clips[clip], understated, 3_000_000) is remuxed
 
     with pytest.raises(media.MediaRejected) as refused:
         media.normalise_video(clips[clip], tmp_path / "out.mp4", facts=understated, max_bytes=3_000_000)

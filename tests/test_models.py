@@ -1,4 +1,4 @@
-"""The session owns its status transitions."""
+"""The session owns its status transitions, and each says what it writes."""
 
 from datetime import timedelta
 
@@ -7,7 +7,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from verification.models import ApiClient, IllegalTransition, VerificationSession
+from tests.support.factories import new_session
+from verification.domain.errors import IllegalTransition
+from verification.domain.outcome import Outcome
+from verification.models import ApiClient, VerificationSession
 
 pytestmark = pytest.mark.django_db
 
@@ -15,17 +18,18 @@ S = VerificationSession.Status
 
 
 def make_session(**kwargs):
-    return VerificationSession.objects.create(method="h5", external_ref="ref-1", **kwargs)
+    return new_session(method="h5", external_ref="ref-1", **kwargs)
 
 
 def test_a_session_walks_the_documented_path():
     session = make_session()
-    session.begin_attempt()
-    session.transition(S.PROCESSING)
-    session.record_outcome(S.PASSED, reason="passed", vendor_code=200)
+    assert session.claim_attempt()
+    session.start_processing()
+    session.record_outcome(Outcome.passed(vendor="jumdata", vendor_code=200))
 
-    assert (session.status, session.passed, session.vendor_code, session.attempts_used) == ("passed", True, "200", 1)
-    assert session.completed_at is not None
+    stored = VerificationSession.objects.get(pk=session.pk)
+    assert (stored.status, stored.passed, stored.vendor_code, stored.attempts_used) == ("passed", True, "200", 1)
+    assert stored.completed_at is not None
 
 
 @pytest.mark.parametrize(
@@ -43,29 +47,38 @@ def test_an_illegal_transition_raises_and_changes_nothing(start, target):
 def test_a_passed_session_cannot_be_overwritten():
     session = make_session(status=S.PASSED, passed=True)
     with pytest.raises(IllegalTransition):
-        session.record_outcome(S.FAILED, reason="not_passed")
-    assert session.passed is True
+        session.record_outcome(Outcome.failed("not_passed", vendor="jumdata"))
+    assert session.passed is True and VerificationSession.objects.get(pk=session.pk).status == S.PASSED
 
 
 def test_a_retryable_failure_allows_a_new_attempt_until_the_limit():
     session = make_session(max_attempts=2)
-    session.begin_attempt()
-    session.record_outcome(S.FAILED, reason="not_passed", retryable=True)
+    session.claim_attempt()
+    session.record_outcome(Outcome.failed("not_passed", vendor="jumdata", retryable=True))
     assert session.retry_allowed
-    session.begin_attempt()
+    session.claim_attempt()
     assert (session.status, session.passed, session.reason) == ("in_progress", None, "")
-    session.record_outcome(S.EXPIRED, reason="token_expired", retryable=True)
+    session.record_outcome(Outcome(S.EXPIRED, "token_expired", retryable=True))
 
     assert not session.retry_allowed
     with pytest.raises(IllegalTransition):
-        session.begin_attempt()
+        session.claim_attempt()
 
 
 def test_a_permanent_error_allows_no_retry():
     session = make_session()
-    session.begin_attempt()
-    session.record_outcome(S.ERROR, reason="vendor_rejected", retryable=False)
+    session.claim_attempt()
+    session.record_outcome(Outcome(S.ERROR, "vendor_rejected", retryable=False))
     assert not session.retry_allowed
+
+
+def test_an_attempt_given_back_does_not_count():
+    session = make_session(max_attempts=1)
+    session.claim_attempt()
+    session.record_outcome(Outcome(S.ERROR, "vendor_unavailable", retryable=True), give_back_attempt=True)
+
+    stored = VerificationSession.objects.get(pk=session.pk)
+    assert (stored.attempts_used, stored.retry_allowed) == (0, True)
 
 
 def test_an_expired_link_allows_nothing():
@@ -86,55 +99,49 @@ def test_api_keys_are_kept_only_as_hashes():
     assert ApiClient.authenticate(key + "x") is None
 
 
-# --- saving only what changed -------------------------------------------------------
+# --- each change writes its own fields, never another process's ------------------
 
 
-def test_a_save_writes_only_what_this_process_changed():
-    session = make_session(realname="张三", idcard="11010519491231002X")
-    here = VerificationSession.objects.get(pk=session.pk)
-    # Another process takes the vendor lease and records a score meanwhile.
+def test_an_outcome_writes_only_the_outcome():
+    session = make_session(status=S.IN_PROGRESS, realname="张三", idcard="11010519491231002X")
+    # Another process takes the vendor lease and a reviewer flags the session meanwhile.
     lease = timezone.now() + timedelta(minutes=1)
-    VerificationSession.objects.filter(pk=session.pk).update(vendor_busy_until=lease, scores={"live": 97})
+    VerificationSession.objects.filter(pk=session.pk).update(vendor_busy_until=lease, needs_review=True)
 
-    here.reason = "awaiting_result"
-    here.save()
+    with CaptureQueriesContext(connection) as queries:
+        session.record_outcome(Outcome.passed(vendor="jumdata", vendor_code=200, scores={"sim": 91}))
 
+    assert len(queries) == 1
     stored = VerificationSession.objects.get(pk=session.pk)
-    assert (stored.reason, stored.vendor_busy_until, stored.scores) == ("awaiting_result", lease, {"live": 97})
+    assert (stored.status, stored.scores, stored.vendor_busy_until, stored.needs_review) == (
+        S.PASSED, {"sim": 91}, lease, True)
     assert (stored.realname, stored.idcard) == ("张三", "11010519491231002X")
-    assert stored.updated_at > session.updated_at
+    assert stored.updated_at > session.created_at
 
 
-def test_a_dictionary_changed_in_place_is_saved():
-    session = make_session(options={"actions": ["LookFront"]})
-    here = VerificationSession.objects.get(pk=session.pk)
+def test_a_reviewers_retry_writes_the_limit_the_retry_and_the_expiry_only():
+    session = make_session(status=S.FAILED, attempts_used=3, max_attempts=3, reason="not_passed")
+    VerificationSession.objects.filter(pk=session.pk).update(reason="set_elsewhere")
 
-    here.options["actions"].append("BlinkEye")
-    here.save()
-
-    assert VerificationSession.objects.get(pk=session.pk).options == {"actions": ["LookFront", "BlinkEye"]}
-
-
-def test_a_changed_id_number_is_saved_with_its_search_hash():
-    session = make_session(idcard="11010519491231002X")
-    here = VerificationSession.objects.get(pk=session.pk)
-
-    here.idcard = "110105194912310037"
-    here.save()
+    session.allow_one_more_attempt()
 
     stored = VerificationSession.objects.get(pk=session.pk)
-    assert stored.idcard == "110105194912310037" and stored.idcard_hash == here.idcard_hash != session.idcard_hash
+    assert (stored.max_attempts, stored.retryable, stored.reason) == (4, True, "set_elsewhere")
+    assert stored.expires_at > timezone.now() + timedelta(hours=23)
 
 
-def test_a_session_read_again_saves_against_what_it_read():
-    session = make_session()
-    VerificationSession.objects.filter(pk=session.pk).update(reason="set_elsewhere")
-    session.refresh_from_db()
+def test_the_search_hash_is_set_with_the_id_number_and_outlives_it():
+    session = make_session(idcard="11010519491231002X")
+    first_hash = session.idcard_hash
 
-    session.reason = ""  # back to what it was when first made: still a change against the row
-    session.save()
+    session.set_identity(realname="张三", idcard="110105194912310037")
+    session.save(update_fields=["realname", "idcard", "idcard_hash"])
+    stored = VerificationSession.objects.get(pk=session.pk)
+    assert stored.idcard == "110105194912310037" and stored.idcard_hash == session.idcard_hash != first_hash
 
-    assert VerificationSession.objects.get(pk=session.pk).reason == ""
+    stored.forget_identity()
+    forgotten = VerificationSession.objects.get(pk=session.pk)
+    assert (forgotten.realname, forgotten.idcard, forgotten.idcard_hash) == ("", "", session.idcard_hash)
 
 
 def test_claiming_an_attempt_begins_it_in_the_row():
@@ -161,38 +168,44 @@ def test_an_attempt_claimed_elsewhere_first_is_not_claimed_again():
 # --- the vendor lease ---------------------------------------------------------------
 
 
-def test_a_vendor_lease_keeps_a_second_process_out_until_the_answer_is_saved():
+def test_a_vendor_lease_keeps_a_second_process_out_until_it_ends():
     session = make_session(status=S.IN_PROGRESS)
     other_process = VerificationSession.objects.get(pk=session.pk)
 
-    assert session.take_vendor_lease(60)
-    assert VerificationSession.objects.get(pk=session.pk).vendor_busy_until > timezone.now()
-    assert not other_process.take_vendor_lease(60)
+    with session.vendor_lease(60) as held:
+        assert held
+        assert VerificationSession.objects.get(pk=session.pk).vendor_busy_until > timezone.now()
+        with other_process.vendor_lease(60) as also_held:
+            assert not also_held
+        session.record_outcome(Outcome.passed(vendor="jumdata"))
 
-    session.record_outcome(S.PASSED, reason="passed")
-    with CaptureQueriesContext(connection) as queries:
-        session.save()
-        session.end_vendor_lease()
-
-    assert len(queries) == 1  # the answer and the lease's end in one UPDATE
     stored = VerificationSession.objects.get(pk=session.pk)
     assert (stored.status, stored.vendor_busy_until) == (S.PASSED, None)
 
 
-def test_a_vendor_lease_without_an_answer_saved_is_ended_on_its_own():
+def test_a_lease_is_ended_whatever_the_call_did():
     session = make_session(status=S.IN_PROGRESS)
-    assert session.take_vendor_lease(60)
-
-    session.end_vendor_lease()
+    with pytest.raises(RuntimeError):
+        with session.vendor_lease(60) as held:
+            assert held
+            raise RuntimeError("the vendor call blew up")
 
     assert VerificationSession.objects.get(pk=session.pk).vendor_busy_until is None
-    assert VerificationSession.objects.get(pk=session.pk).take_vendor_lease(60)
+    with VerificationSession.objects.get(pk=session.pk).vendor_lease(60) as held_again:
+        assert held_again
+
+
+def test_a_lease_is_not_taken_on_a_state_another_process_moved_on():
+    session = make_session(status=S.IN_PROGRESS)
+    VerificationSession.objects.filter(pk=session.pk).update(status=S.PROCESSING)
+
+    with session.vendor_lease(60) as held:
+        assert not held
 
 
 def test_a_lapsed_vendor_lease_is_taken_over():
     session = make_session(status=S.IN_PROGRESS)
     VerificationSession.objects.filter(pk=session.pk).update(vendor_busy_until=timezone.now() - timedelta(seconds=1))
 
-    assert session.take_vendor_lease(60)
-
-
+    with session.vendor_lease(60) as held:
+        assert held

@@ -13,9 +13,10 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from tests.conftest import run_due_tasks
+from tests.support.factories import new_session
 from tests.test_views import consented_session, finish_on_sandbox, path_of, result_calls, start
 from verification.models import Handoff, VendorCall, VerificationSession
-from verification.tasks import collect_h5_result
+from verification.services.hosted import collect_hosted_result
 
 S = VerificationSession.Status
 
@@ -23,7 +24,7 @@ S = VerificationSession.Status
 def chain_wake_ups(session):
     """Queued wake-ups of the session's result polling, as (due, is the chain's next link)."""
     session.refresh_from_db()
-    wake_ups = DBTaskResult.objects.filter(task_path=collect_h5_result.module_path, status="READY")
+    wake_ups = DBTaskResult.objects.filter(task_path=collect_hosted_result.module_path, status="READY")
     return sorted(
         (args[3], args[3] == session.result_poll_due_at.isoformat())
         for args in (task.args_kwargs["args"] for task in wake_ups)
@@ -129,7 +130,7 @@ def test_going_back_to_the_vendor_page_lets_the_next_return_ask_once_more(client
 
 @pytest.mark.django_db(transaction=True)
 def test_reading_the_challenge_never_starts_an_attempt_nor_calls_a_vendor(sandbox, client):
-    session = VerificationSession.objects.create(method="tencent_lip", external_ref="r")
+    session = new_session(method="tencent_lip", external_ref="r")
     client.post(f"/v/{session.link_token}/consent")
 
     for _ in range(3):
@@ -146,7 +147,7 @@ def test_reading_the_challenge_never_starts_an_attempt_nor_calls_a_vendor(sandbo
 
 @pytest.mark.django_db
 def test_reading_the_challenge_after_a_failed_attempt_starts_no_new_one(client):
-    session = VerificationSession.objects.create(
+    session = new_session(
         method="juhe_video", external_ref="r", consent_at=timezone.now(), status=S.FAILED, retryable=True,
         attempts_used=1, challenge_kind="digits", challenge_value="1234",
     )
@@ -226,7 +227,7 @@ def test_no_end_user_get_changes_the_database(client, settings, state, route):
     for name in ("JUMDATA_BASE_URL", "TENCENT_BASE_URL", "JUHE_BASE_URL"):
         setattr(settings, name, "http://127.0.0.1:9")  # a call would leave a VendorCall row
     fields = {k: v() if callable(v) else v for k, v in STATES[state].items()}
-    session = VerificationSession.objects.create(external_ref="r", **fields)
+    session = new_session(external_ref="r", **fields)
     handoff = Handoff.objects.create(session=session, code=Handoff.new_code(), expires_at=now_plus(minutes=20),
                                      opened_at=now_plus(minutes=-1))
     before = database_rows()
@@ -239,7 +240,7 @@ def test_no_end_user_get_changes_the_database(client, settings, state, route):
 
 @pytest.mark.django_db
 def test_the_first_opening_of_a_hand_off_link_is_its_one_mark(client):
-    session = VerificationSession.objects.create(method="tencent_lip", external_ref="r")
+    session = new_session(method="tencent_lip", external_ref="r")
     handoff = Handoff.objects.create(session=session, code=Handoff.new_code(), expires_at=now_plus(minutes=20))
     before = database_rows()
 

@@ -25,9 +25,10 @@ from tests.media_samples import (
     remux,
     with_extra_stream,
 )
+from tests.support.factories import new_session
 from verification import media
 from verification.models import SessionImage, Submission, VendorCall, VerificationSession
-from verification.tasks import check_submission_answered, send_submission
+from verification.services.recorded import check_submission_answered, send_submission
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -61,7 +62,7 @@ def vendors(sandbox, settings, tmp_path):
 
 
 def consented(browser, method, **kwargs):
-    session = VerificationSession.objects.create(method=method, external_ref="r", **kwargs)
+    session = new_session(method=method, external_ref="r", **kwargs)
     browser.post(f"/v/{session.link_token}/consent")
     return session
 
@@ -412,7 +413,7 @@ def test_a_photo_sent_again_as_a_png_is_refused_at_once(vendors, client, alice):
 
 def test_an_erased_sessions_fingerprints_go_with_its_media(vendors, client, alice):
     from verification.models import FingerprintBand
-    from verification.services import session_erase
+    from verification.services.retention import session_erase
 
     session, _ = upload_in_new_session(client, make_jpeg(), api_client=alice, method="tencent_photo", field="photo")
     assert Submission.objects.get().fingerprint.startswith("photo:") and FingerprintBand.objects.count() == 4
@@ -488,7 +489,7 @@ def test_one_attempt_still_takes_one_submission_that_is_not_refused(vendors, cli
 
 
 def test_no_challenge_before_consent(vendors, client):
-    session = VerificationSession.objects.create(method="tencent_lip", external_ref="r")
+    session = new_session(method="tencent_lip", external_ref="r")
     response = client.post(f"/v/{session.link_token}/challenge")
     assert response.status_code == 403 and response.json()["error"]["code"] == "no_consent"
     assert VendorCall.objects.count() == 0
@@ -551,7 +552,7 @@ def test_sending_arms_a_watchdog_that_leaves_an_answered_submission_alone(vendor
 
     send_submission.call(submission.pk, 0)
 
-    (watchdog,) = DBTaskResult.objects.filter(task_path="verification.tasks.check_submission_answered")
+    (watchdog,) = DBTaskResult.objects.filter(task_path="verification.services.recorded.check_submission_answered")
     assert watchdog.args_kwargs["args"] == [submission.pk]
     assert timedelta(minutes=4) < watchdog.run_after - timezone.now() <= timedelta(minutes=5)
     check_submission_answered.call(submission.pk)

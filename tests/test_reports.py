@@ -6,8 +6,9 @@ from datetime import datetime, time, timedelta
 import pytest
 from django.utils import timezone
 
-from verification import reports
-from verification.charts import Series, horizontal_bar_chart, stacked_bar_chart
+from tests.support.factories import new_session
+from verification.backoffice import reports
+from verification.backoffice.charts import Series, horizontal_bar_chart, stacked_bar_chart
 from verification.models import VendorCall, VerificationSession
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +21,7 @@ def days_ago(n: int) -> datetime:
 
 
 def session(*, status="passed", method="h5", ago=0) -> VerificationSession:
-    made = VerificationSession.objects.create(method=method, external_ref=f"ref-{status}", status=status)
+    made = new_session(method=method, external_ref=f"ref-{status}", status=status)
     VerificationSession.objects.filter(pk=made.pk).update(created_at=days_ago(ago))
     return made
 

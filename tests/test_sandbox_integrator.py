@@ -495,7 +495,7 @@ def test_the_webhook_list_keeps_to_the_latest_50(client):
 
 def test_the_portal_signs_webhooks_the_receiver_accepts(integrator_client, sandbox):
     """The portal's own signer against this receiver, over real HTTP."""
-    from verification import webhooks
+    from verification.services import webhooks
 
     body = completed_event().decode()
     timestamp = int(time.time())

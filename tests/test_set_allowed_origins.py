@@ -2,13 +2,14 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from tests.policy import csp
-from verification.models import ApiClient, VerificationSession
+from tests.support.factories import new_session
+from verification.models import ApiClient
 
 pytestmark = pytest.mark.django_db
 
 
 def test_it_replaces_the_origins_and_the_pages_follow(client, alice, capsys):
-    session = VerificationSession.objects.create(client=alice, method="h5", external_ref="r")
+    session = new_session(client=alice, method="h5", external_ref="r")
 
     call_command("set_allowed_origins", "alice", "https://shop.example", "https://app.shop.example:8443/")
 

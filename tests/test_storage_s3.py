@@ -10,12 +10,12 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from moto.server import ThreadedMotoServer
 
-from tests.http_double import free_port
 from tests.conftest import run_due_tasks
+from tests.http_double import free_port
 from tests.test_recorded_flow import clips, consented, upload, vendors  # noqa: F401  (fixtures)
-from verification.health import HEARTBEAT_KEY
 from verification.models import Submission
-from verification.services import session_purge_media
+from verification.platform.health import HEARTBEAT_KEY
+from verification.services.retention import session_purge_media
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -19,6 +19,7 @@ from django.urls import reverse
 from tests.conftest import run_due_tasks
 from tests.http_double import HttpDouble
 from tests.media_samples import make_jpeg, make_png, make_video
+from tests.support.factories import new_session
 from verification import media
 from verification.models import SessionImage, Submission, VendorCall, VerificationSession
 
@@ -51,7 +52,7 @@ def _written(path: Path, content: bytes) -> Path:
 
 
 def consented(client, method, **kwargs):
-    session = VerificationSession.objects.create(method=method, external_ref="r", **kwargs)
+    session = new_session(method=method, external_ref="r", **kwargs)
     client.post(f"/v/{session.link_token}/consent")
     client.post(f"/v/{session.link_token}/challenge")
     return session
@@ -136,7 +137,7 @@ def test_a_container_the_portal_does_not_keep_is_refused_before_anything_is_stor
 
     response = upload(client, session, clips[clip].read_bytes(), name="x.mp4", content_type="video/mp4")
 
-    assert (response.status_code, response.json()["error"]["code"]) == (400, "unsupported_format")
+    assert (response.status_code, response.json()["error"]["code"]) == (415, "unsupported_format")
     assert not Submission.objects.exists() and stored_files(settings) == []
     assert VendorCall.objects.count() == calls_before  # the lip code only: nothing was sent
 

@@ -2,7 +2,8 @@
 never comes back to the portal."""
 
 import json
-from datetime import datetime, timedelta, timezone as tz
+from datetime import datetime, timedelta
+from datetime import timezone as tz
 
 import pytest
 import requests
@@ -11,15 +12,16 @@ from django_tasks_db.models import DBTaskResult
 
 from tests.conftest import run_due_tasks
 from tests.media_samples import make_jpeg
-from verification import services
+from tests.support.factories import new_session
 from verification.models import VendorCall, VerificationSession
-from verification.tasks import collect_h5_result
+from verification.services import hosted, outcomes
+from verification.services.hosted import collect_hosted_result
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def started_session(client):
-    session = VerificationSession.objects.create(method="h5", external_ref="r")
+    session = new_session(method="h5", external_ref="r")
     client.post(f"/v/{session.link_token}/consent")
     vendor_page = client.post(f"/v/{session.link_token}/h5/start")["Location"]
     session.refresh_from_db()
@@ -29,7 +31,7 @@ def started_session(client):
 def queued_link(session, tries=0):
     """The arguments of the queued wake-up of the session's polling chain
     with this `tries`, as the worker would call it."""
-    return DBTaskResult.objects.get(task_path=collect_h5_result.module_path, args_kwargs__args__2=tries).args_kwargs["args"]
+    return DBTaskResult.objects.get(task_path=collect_hosted_result.module_path, args_kwargs__args__2=tries).args_kwargs["args"]
 
 
 def press_on_sandbox(vendor_page, outcome):
@@ -57,8 +59,8 @@ def test_the_task_running_twice_asks_the_vendor_once(sandbox, client):
     press_on_sandbox(vendor_page, "fail")
 
     link = queued_link(session)
-    collect_h5_result.call(*link)
-    collect_h5_result.call(*link)
+    collect_hosted_result.call(*link)
+    collect_hosted_result.call(*link)
 
     session.refresh_from_db()
     assert session.status == "failed"
@@ -69,7 +71,7 @@ def test_a_task_for_an_older_attempt_does_nothing(sandbox, client):
     session, _page = started_session(client)
 
     pk, _token, tries, due = queued_link(session)
-    collect_h5_result.call(pk, "token-of-an-earlier-attempt", tries, due)
+    collect_hosted_result.call(pk, "token-of-an-earlier-attempt", tries, due)
 
     assert VendorCall.objects.filter(endpoint="result").count() == 0
 
@@ -81,25 +83,25 @@ def test_while_another_process_asks_the_vendor_a_second_one_waits(sandbox, clien
     VerificationSession.objects.filter(pk=session.pk).update(vendor_busy_until=busy_until)
 
     link = queued_link(session)
-    collect_h5_result.call(*link)
+    collect_hosted_result.call(*link)
 
     assert VendorCall.objects.filter(endpoint="result").count() == 0
     # …and looks again once the lease has run out, should its holder die without an answer.
-    again = DBTaskResult.objects.filter(task_path=collect_h5_result.module_path).latest("enqueued_at")
+    again = DBTaskResult.objects.filter(task_path=collect_hosted_result.module_path).latest("enqueued_at")
     assert again.run_after == busy_until and again.args_kwargs["args"] == link
 
 
 def test_an_abandoned_check_ends_expired_once_the_token_is_dead(sandbox, client, settings):
     session, vendor_page = started_session(client)
     press_on_sandbox(vendor_page, "abandon")
-    collect_h5_result.call(*queued_link(session))  # the reconciliation: still 201
+    collect_hosted_result.call(*queued_link(session))  # the reconciliation: still 201
     session.refresh_from_db()
     assert session.status == "processing"
     follow_up = DBTaskResult.objects.filter(args_kwargs__args__2=1).get()
     assert follow_up.run_after <= session.vendor_token_expires_at + timedelta(seconds=30)
 
     settings.SANDBOX_JUMDATA_TOKEN_TTL = 0
-    collect_h5_result.call(*queued_link(session, tries=1))
+    collect_hosted_result.call(*queued_link(session, tries=1))
 
     session.refresh_from_db()
     assert (session.status, session.vendor_code, session.retry_allowed) == ("expired", "301", True)
@@ -113,7 +115,7 @@ def test_a_vendor_that_never_answers_ends_in_a_retryable_error(client, settings,
     VerificationSession.objects.filter(pk=session.pk).update(vendor_token_expires_at=timezone.now() - timedelta(minutes=1))
     pk, token, _tries, due = queued_link(session)
 
-    collect_h5_result.call(pk, token, 3, due)
+    collect_hosted_result.call(pk, token, 3, due)
 
     session.refresh_from_db()
     assert (session.status, session.reason, session.retry_allowed) == ("error", "vendor_unavailable", True)
@@ -138,7 +140,7 @@ EXPIRES = datetime(2026, 1, 1, 12, 10, tzinfo=tz.utc)  # a token issued at 12:00
 )
 def test_when_to_ask_jumdata_again(now, tries, expected, settings):
     settings.JUMDATA_RECONCILE_BEFORE_EXPIRY_SECONDS = 60
-    assert services.next_h5_poll(now=now, token_expires_at=EXPIRES, tries=tries) == expected
+    assert hosted.next_poll(now=now, token_expires_at=EXPIRES, tries=tries) == expected
 
 
 # --- the face photo of a pass, fetched by a worker ---------------------------------
@@ -150,7 +152,7 @@ def test_the_face_photos_address_is_queued_encrypted(sandbox, client):
 
     client.get(f"/v/{session.link_token}/h5/return")
 
-    queued = DBTaskResult.objects.get(task_path="verification.tasks.store_face_image")
+    queued = DBTaskResult.objects.get(task_path="verification.services.outcomes.store_face_image")
     assert "/sandbox/jumdata/face/" not in json.dumps(queued.args_kwargs)
     run_due_tasks()
     session.refresh_from_db()
@@ -201,14 +203,14 @@ def test_a_face_photo_that_is_not_a_jpeg_is_not_tried_again(client, jumdata_doub
 
 
 def test_a_face_photo_is_given_up_after_its_tries(client, jumdata_double):
-    jumdata_passing_with_a_face_at(jumdata_double, [(503, {}, b"")] * services.FACE_IMAGE_TRIES)
+    jumdata_passing_with_a_face_at(jumdata_double, [(503, {}, b"")] * outcomes.FACE_IMAGE_TRIES)
     session, _page = started_session(client)
     client.get(f"/v/{session.link_token}/h5/return")
 
-    for _ in range(services.FACE_IMAGE_TRIES + 1):
+    for _ in range(outcomes.FACE_IMAGE_TRIES + 1):
         DBTaskResult.objects.update(run_after=timezone.now())
         run_due_tasks()
 
-    assert VendorCall.objects.filter(endpoint="faceImage").count() == services.FACE_IMAGE_TRIES
+    assert VendorCall.objects.filter(endpoint="faceImage").count() == outcomes.FACE_IMAGE_TRIES
     session.refresh_from_db()
     assert session.status == "passed" and not session.face_image

@@ -7,7 +7,7 @@ from django.apps import apps
 
 from tests.http_double import HttpDouble
 from verification.models import VendorCall
-from verification.vendors import base
+from verification.vendors import transport
 from verification.vendors.base import (
     VendorConnectionError,
     VendorRejected,
@@ -16,8 +16,8 @@ from verification.vendors.base import (
     erase_personal,
     redact,
     should_retry,
-    vendor_call,
 )
+from verification.vendors.transport import vendor_call
 
 
 def error(kind, **kwargs):
@@ -130,27 +130,25 @@ def test_summaries_stored_with_the_old_masks_are_masked_again():
 @pytest.fixture
 def egress_proxy(monkeypatch):
     """An HTTP proxy named by the environment, as a data centre's egress would be."""
-    base._proxies_for.cache_clear()
+    transport._proxies_for.cache_clear()
     with HttpDouble() as proxy:
         proxy.respond = lambda request: (200, {"Content-Type": "application/json"}, b"{}")
         monkeypatch.setenv("HTTP_PROXY", proxy.url)
         yield proxy
-    base._proxies_for.cache_clear()
+    transport._proxies_for.cache_clear()
 
 
 def call_vendor(url):
-    with vendor_call(vendor="jumdata", endpoint="init", request_summary={}) as call:
+    with vendor_call(vendor="jumdata", endpoint="init", recorder=None, request_summary={}) as call:
         return call.send("POST", url, timeout=5).status_code
 
 
-@pytest.mark.django_db
 def test_vendor_calls_go_through_the_proxy_the_environment_names(egress_proxy):
     assert call_vendor("http://api.vendor.example/lifecheck/h5/v2/init") == 200
 
     assert [r.path for r in egress_proxy.requests] == ["http://api.vendor.example/lifecheck/h5/v2/init"]
 
 
-@pytest.mark.django_db
 def test_hosts_in_no_proxy_are_called_directly(egress_proxy, monkeypatch):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     with HttpDouble() as vendor:
@@ -162,18 +160,16 @@ def test_hosts_in_no_proxy_are_called_directly(egress_proxy, monkeypatch):
 # --- answers no vendor would give ---------------------------------------------------------
 
 
-@pytest.mark.django_db
 @pytest.mark.parametrize("depth", [700, 100_000])
 def test_an_answer_nested_beyond_reason_is_garbage_not_a_crash(depth):
     """Deep enough to get past the parser but not the redaction (700), or not past the parser."""
-    from verification.models import VendorCall
-
+    records = []
     body = ('{"data": ' * depth + "0" + "}" * depth).encode()
     with HttpDouble() as vendor:
         vendor.respond = lambda request: (200, {"Content-Type": "application/json"}, body)
         with pytest.raises(VendorResponseError, match="non-JSON body"):
-            with vendor_call(vendor="jumdata", endpoint="result", request_summary={}) as call:
+            with vendor_call(vendor="jumdata", endpoint="result", recorder=records.append, request_summary={}) as call:
                 call.parse_json(call.send("POST", f"{vendor.url}/lifecheck/h5/v2/result", timeout=5))
 
-    record = VendorCall.objects.get()
+    (record,) = records
     assert record.error.startswith("VendorResponseError") and record.response_summary == {}

@@ -11,17 +11,26 @@ from django.core.management import call_command
 
 from tests.conftest import TEST_REDIS_URL as REDIS_URL
 from tests.conftest import require_redis
-from verification.models import VendorCall, VerificationSession
+from tests.support.factories import new_session
+from verification.models import VendorCall
+from verification.services.vendor_calls import recorder_for
 from verification.vendors import breaker, jumdata
 from verification.vendors.base import CircuitOpen, VendorRejected, VendorResponseError
-from verification.vendors.breaker import CLOSED, HALF_OPEN, OPEN, breaker_allows, breaker_record, breaker_state
+from verification.vendors.breaker import (
+    CLOSED,
+    HALF_OPEN,
+    OPEN,
+    breaker_allows,
+    breaker_record,
+    breaker_state,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CACHES = {
     "locmem": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "database": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "kyc_cache_test"},
-    "redis": {"BACKEND": "verification.cache.PooledRedisCache", "LOCATION": REDIS_URL},
+    "redis": {"BACKEND": "verification.platform.cache.PooledRedisCache", "LOCATION": REDIS_URL},
 }
 T0 = 1_800_000_000.0
 
@@ -105,7 +114,8 @@ def test_a_failed_probe_opens_it_for_another_full_period(shared_cache):
 
 
 def client_for(base_url):
-    return jumdata.JumdataClient(base_url=base_url, app_id="sandbox-jumdata-app", app_secret="s", timeout=(2, 5))
+    return jumdata.JumdataClient(base_url=base_url, app_id="sandbox-jumdata-app", app_secret="s", timeout=(2, 5),
+                                 recorder=recorder_for(None))
 
 
 def test_a_vendor_answering_5xx_pages_is_left_alone_then_probed(jumdata_double, settings, monkeypatch):
@@ -151,7 +161,7 @@ def test_a_person_starting_while_the_breaker_is_open_is_asked_to_come_back_and_l
 ):
     settings.VENDOR_BREAKER_FAILURES = 1
     breaker_record("jumdata", failed=True)
-    session = VerificationSession.objects.create(method="h5", external_ref="r", locale="en")
+    session = new_session(method="h5", external_ref="r", locale="en")
     client.post(f"/v/{session.link_token}/consent")
 
     client.post(f"/v/{session.link_token}/h5/start")
@@ -163,7 +173,7 @@ def test_a_person_starting_while_the_breaker_is_open_is_asked_to_come_back_and_l
 
 
 def test_without_a_reachable_cache_calls_go_through_and_are_still_recorded(settings, jumdata_double):
-    settings.CACHES = {"default": {"BACKEND": "verification.cache.PooledRedisCache",
+    settings.CACHES = {"default": {"BACKEND": "verification.platform.cache.PooledRedisCache",
                                    "LOCATION": "redis://127.0.0.1:9/0"}}
     jumdata_double.respond = lambda request: (502, {"Content-Type": "text/html"}, b"down")
 

@@ -11,6 +11,7 @@ import pytest
 
 from tests.media_samples import make_jpeg
 from verification.models import VendorCall
+from verification.services.vendor_calls import recorder_for
 from verification.vendors import juhe
 from verification.vendors.base import VendorRejected, VendorResponseError
 
@@ -21,7 +22,8 @@ FRAME = base64.b64encode(JPEG).decode()
 
 
 def client_for(url):
-    return juhe.JuheClient(base_url=url, video_key="face-key", video_auth_key="auth-key", timeout=(1, 5))
+    return juhe.JuheClient(base_url=url, video_key="face-key", video_auth_key="auth-key", timeout=(1, 5),
+                           recorder=recorder_for(None))
 
 
 def reply(body):

@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from verification.models import VendorCall
+from verification.services.vendor_calls import recorder_for
 from verification.vendors import jumdata
 from verification.vendors.base import VendorConnectionError, VendorRejected, VendorResponseError, should_retry
 
@@ -27,6 +28,7 @@ def client_for(base_url, **kwargs):
         app_id=kwargs.get("app_id", "sandbox-jumdata-app"),
         app_secret=kwargs.get("app_secret", "sandbox-jumdata-secret"),
         timeout=kwargs.get("timeout", (2, 5)),
+        recorder=recorder_for(None),
     )
 
 

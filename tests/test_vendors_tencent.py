@@ -16,6 +16,7 @@ import pytest
 from tests.http_double import slow
 from tests.media_samples import make_jpeg
 from verification.models import VendorCall
+from verification.services.vendor_calls import recorder_for
 from verification.vendors import tencent
 from verification.vendors.base import VendorConnectionError, VendorRejected, VendorResponseError
 
@@ -27,7 +28,8 @@ OK = {"code": 0, "message": "OK"}
 
 def client_for(url, **kwargs):
     return tencent.TencentClient(
-        base_url=url, app_id=APP_ID, secret_id=SECRET_ID, secret_key=SECRET_KEY, bucket="", timeout=(1, 2), **kwargs
+        base_url=url, app_id=APP_ID, secret_id=SECRET_ID, secret_key=SECRET_KEY, bucket="", timeout=(1, 2),
+        recorder=recorder_for(None), **kwargs
     )
 
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from tests.conftest import run_due_tasks
+from tests.support import factories
 from verification.models import VendorCall, VerificationSession
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -18,7 +19,7 @@ S = VerificationSession.Status
 
 
 def new_session(**kwargs):
-    return VerificationSession.objects.create(
+    return factories.new_session(
         **{"method": "h5", "external_ref": "order-42", "max_attempts": 3, **kwargs}
     )
 
@@ -171,7 +172,7 @@ def test_a_started_check_is_reconciled_before_its_token_dies(sandbox, client, se
     session.refresh_from_db()
 
     (task,) = DBTaskResult.objects.all()
-    assert task.task_path == "verification.tasks.collect_h5_result"
+    assert task.task_path == "verification.services.hosted.collect_hosted_result"
     expected = session.vendor_token_expires_at - timedelta(seconds=settings.JUMDATA_RECONCILE_BEFORE_EXPIRY_SECONDS)
     assert session.result_poll_due_at == task.run_after == expected
     assert task.args_kwargs["args"] == [str(session.pk), session.vendor_token, 0, expected.isoformat()]

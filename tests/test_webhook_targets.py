@@ -20,16 +20,18 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from tests.http_double import HttpDouble
+from tests.support.factories import new_session
 from tests.test_checks import run_settings
-from verification import webhooks
-from verification.models import ApiClient, VerificationSession, WebhookMessage
-from verification.webhook_targets import (
+from verification.models.clients import new_webhook_secret
+from verification.models import ApiClient, WebhookMessage
+from verification.platform.webhook_targets import (
     AllowedPrivateHosts,
     WebhookTargetRefused,
     check_webhook_url,
     delivery_target,
     non_public_kind,
 )
+from verification.services import webhooks
 
 pytestmark = pytest.mark.django_db
 
@@ -214,7 +216,7 @@ def test_in_sandbox_mode_only_the_portals_own_origin_is_exempt(settings):
 
 
 def message_for(client):
-    session = VerificationSession.objects.create(
+    session = new_session(
         client=client, method="h5", external_ref="order-42", status="passed", passed=True, reason="passed",
         completed_at=timezone.now(),
     )
@@ -224,7 +226,7 @@ def message_for(client):
 def hooked_client(url, name="mallory"):
     # As if set before these rules existed, or its DNS changed since.
     client, _key = ApiClient.issue(name=name)
-    ApiClient.objects.filter(pk=client.pk).update(webhook_url=url, webhook_secret=webhooks.new_secret())
+    ApiClient.objects.filter(pk=client.pk).update(webhook_url=url, webhook_secret=new_webhook_secret())
     return ApiClient.objects.get(pk=client.pk)
 
 

@@ -23,8 +23,10 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from tests.http_double import HttpDouble, slow
-from verification import services, webhooks
-from verification.models import ApiClient, VerificationSession, WebhookAttempt, WebhookMessage
+from tests.support.factories import new_session
+from verification.models.clients import new_webhook_secret
+from verification.models import ApiClient, WebhookAttempt, WebhookMessage
+from verification.services import review, sessions, webhooks
 
 pytestmark = pytest.mark.django_db
 
@@ -64,20 +66,20 @@ def test_signatures_verify_with_an_independent_implementation():
 
     assert spec_verify(SECRET, headers, body.encode())
     assert not spec_verify(SECRET, headers, body.encode() + b" ")
-    assert not spec_verify(webhooks.new_secret(), headers, body.encode())
+    assert not spec_verify(new_webhook_secret(), headers, body.encode())
     assert not spec_verify(SECRET, {**headers, "webhook-id": "msg_2"}, body.encode())
     assert not spec_verify(SECRET, {**headers, "webhook-timestamp": str(ts + 1)}, body.encode())
 
 
 def test_during_a_rotation_either_secret_verifies():
-    old, new = SECRET, webhooks.new_secret()
+    old, new = SECRET, new_webhook_secret()
     body = "{}"
     headers = webhooks.webhook_headers(secrets_=[new, old], msg_id="msg_1", timestamp=int(time.time()), body=body)
 
     assert re.fullmatch(r"v1,\S+ v1,\S+", headers["webhook-signature"])
     assert spec_verify(new, headers, b"{}")
     assert spec_verify(old, headers, b"{}")
-    assert not spec_verify(webhooks.new_secret(), headers, b"{}")
+    assert not spec_verify(new_webhook_secret(), headers, b"{}")
     # No previous secret: one signature.
     one = webhooks.webhook_headers(secrets_=[new, ""], msg_id="msg_1", timestamp=1, body=body)
     assert " " not in one["webhook-signature"]
@@ -137,7 +139,7 @@ def alice_hooked(alice, receiver):
 
 
 def finished_session(client, **fields):
-    return VerificationSession.objects.create(
+    return new_session(
         client=client, method="tencent_lip", external_ref="order-42", realname="张三", idcard=IDCARD,
         status="passed", passed=True, reason="passed", vendor_code="0", completed_at=timezone.now(), **fields,
     )
@@ -197,7 +199,7 @@ def test_a_receiver_that_fails_four_times_gets_the_event_once_more(alice_hooked,
     assert receiver.requests[-1].path == "/hooks/kyc"
 
     # Each failure queued the next attempt for later, the success nothing more.
-    queued = DBTaskResult.objects.filter(task_path="verification.tasks.deliver_webhook")
+    queued = DBTaskResult.objects.filter(task_path="verification.services.webhooks.deliver_webhook")
     assert queued.count() == 5  # the first attempt and four retries
     fall_due(message)
     assert webhooks.webhook_deliver(message_id=message.pk) is None
@@ -271,15 +273,15 @@ def test_sequence_grows_per_session_so_a_late_older_event_is_recognised(alice_ho
 
 
 def test_a_recorded_outcome_sends_session_completed(alice_hooked, receiver, django_capture_on_commit_callbacks):
-    session = VerificationSession.objects.create(client=alice_hooked, method="h5", external_ref="r",
+    session = new_session(client=alice_hooked, method="h5", external_ref="r",
                                                  expires_at=timezone.now() - timedelta(minutes=1))
     with django_capture_on_commit_callbacks(execute=True):
-        services.session_expire_link(session=session)
+        sessions.session_expire_link(session=session)
 
     message = WebhookMessage.objects.get()
     assert (message.event_type, message.session, message.client) == ("session.completed", session, alice_hooked)
     assert message.payload["data"]["status"] == "expired" and message.payload["data"]["reason"] == "link_expired"
-    task = DBTaskResult.objects.get(task_path="verification.tasks.deliver_webhook")
+    task = DBTaskResult.objects.get(task_path="verification.services.webhooks.deliver_webhook")
     assert task.args_kwargs["args"] == [message.pk]
 
 
@@ -288,7 +290,7 @@ def test_a_final_review_decision_sends_session_reviewed(alice_hooked, settings):
     session = finished_session(alice_hooked)
     reviewer = User.objects.create_user("rita", is_staff=True)
 
-    services.session_decide(session=session, reviewer=reviewer, decision="approve", note="Looks right.")
+    review.session_decide(session=session, reviewer=reviewer, decision="approve", note="Looks right.")
 
     message = WebhookMessage.objects.get()
     assert message.event_type == "session.reviewed"
@@ -301,9 +303,9 @@ def test_under_four_eyes_the_webhook_waits_for_the_confirmation(alice_hooked, se
     rita = User.objects.create_user("rita", is_staff=True)
     sam = User.objects.create_user("sam", is_staff=True)
 
-    made = services.session_decide(session=session, reviewer=rita, decision="reject", note="Not the same person.")
+    made = review.session_decide(session=session, reviewer=rita, decision="reject", note="Not the same person.")
     assert not WebhookMessage.objects.exists()
-    services.decision_confirm(decision=made, reviewer=sam)
+    review.decision_confirm(decision=made, reviewer=sam)
 
     message = WebhookMessage.objects.get()
     assert (message.event_type, message.payload["data"]["review_status"]) == ("session.reviewed", "rejected")
@@ -314,7 +316,7 @@ def test_a_retry_decision_sends_nothing(alice_hooked, settings):
     session = finished_session(alice_hooked, attempts_used=1)
     reviewer = User.objects.create_user("rita", is_staff=True)
 
-    services.session_decide(session=session, reviewer=reviewer, decision="retry", note="Try again.")
+    review.session_decide(session=session, reviewer=reviewer, decision="retry", note="Try again.")
 
     assert not WebhookMessage.objects.exists()
 
@@ -323,13 +325,13 @@ def test_no_webhook_without_a_url_or_a_client(charlie, django_capture_on_commit_
     assert not charlie.webhook_url
     with django_capture_on_commit_callbacks(execute=True):
         for client in (charlie, None):
-            session = VerificationSession.objects.create(client=client, method="h5", external_ref="r",
+            session = new_session(client=client, method="h5", external_ref="r",
                                                          expires_at=timezone.now() - timedelta(minutes=1))
-            services.session_expire_link(session=session)
+            sessions.session_expire_link(session=session)
             assert webhooks.webhook_enqueue(session=session, event_type="session.completed") is None
 
     assert not WebhookMessage.objects.exists()
-    assert not DBTaskResult.objects.filter(task_path="verification.tasks.deliver_webhook").exists()
+    assert not DBTaskResult.objects.filter(task_path="verification.services.webhooks.deliver_webhook").exists()
 
 
 # --- the admin ------------------------------------------------------------------------------
@@ -349,7 +351,7 @@ def test_the_admin_resend_is_a_new_attempt_of_the_same_message(alice_hooked, rec
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(changelist, {"action": "resend_now", "_selected_action": [message.pk]})
     assert response.status_code == 302
-    task = DBTaskResult.objects.filter(task_path="verification.tasks.deliver_webhook").get()
+    task = DBTaskResult.objects.filter(task_path="verification.services.webhooks.deliver_webhook").get()
     webhooks.webhook_deliver(message_id=task.args_kwargs["args"][0])
 
     assert list(message.attempt_rows.values_list("attempt", "http_status")) == [(1, 200), (2, 200)]
@@ -369,7 +371,7 @@ def test_staff_without_the_change_permission_cannot_resend(alice_hooked, client)
     assert "resend_now" not in client.get(changelist).content.decode()
     client.post(changelist, {"action": "resend_now", "_selected_action": [message.pk]})
     assert not WebhookAttempt.objects.exists()
-    assert not DBTaskResult.objects.filter(task_path="verification.tasks.deliver_webhook").exists()
+    assert not DBTaskResult.objects.filter(task_path="verification.services.webhooks.deliver_webhook").exists()
 
 
 # --- secret rotation ------------------------------------------------------------------------

@@ -6,7 +6,7 @@ class KycAdminConfig(admin_apps.AdminConfig):
     """Django's admin with the portal's own site (login throttling, media)."""
 
     default = False
-    default_site = "verification.admin_site.KycAdminSite"
+    default_site = "verification.backoffice.site.KycAdminSite"
 
 
 class VerificationConfig(AppConfig):
@@ -17,8 +17,11 @@ class VerificationConfig(AppConfig):
     def ready(self):
         from django_tasks.signals import task_started
 
-        # Imported for what they register: checks and signal receivers.
-        from . import admin_sessions, checks, demo, login_throttle, logs  # noqa: F401
+        # Imported for what they register: system checks and signal receivers.
+        from .backoffice import admin_sessions, login_throttle  # noqa: F401
+        from .platform import logs
+        from .web import checks  # noqa: F401
+        from . import demo
 
         demo.connect()
         task_started.connect(logs.task_request_id, dispatch_uid="verification.logs.task_request_id")

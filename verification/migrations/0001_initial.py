@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import uuid
-import verification.models
+import verification.models.sessions
 from django.db import migrations, models
 
 
@@ -43,10 +43,10 @@ class Migration(migrations.Migration):
                 ('options', models.JSONField(blank=True, default=dict)),
                 ('return_url', models.URLField(blank=True, max_length=2000)),
                 ('locale', models.CharField(default='zh-hans', max_length=10)),
-                ('link_token', models.CharField(default=verification.models.new_link_token, editable=False, max_length=64, unique=True)),
+                ('link_token', models.CharField(default=verification.models.sessions.new_link_token, editable=False, max_length=64, unique=True)),
                 ('status', models.CharField(choices=[('created', 'Created'), ('in_progress', 'In progress'), ('processing', 'Processing'), ('passed', 'Passed'), ('failed', 'Failed'), ('error', 'Error'), ('expired', 'Expired')], db_index=True, default='created', max_length=20)),
                 ('review_status', models.CharField(choices=[('pending', 'Pending'), ('approved', 'Approved'), ('rejected', 'Rejected')], db_index=True, default='pending', max_length=20)),
-                ('expires_at', models.DateTimeField(default=verification.models.default_expiry)),
+                ('expires_at', models.DateTimeField(default=verification.models.sessions.default_expiry)),
                 ('consent_at', models.DateTimeField(blank=True, null=True)),
                 ('consent_ip', models.GenericIPAddressField(blank=True, null=True)),
                 ('consent_user_agent', models.CharField(blank=True, max_length=512)),

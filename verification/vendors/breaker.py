@@ -16,7 +16,7 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
-from ..limits import count
+from ..platform.limits import count
 
 logger = logging.getLogger(__name__)
 

@@ -15,9 +15,11 @@ from urllib.parse import quote_plus
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from .base import VendorRejected, VendorResponseError, code_lookup, vendor_call
+from .base import VendorRejected, VendorResponseError, code_lookup
+from .transport import vendor_call
 
 VENDOR = "juhe"
+DISPLAY_NAME = "聚合数据 Juhe"
 # "BASE64编码后的大小不超过8M" (decimal, the stricter reading) → raw bytes.
 VIDEO_MAX_BASE64_CHARS = 8_000_000
 VIDEO_MAX_BYTES = VIDEO_MAX_BASE64_CHARS * 3 // 4
@@ -94,6 +96,7 @@ OUTCOME_CODES = frozenset(
 
 
 describe = code_lookup(CODES, UNKNOWN_CODE)
+SUCCESS_CODES = frozenset({"0"})
 
 
 @dataclass(frozen=True)
@@ -124,21 +127,21 @@ class AuthVerdict:
 class JuheClient:
     """Both Juhe APIs; each has its own key."""
 
-    def __init__(self, *, base_url, video_key, video_auth_key, timeout, session=None):
+    def __init__(self, *, base_url, video_key, video_auth_key, timeout, recorder=None):
         self.base_url = base_url.rstrip("/")
         self.video_key = video_key
         self.video_auth_key = video_auth_key
         self.timeout = timeout
-        self.session = session
+        self.recorder = recorder  # takes each call's record (transport.Recorder)
 
     @classmethod
-    def from_settings(cls, *, session=None) -> "JuheClient":
+    def from_settings(cls, *, recorder=None) -> "JuheClient":
         return cls(
             base_url=settings.JUHE_BASE_URL,
             video_key=settings.JUHE_VIDEO_KEY,
             video_auth_key=settings.JUHE_VIDEO_AUTH_KEY,
             timeout=settings.VENDOR_TIMEOUT_SECONDS,
-            session=session,
+            recorder=recorder,
         )
 
     def verify_video(
@@ -192,7 +195,7 @@ class JuheClient:
 
     def download_picture(self, url: str) -> bytes | None:
         """One of videoAuth's `pictures` (their URLs die after 24 hours)."""
-        with vendor_call(vendor=VENDOR, endpoint="picture", session=self.session, request_summary={}) as call:
+        with vendor_call(vendor=VENDOR, endpoint="picture", recorder=self.recorder, request_summary={}) as call:
             response = call.send("GET", url, timeout=self.timeout)
             call.record.billed = False
         content = response.content
@@ -209,7 +212,7 @@ class JuheClient:
         with tempfile.TemporaryFile() as body_file:
             _write_form(body_file, fields, video_field=video_field, video=video, prefix=prefix)
             body_file.seek(0)
-            with vendor_call(vendor=VENDOR, endpoint=endpoint, session=self.session, request_summary=summary) as call:
+            with vendor_call(vendor=VENDOR, endpoint=endpoint, recorder=self.recorder, request_summary=summary) as call:
                 response = call.send(
                     "POST", f"{self.base_url}/{endpoint}", timeout=self.timeout, data=body_file,
                     headers={"Content-Type": "application/x-www-form-urlencoded"},

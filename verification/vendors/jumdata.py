@@ -16,9 +16,12 @@ from urllib.parse import quote
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from .base import VendorRejected, VendorResponseError, code_lookup, vendor_call
+from .base import VendorRejected, VendorResponseError, code_lookup
+from .transport import vendor_call
 
 VENDOR = "jumdata"
+# Named in the consent text: the person is told who receives their face.
+DISPLAY_NAME = "聚美智数 Jumdata"
 RETURN_URL_MAX_LENGTH = 128
 TOKEN_TTL_SECONDS = 600
 
@@ -92,6 +95,8 @@ RESULT_RETRY_CODES = frozenset({609, 610})
 
 
 describe = code_lookup(CODES, UNKNOWN_CODE)
+# The codes of calls that went as they should (`result`'s 201 is "not yet").
+SUCCESS_CODES = frozenset({"200", "201"})
 
 
 @dataclass(frozen=True)
@@ -138,21 +143,21 @@ def options_errors(*, actions=(), colors=()) -> dict[str, str]:
 
 
 class JumdataClient:
-    def __init__(self, *, base_url: str, app_id: str, app_secret: str, timeout, session=None):
+    def __init__(self, *, base_url: str, app_id: str, app_secret: str, timeout, recorder=None):
         self.base_url = base_url.rstrip("/")
         self.app_id = app_id
         self.app_secret = app_secret
         self.timeout = timeout
-        self.session = session  # the verification session the calls are made for
+        self.recorder = recorder  # takes each call's record (transport.Recorder)
 
     @classmethod
-    def from_settings(cls, *, session=None) -> "JumdataClient":
+    def from_settings(cls, *, recorder=None) -> "JumdataClient":
         return cls(
             base_url=settings.JUMDATA_BASE_URL,
             app_id=settings.JUMDATA_APP_ID,
             app_secret=settings.JUMDATA_APP_SECRET,
             timeout=settings.VENDOR_TIMEOUT_SECONDS,
-            session=session,
+            recorder=recorder,
         )
 
     def html_url(self, token: str) -> str:
@@ -197,6 +202,18 @@ class JumdataClient:
             face_image_url=face_image_url,
         )
 
+    def download_face_image(self, url: str) -> bytes:
+        """The face photo `result` pointed to (its URL dies with time).
+        VendorError when it did not come, or did not come as an image."""
+        with vendor_call(vendor=VENDOR, endpoint="faceImage", recorder=self.recorder, request_summary={}) as call:
+            response = call.send("GET", url, timeout=self.timeout)
+            if response.status_code != 200 or not response.content.startswith((b"\xff\xd8\xff", b"\x89PNG")):
+                raise VendorResponseError(
+                    f"HTTP {response.status_code}, {len(response.content)} bytes, not a JPEG or PNG",
+                    vendor=VENDOR, endpoint="faceImage", http_status=response.status_code,
+                )
+            return response.content
+
     # --- protocol -----------------------------------------------------------
 
     def _post(self, endpoint: str, params: dict):
@@ -208,7 +225,7 @@ class JumdataClient:
             **params,
         }
         # redact() cuts the returnUrl, and its link token, to the portal's host.
-        with vendor_call(vendor=VENDOR, endpoint=endpoint, session=self.session, request_summary=form) as call:
+        with vendor_call(vendor=VENDOR, endpoint=endpoint, recorder=self.recorder, request_summary=form) as call:
             response = call.send("POST", f"{self.base_url}/lifecheck/h5/v2/{endpoint}", data=form, timeout=self.timeout)
             if response.status_code >= 400:
                 raise VendorResponseError(

@@ -21,9 +21,11 @@ from pathlib import Path
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from .base import VendorRejected, VendorResponseError, code_lookup, vendor_call
+from .base import VendorRejected, VendorResponseError, code_lookup
+from .transport import vendor_call
 
 VENDOR = "tencent"
+DISPLAY_NAME = "腾讯云 Tencent Cloud"
 SIGNATURE_LIFETIME_SECONDS = 300
 # "建议视频的大小为3MB 以下", taken as a hard limit (decimal megabytes, the
 # stricter reading).
@@ -100,6 +102,13 @@ SERVICE_RETRY_CODES = frozenset({9, 13, 15, 107, 108, 213, -5802, -5807})
 
 
 describe = code_lookup(CODES, UNKNOWN_CODE)
+SUCCESS_CODES = frozenset({"0"})
+
+
+def is_verdict_code(code) -> bool:
+    """Negative codes judge the face or the video (a verdict on the person);
+    positive ones the service."""
+    return isinstance(code, int) and code < 0 and not describe(code).permanent
 
 
 def sign(*, app_id: str, bucket: str, secret_id: str, secret_key: str, now: int, expires: int, rand: int) -> str:
@@ -191,17 +200,17 @@ class PictureLiveness:
 
 
 class TencentClient:
-    def __init__(self, *, base_url, app_id, secret_id, secret_key, bucket="", timeout, session=None):
+    def __init__(self, *, base_url, app_id, secret_id, secret_key, bucket="", timeout, recorder=None):
         self.base_url = base_url.rstrip("/")
         self.app_id = app_id
         self.secret_id = secret_id
         self.secret_key = secret_key
         self.bucket = bucket
         self.timeout = timeout
-        self.session = session
+        self.recorder = recorder  # takes each call's record (transport.Recorder)
 
     @classmethod
-    def from_settings(cls, *, session=None) -> "TencentClient":
+    def from_settings(cls, *, recorder=None) -> "TencentClient":
         return cls(
             base_url=settings.TENCENT_BASE_URL,
             app_id=settings.TENCENT_APP_ID,
@@ -209,7 +218,7 @@ class TencentClient:
             secret_key=settings.TENCENT_SECRET_KEY,
             bucket=settings.TENCENT_BUCKET,
             timeout=settings.VENDOR_TIMEOUT_SECONDS,
-            session=session,
+            recorder=recorder,
         )
 
     def authorization(self) -> str:
@@ -287,7 +296,7 @@ class TencentClient:
     def _call(self, endpoint: str, *, summary: dict, **request) -> dict:
         """One signed POST; the `data` object of a code-0 answer, or an error."""
         summary = {k: (v[1] if isinstance(v, tuple) else v) for k, v in summary.items()}
-        with vendor_call(vendor=VENDOR, endpoint=endpoint, session=self.session, request_summary=summary) as call:
+        with vendor_call(vendor=VENDOR, endpoint=endpoint, recorder=self.recorder, request_summary=summary) as call:
             response = call.send(
                 "POST", f"{self.base_url}/face/{endpoint}", timeout=self.timeout,
                 headers={"Authorization": self.authorization()}, **request,

@@ -2,9 +2,9 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.core.validators import URLValidator
 
-from verification.embedding import clean_origins
+from verification.platform.origins import clean_origins
 from verification.models import ApiClient, ApiKey
-from verification.webhook_targets import WebhookHostUnresolved, WebhookTargetRefused, check_webhook_url
+from verification.platform.webhook_targets import WebhookHostUnresolved, WebhookTargetRefused, check_webhook_url
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ import threading
 from django.db import connections
 from django_tasks_db.management.commands import db_worker
 
-from verification.health import worker_heartbeat
+from verification.platform.health import worker_heartbeat
 
 logger = logging.getLogger("django_tasks_db")
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from verification import services
+from verification.services import sessions
 
 
 class Command(BaseCommand):
@@ -15,8 +15,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, schedule, **options):
-        expired = services.sessions_expire_links()
+        expired = sessions.sessions_expire_links()
         self.stdout.write(f"Expired {expired} session(s) whose link had passed its expiry.")
         if schedule:
-            queued = services.schedule_expiry_sweep()
+            queued = sessions.schedule_expiry_sweep()
             self.stdout.write("Expiry sweep task queued." if queued else "Expiry sweep task already queued.")

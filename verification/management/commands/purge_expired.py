@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand
 
-from verification import services
+from verification.services import retention
 
 
 class Command(BaseCommand):
@@ -17,8 +17,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, schedule, **options):
-        media, identity = services.sessions_purge_expired()
+        media, identity = retention.sessions_purge_expired()
         self.stdout.write(f"Purged media of {media} session(s), names and ID numbers of {identity} session(s).")
         if schedule:
-            queued = services.schedule_daily_purge(after=timedelta(days=1))
+            queued = retention.schedule_daily_purge(after=timedelta(days=1))
             self.stdout.write("Daily retention task queued." if queued else "Daily retention task already queued.")

@@ -2,7 +2,7 @@ import shlex
 
 from django.core.management.base import BaseCommand, CommandError
 
-from verification.api_keys import api_keys_revoke
+from verification.services.api_keys import api_keys_revoke
 from verification.models import ApiClient
 
 from ._operator import command_origin

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from verification.api_keys import DEFAULT_GRACE_HOURS, GraceOutOfRange, api_key_rotate
+from verification.services.api_keys import DEFAULT_GRACE_HOURS, GraceOutOfRange, api_key_rotate
 from verification.models import ApiClient
 
 from ._operator import command_origin

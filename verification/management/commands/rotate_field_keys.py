@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import models, transaction
 from django.db.models.functions import Cast
 
-from verification import crypto
+from verification.platform import crypto
 from verification.models import VerificationSession
 
 ENCRYPTED_FIELDS = ("realname", "idcard")

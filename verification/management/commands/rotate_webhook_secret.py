@@ -1,7 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from verification.models import ApiClient
-from verification.webhooks import new_secret
 
 
 class Command(BaseCommand):
@@ -24,13 +23,10 @@ class Command(BaseCommand):
         if drop_previous:
             if not client.webhook_secret_previous:
                 raise CommandError(f"{name!r} has no previous webhook secret")
-            client.webhook_secret_previous = ""
-            client.save(update_fields=["webhook_secret_previous"])
+            client.drop_previous_webhook_secret()
             self.stdout.write(f"Previous webhook secret of {name} dropped: webhooks carry one signature again.")
             return
-        client.webhook_secret_previous = client.webhook_secret
-        client.webhook_secret = new_secret()
-        client.save(update_fields=["webhook_secret", "webhook_secret_previous"])
+        client.rotate_webhook_secret()
         self.stdout.write(f"API client: {client.name}")
         self.stdout.write(f"New webhook signing secret (shown once): {client.webhook_secret}")
         if client.webhook_secret_previous:

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from verification.embedding import clean_origins
+from verification.platform.origins import clean_origins
 from verification.models import ApiClient
 
 

@@ -1,0 +1,142 @@
+"""The oversight dashboard inside the admin: sessions, pass rates, billed
+calls, vendor errors and latency, as server-side SVG charts with a table
+under each."""
+
+import logging
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from .. import vendors
+from ..methods import choices as method_choices
+from . import reports
+from .charts import Series, horizontal_bar_chart, stacked_bar_chart
+
+logger = logging.getLogger(__name__)
+
+DASHBOARD_DAYS = (7, 30, 90)
+OUTCOME_COLOURS = {  # Okabe–Ito; see charts.py
+    "passed": "#009E73",
+    "failed": "#D55E00",
+    "error": "#CC79A7",
+    "expired": "#E69F00",
+    "open": "#56B4E9",
+}
+
+
+def dashboard(request):
+    if not request.user.has_perm("verification.view_verificationsession"):
+        raise PermissionDenied
+    try:
+        days = int(request.GET.get("days", 30))
+    except ValueError:
+        days = 30
+    days = days if days in DASHBOARD_DAYS else 30
+
+    context = {
+        **admin.site.each_context(request),
+        "title": _("Oversight dashboard"),
+        "days": days,
+        "day_choices": DASHBOARD_DAYS,
+        "charts": _charts(days),
+        "can_export": request.user.has_perm("verification.export_sessions"),
+    }
+    return TemplateResponse(request, "admin/verification/dashboard.html", context)
+
+
+def _charts(days: int) -> list[dict]:
+    """Each chart with its caption and the table shown under <details>."""
+    outcome_labels = {
+        "passed": _("Passed"), "failed": _("Failed"), "error": _("Error"), "expired": _("Expired"),
+        "open": _("Not finished"),
+    }
+    method_labels = dict(method_choices())
+
+    per_day = reports.sessions_per_day_by_outcome(days=days)
+    day_labels = [date_format(day, "m-d") for day in per_day["days"]]
+    outcome_series = [Series(str(outcome_labels[k]), values, OUTCOME_COLOURS[k])
+                      for k, values in per_day["series"].items()]
+
+    rates = reports.pass_rate_by_method(days=days)
+    billed = reports.billed_calls_per_day_by_vendor(days=days)
+    errors = reports.top_vendor_error_codes(days=days)
+    latency = reports.vendor_latency(days=days)
+
+    return [
+        {
+            "id": "sessions-per-day",
+            "title": _("Sessions per day by outcome"),
+            "caption": _("Sessions created each day, coloured by where they stand now."),
+            "svg": stacked_bar_chart(
+                title=_("Sessions per day by outcome"), categories=day_labels, series=outcome_series,
+                x_label=_("Day"), y_label=_("Sessions"),
+            ),
+            "head": [_("Day")] + [s.label for s in outcome_series],
+            "rows": [[label] + [s.values[i] for s in outcome_series] for i, label in enumerate(day_labels)],
+        },
+        {
+            "id": "pass-rate",
+            "title": _("Pass rate by method"),
+            "caption": _("Of the sessions that ended, the share that passed."),
+            "svg": horizontal_bar_chart(
+                title=_("Pass rate by method"),
+                rows=[(str(method_labels.get(r["method"], r["method"])), r["rate"]) for r in rates],
+                x_label=_("Pass rate"), max_value=1, value_format=lambda v: f"{v:.0%}",
+            ),
+            "head": [_("Method"), _("Ended"), _("Passed"), _("Pass rate")],
+            "rows": [
+                [method_labels.get(r["method"], r["method"]), r["ended"], r["passed"], f"{r['rate']:.1%}"]
+                for r in rates
+            ],
+        },
+        {
+            "id": "billed-calls",
+            "title": _("Billed vendor calls per day"),
+            "caption": _("Calls each vendor bills for, per day and vendor."),
+            "svg": stacked_bar_chart(
+                title=_("Billed vendor calls per day"),
+                categories=[date_format(day, "m-d") for day in billed["days"]],
+                series=[Series(vendor, values) for vendor, values in billed["series"].items()],
+                x_label=_("Day"), y_label=_("Billed calls"),
+            ),
+            "head": [_("Day")] + list(billed["series"]),
+            "rows": [[date_format(day, "m-d")] + [values[i] for values in billed["series"].values()]
+                     for i, day in enumerate(billed["days"])],
+        },
+        {
+            "id": "error-codes",
+            "title": _("Top vendor error codes"),
+            "caption": _("The vendor answers other than success, most frequent first."),
+            "svg": horizontal_bar_chart(
+                title=_("Top vendor error codes"),
+                rows=[(f"{e['vendor']} {e['code']}", e["count"]) for e in errors], x_label=_("Calls"),
+            ),
+            "head": [_("Vendor"), _("Code"), _("Meaning"), _("Calls")],
+            "rows": [[e["vendor"], e["code"], _code_meaning(e["vendor"], e["code"]), e["count"]]
+                     for e in errors],
+        },
+        {
+            "id": "latency",
+            "title": _("Vendor latency"),
+            "caption": _(
+                "Time each vendor endpoint took to answer: median, and the 95th percentile below it."
+            ),
+            "svg": horizontal_bar_chart(
+                title=_("Vendor latency"),
+                rows=[(f"{r['vendor']} {r['endpoint']}", r["median_ms"], r["p95_ms"]) for r in latency],
+                x_label=_("Milliseconds"), series_labels=[_("Median"), _("95th percentile")],
+                value_format=lambda v: f"{v:,.0f}",
+            ),
+            "head": [_("Vendor"), _("Endpoint"), _("Calls"), _("Median (ms)"), _("95th percentile (ms)")],
+            "rows": [[r["vendor"], r["endpoint"], r["calls"], f"{r['median_ms']:.0f}", f"{r['p95_ms']:.0f}"]
+                     for r in latency],
+        },
+    ]
+
+
+def _code_meaning(vendor: str, code: str) -> str:
+    known = vendors.describe(vendor, code)
+    return str(known.meaning) if known is not None else ""

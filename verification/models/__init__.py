@@ -1,0 +1,15 @@
+"""The portal's records and their state transitions (Django finds the
+models here). Each module holds one concern; this one names them all."""
+
+from .clients import ApiClient, ApiKey, KeyRefused
+from .evidence import FingerprintBand, SessionImage, Submission, VendorCall
+from .handoffs import Handoff
+from .oversight import AuditEntry, LoginFailure, ReviewDecision
+from .sessions import VerificationSession
+from .webhooks import WebhookAttempt, WebhookMessage
+
+__all__ = [
+    "ApiClient", "ApiKey", "AuditEntry", "FingerprintBand", "Handoff", "KeyRefused", "LoginFailure",
+    "ReviewDecision", "SessionImage", "Submission", "VendorCall", "VerificationSession", "WebhookAttempt",
+    "WebhookMessage",
+]

@@ -1,0 +1,174 @@
+"""Integration clients and their API keys."""
+
+import base64
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class KeyRefused(Exception):
+    """A known API key that may not be used now; `code` and `message` say why
+    (the API answers 401 with them)."""
+
+    def __init__(self, code: str, message: str, *, client_id: int | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.client_id = client_id
+
+
+def new_webhook_secret() -> str:
+    """A Standard Webhooks signing secret: `whsec_` and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+class ApiClient(models.Model):
+    """A product team's integration. Its API keys are ApiKey rows: only a
+    hash of each is kept, the key itself is shown once."""
+
+    name = models.CharField(max_length=100, unique=True)
+    allowed_origins = models.JSONField(default=list, blank=True)
+    webhook_url = models.URLField(blank=True)
+    # Standard Webhooks secret (`whsec_<base64>`); signing needs it in clear.
+    webhook_secret = models.CharField(max_length=100, blank=True, editable=False)
+    # The secret before the last rotation, still signed with until dropped.
+    webhook_secret_previous = models.CharField(max_length=100, blank=True, editable=False)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("API client")
+        permissions = [("manage_api_keys", _("Can rotate and revoke API keys"))]
+
+    def __str__(self):
+        return self.name
+
+    @classmethod
+    def issue(cls, *, name: str, allowed_origins=(), webhook_url: str = "") -> tuple["ApiClient", str]:
+        """A new client with one key of the portal's current mode."""
+        client = cls.objects.create(
+            name=name,
+            allowed_origins=list(allowed_origins),
+            webhook_url=webhook_url,
+            webhook_secret=new_webhook_secret() if webhook_url else "",
+        )
+        _api_key, key = ApiKey.issue(client=client)
+        return client, key
+
+    @classmethod
+    def authenticate(cls, key: str) -> "ApiClient | None":
+        """The active client owning `key`, in one indexed query; None for a
+        key nobody owns. Raises KeyRefused for a known key that is revoked,
+        past its grace or of the other mode."""
+        api_key = ApiKey.objects.select_related("client").filter(key_hash=ApiKey.hash_key(key)).first()
+        if api_key is None or not api_key.client.is_active:
+            return None
+        api_key.check_usable(now=timezone.now(), mode=ApiKey.current_mode())
+        return api_key.client
+
+    def rotate_key(self, *, grace: timedelta, now=None) -> tuple["ApiKey", str]:
+        """Issues a new key of the current mode; every other usable key stays
+        valid for `grace` at most (a key already ending sooner keeps its
+        end). Returns the new key's row and the key, to show once."""
+        now = now or timezone.now()
+        ends = now + grace
+        usable = self.keys.filter(revoked_at__isnull=True)
+        usable.filter(expires_at__isnull=True).update(expires_at=ends)
+        usable.filter(expires_at__gt=ends).update(expires_at=ends)
+        return ApiKey.issue(client=self, now=now)
+
+    def revoke_keys(self, *, now=None) -> int:
+        """Every key not yet revoked stops now; returns how many."""
+        return self.keys.filter(revoked_at__isnull=True).update(revoked_at=now or timezone.now())
+
+    def rotate_webhook_secret(self) -> str:
+        """A new signing secret; the current one is kept as the previous,
+        still signed with, so receivers can switch without losing a message."""
+        self.webhook_secret_previous = self.webhook_secret
+        self.webhook_secret = new_webhook_secret()
+        self.save(update_fields=["webhook_secret", "webhook_secret_previous"])
+        return self.webhook_secret
+
+    def drop_previous_webhook_secret(self) -> None:
+        """Webhooks carry one signature again (the integrator uses the new secret)."""
+        self.webhook_secret_previous = ""
+        self.save(update_fields=["webhook_secret_previous"])
+
+
+class ApiKey(models.Model):
+    """One API key of a client. A client holds several while old keys are
+    in their grace after a rotation. Like Stripe's, a key carries its mode:
+    a test key (`kyc_test_…`) works only in sandbox mode, a live key
+    (`kyc_live_…`) only in live mode. The mode is stored, so the refusal does
+    not rest on the prefix alone (keys from before modes, `kyc_…`, were
+    marked test keys by migration)."""
+
+    class Mode(models.TextChoices):
+        TEST = "test", _("Test (sandbox mode only)")
+        LIVE = "live", _("Live (live mode only)")
+
+    PREFIXES = {Mode.TEST: "kyc_test_", Mode.LIVE: "kyc_live_"}
+    HINT_LENGTH = 13  # the prefix and four random characters
+
+    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="keys")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    hint = models.CharField(max_length=16, editable=False, help_text=_("First characters of the key."))
+    mode = models.CharField(max_length=4, choices=Mode.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+    # Set by a rotation: the end of the old key's grace.
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API key")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.hint}…"
+
+    @staticmethod
+    def hash_key(key: str) -> str:
+        # API keys are 256-bit random strings, so a plain SHA-256 cannot be
+        # brute-forced and lets the lookup stay a single indexed query.
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    @classmethod
+    def current_mode(cls) -> str:
+        return cls.Mode.TEST if settings.SANDBOX_MODE else cls.Mode.LIVE
+
+    @classmethod
+    def issue(cls, *, client: ApiClient, now=None) -> tuple["ApiKey", str]:
+        """A new key of the portal's current mode: its row and the key itself."""
+        mode = cls.current_mode()
+        key = cls.PREFIXES[mode] + secrets.token_urlsafe(32)
+        return cls.objects.create(
+            client=client, key_hash=cls.hash_key(key), hint=key[: cls.HINT_LENGTH], mode=mode,
+            created_at=now or timezone.now(),
+        ), key
+
+    def is_usable(self, now) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
+
+    def check_usable(self, *, now, mode: str) -> None:
+        """Raises KeyRefused unless this key may be used now in `mode`."""
+        if self.revoked_at is not None:
+            raise KeyRefused(
+                "key_revoked", "this API key was revoked; ask the portal's operator for a new one",
+                client_id=self.client_id,
+            )
+        if self.expires_at is not None and now >= self.expires_at:
+            raise KeyRefused(
+                "key_expired", "this API key was replaced and its grace period is over; use the new key",
+                client_id=self.client_id,
+            )
+        if self.mode != mode:
+            if self.mode == self.Mode.TEST:
+                message = "this is a test key; this portal runs in live mode: use a live key (kyc_live_…)"
+            else:
+                message = "this is a live key; this portal runs in sandbox mode: use a test key (kyc_test_…)"
+            raise KeyRefused("wrong_mode", message, client_id=self.client_id)

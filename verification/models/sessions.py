@@ -1,0 +1,386 @@
+"""The verification session: one person's verification for one integrator's
+request, and every state it goes through. Each change of state is a method
+here that says what it writes; nothing is written behind a caller's back."""
+
+import secrets
+import uuid
+from contextlib import contextmanager
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from ..domain.errors import IllegalTransition
+from ..domain.outcome import Outcome
+from ..platform import crypto
+from ..platform.fields import EncryptedTextField
+from ..platform.idcard import mask_idcard, mask_name
+from .clients import ApiClient
+
+
+def new_link_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def default_expiry():
+    return timezone.now() + timedelta(hours=settings.KYC_SESSION_TTL_HOURS)
+
+
+class VerificationSession(models.Model):
+    class Status(models.TextChoices):
+        CREATED = "created", _("Created")
+        IN_PROGRESS = "in_progress", _("In progress")
+        PROCESSING = "processing", _("Processing")
+        PASSED = "passed", _("Passed")
+        FAILED = "failed", _("Failed")
+        ERROR = "error", _("Error")
+        EXPIRED = "expired", _("Expired")
+
+    class ReviewStatus(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    # Which statuses each status may move to. Failed, error and expired are
+    # outcomes of one attempt: a new attempt (within the limit, and only where
+    # the outcome allows it) moves the session back to in progress.
+    TRANSITIONS = {
+        Status.CREATED: {Status.IN_PROGRESS, Status.ERROR, Status.EXPIRED},
+        Status.IN_PROGRESS: {Status.PROCESSING, Status.PASSED, Status.FAILED, Status.ERROR, Status.EXPIRED},
+        Status.PROCESSING: {Status.PASSED, Status.FAILED, Status.ERROR, Status.EXPIRED},
+        Status.PASSED: set(),
+        Status.FAILED: {Status.IN_PROGRESS},
+        Status.ERROR: {Status.IN_PROGRESS},
+        Status.EXPIRED: {Status.IN_PROGRESS},
+    }
+    OUTCOME_STATUSES = {Status.PASSED, Status.FAILED, Status.ERROR, Status.EXPIRED}
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    client = models.ForeignKey(
+        ApiClient, null=True, blank=True, on_delete=models.PROTECT, related_name="sessions",
+        verbose_name=_("API client"),
+    )
+    # A name in verification.methods.REGISTRY.
+    method = models.CharField(verbose_name=_("method"), max_length=20)
+    external_ref = models.CharField(verbose_name=_("external reference"), max_length=128, db_index=True)
+    # Encrypted at rest; an exact ID number is found through the keyed hash,
+    # which set_identity() keeps in step.
+    realname = EncryptedTextField(max_length=64, blank=True)
+    idcard = EncryptedTextField(max_length=18, blank=True)
+    idcard_hash = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    reference_photo = models.FileField(verbose_name=_("reference photo"), upload_to="reference/", blank=True)
+    options = models.JSONField(verbose_name=_("options"), default=dict, blank=True)
+    return_url = models.URLField(verbose_name=_("return URL"), max_length=2000, blank=True)
+    locale = models.CharField(verbose_name=_("language"), max_length=10, default="zh-hans")
+
+    link_token = models.CharField(max_length=64, unique=True, default=new_link_token, editable=False)
+    status = models.CharField(verbose_name=_("status"), max_length=20, choices=Status.choices,
+                              default=Status.CREATED, db_index=True)
+    review_status = models.CharField(verbose_name=_("review status"), max_length=20, choices=ReviewStatus.choices,
+                                     default=ReviewStatus.PENDING, db_index=True)
+    expires_at = models.DateTimeField(verbose_name=_("link expires at"), default=default_expiry)
+
+    consent_at = models.DateTimeField(verbose_name=_("consent given at"), null=True, blank=True)
+    consent_ip = models.GenericIPAddressField(verbose_name=_("consent IP address"), null=True, blank=True)
+    consent_user_agent = models.CharField(verbose_name=_("consent user agent"), max_length=512, blank=True)
+    consent_version = models.CharField(verbose_name=_("consent text version"), max_length=32, blank=True)
+
+    attempts_used = models.PositiveSmallIntegerField(verbose_name=_("attempts used"), default=0)
+    max_attempts = models.PositiveSmallIntegerField(verbose_name=_("attempt limit"), default=3)
+
+    # The current attempt's vendor handle (Jumdata's token and taskNo).
+    vendor_token = models.CharField(max_length=128, blank=True)
+    vendor_token_expires_at = models.DateTimeField(null=True, blank=True)
+    vendor_task_no = models.CharField(verbose_name=_("vendor task number"), max_length=64, blank=True, db_index=True)
+    vendor_order_no = models.CharField(verbose_name=_("vendor order number"), max_length=64, blank=True,
+                                       db_index=True)
+    # A short lease taken before a vendor call on this session's behalf, so
+    # two processes (the return page and a task) never call at once.
+    vendor_busy_until = models.DateTimeField(null=True, blank=True)
+    # When the attempt's one result-polling chain (hosted pages) asks the
+    # vendor next. Each queued wake-up carries the time it was queued for;
+    # one whose time is no longer this is stale and calls nobody, so however
+    # many page loads and tasks arrive, one chain polls.
+    result_poll_due_at = models.DateTimeField(null=True, blank=True)
+    # True from sending the person to the vendor's page until their first
+    # return: only that return asks for the result at once; reloads, other
+    # tabs and later loads of the return address show what is known.
+    awaiting_return = models.BooleanField(default=False)
+
+    passed = models.BooleanField(verbose_name=_("passed"), null=True)
+    reason = models.CharField(verbose_name=_("reason"), max_length=64, blank=True)
+    vendor_code = models.CharField(verbose_name=_("vendor code"), max_length=16, blank=True, db_index=True)
+    # Whose code `vendor_code` is: an h5 session may end on Tencent's answer.
+    outcome_vendor = models.CharField(verbose_name=_("outcome from vendor"), max_length=16, blank=True)
+    scores = models.JSONField(verbose_name=_("scores"), default=dict, blank=True)
+    retryable = models.BooleanField(verbose_name=_("retry allowed"), default=False)
+    face_image = models.FileField(verbose_name=_("face image"), upload_to="faces/", blank=True)
+
+    # What the person was asked to do on camera in the current attempt.
+    challenge_kind = models.CharField(verbose_name=_("challenge"), max_length=16, blank=True)
+    challenge_value = models.CharField(verbose_name=_("challenge value"), max_length=32, blank=True)
+    # Set when something calls for a human look (a video chosen from files
+    # may have been recorded earlier, or by someone else).
+    needs_review = models.BooleanField(verbose_name=_("needs review"), default=False, db_index=True)
+
+    created_at = models.DateTimeField(verbose_name=_("created"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(verbose_name=_("completed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("verification session")
+        ordering = ["-created_at"]
+        permissions = [
+            ("review_session", _("Can review sessions and decide on them")),
+            ("view_media", _("Can play the videos and see the images of sessions")),
+            ("view_full_identity", _("Can see full names and ID numbers")),
+            ("export_sessions", _("Can export sessions and decisions as CSV")),
+            ("purge_sessions", _("Can purge personal data and erase sessions")),
+        ]
+
+    def __str__(self):
+        return f"{self.method} {self.external_ref}"
+
+    def _save(self, *fields: str) -> None:
+        """Writes exactly `fields` (and the update time): never a column some
+        other process may have changed since this object was read."""
+        self.save(update_fields=[*fields, "updated_at"])
+
+    # --- identity ---------------------------------------------------------
+
+    def set_identity(self, *, realname: str, idcard: str) -> None:
+        """The name and ID number, and the keyed hash that finds the number
+        (callers save)."""
+        self.realname, self.idcard = realname, idcard
+        self.idcard_hash = crypto.search_hash(idcard) if idcard else ""
+
+    def forget_identity(self) -> None:
+        """The name and ID number go; the keyed hash stays, so the session is
+        still found by its number (retention keeps hashes)."""
+        self.realname = self.idcard = ""
+        self._save("realname", "idcard")
+
+    # --- consent ------------------------------------------------------------
+
+    def record_consent(self, *, ip: str | None, user_agent: str) -> None:
+        """Once: a second consent changes nothing."""
+        if self.has_consent:
+            return
+        self.consent_at = timezone.now()
+        self.consent_ip = ip
+        self.consent_user_agent = user_agent[:512]
+        self.consent_version = settings.KYC_CONSENT_VERSION
+        self._save("consent_at", "consent_ip", "consent_user_agent", "consent_version")
+
+    # --- attempts -------------------------------------------------------------
+
+    def transition(self, new_status: str) -> None:
+        """Moves to `new_status` in memory, or raises IllegalTransition."""
+        if new_status not in self.TRANSITIONS[self.Status(self.status)]:
+            raise IllegalTransition(f"{self.status} → {new_status} is not allowed")
+        self.status = new_status
+        if new_status == self.Status.IN_PROGRESS:
+            self.passed = None
+            self.reason = ""
+            self.vendor_code = ""
+            self.outcome_vendor = ""
+            self.retryable = False
+            self.completed_at = None
+
+    ATTEMPT_START_FIELDS = ("status", "attempts_used", "passed", "reason", "vendor_code", "outcome_vendor",
+                            "retryable", "completed_at", "challenge_kind", "challenge_value")
+
+    def claim_attempt(self) -> bool:
+        """Begins an attempt and saves it in one conditional UPDATE, unless
+        another request began one since this session was read: then False,
+        and this object is read again. No lock is held."""
+        if not self.can_start_attempt:
+            raise IllegalTransition("no attempt can start in this state")
+        seen = {"status": self.status, "attempts_used": self.attempts_used}
+        self.transition(self.Status.IN_PROGRESS)
+        self.attempts_used += 1
+        self.challenge_kind = self.challenge_value = ""
+        return self._save_if_unchanged(seen, self.ATTEMPT_START_FIELDS)
+
+    OUTCOME_FIELDS = ("status", "passed", "reason", "vendor_code", "outcome_vendor", "retryable", "scores",
+                      "completed_at", "attempts_used", "vendor_order_no", "result_poll_due_at")
+
+    def record_outcome(self, outcome: Outcome, *, give_back_attempt: bool = False) -> None:
+        """Ends the attempt with `outcome` and saves it. `give_back_attempt`:
+        nothing was billed, so the attempt does not count against the limit."""
+        self._apply_outcome(outcome, give_back_attempt=give_back_attempt)
+        self._save(*self.OUTCOME_FIELDS)
+
+    def _apply_outcome(self, outcome: Outcome, *, give_back_attempt: bool = False) -> None:
+        self.transition(outcome.status)
+        self.passed = outcome.status == self.Status.PASSED
+        self.reason = outcome.reason
+        self.vendor_code = outcome.vendor_code
+        self.outcome_vendor = outcome.vendor
+        self.retryable = outcome.retryable
+        if outcome.scores:
+            self.scores = {**self.scores, **outcome.scores}
+        if outcome.order_no:
+            self.vendor_order_no = outcome.order_no
+        if give_back_attempt:
+            self.attempts_used = max(self.attempts_used - 1, 0)
+        self.result_poll_due_at = None  # an outcome ends the attempt's polling
+        self.completed_at = timezone.now()
+
+    def record_link_expiry(self) -> bool:
+        """Ends a session whose link has expired before the attempt had an
+        outcome, in one conditional UPDATE: not if another process moved it
+        on since it was read (then False, and this object is read again)."""
+        seen = {"status": self.status}
+        self._apply_outcome(Outcome("expired", "link_expired"))
+        return self._save_if_unchanged(seen, self.OUTCOME_FIELDS)
+
+    def _save_if_unchanged(self, seen: dict, fields) -> bool:
+        """Writes `fields` where the row still holds `seen`."""
+        self.updated_at = timezone.now()
+        values = {name: getattr(self, self._meta.get_field(name).attname) for name in (*fields, "updated_at")}
+        if type(self).objects.filter(pk=self.pk, **seen).update(**values) != 1:
+            self.refresh_from_db()
+            return False
+        return True
+
+    def allow_one_more_attempt(self) -> None:
+        """A reviewer's "ask to try again": one more attempt, a link alive
+        for another session lifetime, the last outcome made retryable."""
+        self.max_attempts = max(self.max_attempts, self.attempts_used) + 1
+        if self.status in (self.Status.FAILED, self.Status.ERROR, self.Status.EXPIRED):
+            self.retryable = True
+        self.expires_at = max(self.expires_at, default_expiry())
+        self._save("max_attempts", "retryable", "expires_at")
+
+    def record_review(self, review_status: str) -> None:
+        self.review_status = review_status
+        self._save("review_status")
+
+    # --- recorded methods -------------------------------------------------------
+
+    def set_challenge(self, *, kind: str, value: str) -> None:
+        self.challenge_kind, self.challenge_value = kind, value
+        self._save("challenge_kind", "challenge_value")
+
+    def start_processing(self, *, flag_for_review: bool = False) -> None:
+        """An upload was accepted: the vendor's answer is awaited."""
+        self.transition(self.Status.PROCESSING)
+        self.reason = "awaiting_result"
+        self.needs_review = self.needs_review or flag_for_review
+        self._save("status", "reason", "needs_review")
+
+    # --- hosted-page methods ------------------------------------------------------
+
+    def start_hosted_check(self, *, vendor_token: str, task_no: str, token_expires_at, first_poll_at) -> None:
+        """The vendor handed out a check on its page; the person is sent
+        there, and the attempt's polling chain sleeps until `first_poll_at`."""
+        self.vendor_token, self.vendor_task_no = vendor_token, task_no
+        self.vendor_token_expires_at = token_expires_at
+        self.awaiting_return = True
+        self.result_poll_due_at = first_poll_at
+        self._save("vendor_token", "vendor_task_no", "vendor_token_expires_at", "awaiting_return",
+                   "result_poll_due_at")
+
+    def expect_return(self) -> None:
+        """The person goes back to the vendor's page of the same check: the
+        return that follows may ask once more."""
+        type(self).objects.filter(pk=self.pk, vendor_token=self.vendor_token).update(awaiting_return=True)
+        self.awaiting_return = True
+
+    def take_return(self) -> bool:
+        """The person's first return from the vendor's page since they were
+        sent there, claimed in one conditional UPDATE: True for exactly one
+        of any number of loads of the return address."""
+        taken = type(self).objects.filter(
+            pk=self.pk, vendor_token=self.vendor_token, awaiting_return=True
+        ).update(awaiting_return=False)
+        self.awaiting_return = False
+        return taken == 1
+
+    def record_pending(self, *, reason: str, vendor_code: str, next_poll_at) -> None:
+        """A non-final answer (or none): the chain asks again at `next_poll_at`."""
+        if self.status == self.Status.IN_PROGRESS:
+            self.transition(self.Status.PROCESSING)
+        self.reason, self.vendor_code = reason, vendor_code
+        self.result_poll_due_at = next_poll_at
+        self._save("status", "reason", "vendor_code", "result_poll_due_at")
+
+    @contextmanager
+    def vendor_lease(self, seconds: int):
+        """Holds the session for one vendor call on its behalf, so two
+        processes (a page load and a task) never call at once. Yields True
+        when taken, False (calling nobody) when another process holds it or
+        has moved the attempt on since this object was read. Compare-and-set:
+        no lock is held during the call (on SQLite a held write lock would
+        block the sandbox answering it). A lease left by a killed process
+        lapses after `seconds`."""
+        now = timezone.now()
+        until = now + timedelta(seconds=seconds)
+        taken = (
+            type(self).objects.filter(pk=self.pk, status=self.status, result_poll_due_at=self.result_poll_due_at)
+            .exclude(vendor_busy_until__gt=now)
+            .update(vendor_busy_until=until)
+        ) == 1
+        try:
+            yield taken
+        finally:
+            if taken:
+                type(self).objects.filter(pk=self.pk, vendor_busy_until=until).update(vendor_busy_until=None)
+
+    # --- evidence and retention ---------------------------------------------------------
+
+    def keep_face(self, name: str, content) -> None:
+        """Stores the face shown for the session (`content` a Django File)."""
+        self.face_image.save(name, content, save=False)
+        self._save("face_image")
+
+    def forget_media(self) -> None:
+        """The session's own files are gone from storage: their names go too."""
+        self.face_image = self.reference_photo = ""
+        self._save("face_image", "reference_photo")
+
+    # --- reading -------------------------------------------------------------------------
+
+    @property
+    def is_link_expired(self) -> bool:
+        return timezone.now() >= self.expires_at
+
+    @property
+    def has_consent(self) -> bool:
+        return self.consent_at is not None
+
+    @property
+    def attempts_left(self) -> int:
+        return max(self.max_attempts - self.attempts_used, 0)
+
+    @property
+    def can_start_attempt(self) -> bool:
+        if self.is_link_expired or not self.attempts_left:
+            return False
+        if self.status == self.Status.CREATED:
+            return True
+        return self.status in (self.Status.FAILED, self.Status.ERROR, self.Status.EXPIRED) and self.retryable
+
+    @property
+    def is_final(self) -> bool:
+        """An outcome after which nothing more can happen in this session."""
+        return self.status in self.OUTCOME_STATUSES and not self.retry_allowed
+
+    @property
+    def retry_allowed(self) -> bool:
+        return self.status != self.Status.CREATED and self.can_start_attempt
+
+    def has_live_vendor_token(self, now=None) -> bool:
+        now = now or timezone.now()
+        return bool(self.vendor_token) and self.vendor_token_expires_at is not None and now < self.vendor_token_expires_at
+
+    @property
+    def masked_name(self) -> str:
+        return mask_name(self.realname)
+
+    @property
+    def masked_idcard(self) -> str:
+        return mask_idcard(self.idcard)

@@ -1,0 +1,188 @@
+"""Hosted-page methods (`h5`): the person passes the vendor's own page and
+comes back; the verdict is fetched server to server, once per answer, by
+one polling chain per attempt, and kept even when the person never returns.
+
+The chain's next poll is kept on the session (`result_poll_due_at`): every
+queued wake-up carries its time and does nothing once superseded, and the
+vendor lease lets one fetch at a time call, so reloads, tabs and tasks never
+multiply the (billed) calls."""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_tasks import task
+
+from ..domain.errors import WrongStep
+from ..domain.outcome import ERROR, Outcome, Pending
+from ..methods import method_of
+from ..methods.base import vendor_failure
+from ..models import VerificationSession
+from ..vendors.base import VendorError, backoff_seconds, should_retry
+from .outcomes import finish
+from .sessions import begin_attempt, refuse_if_link_expired, refuse_without_consent
+from .vendor_calls import recorder_for
+
+logger = logging.getLogger(__name__)
+
+VENDOR_LEASE_SECONDS = 60
+# Polls of the vendor's result right after the person came back without a
+# final answer (1 + 2 + 4 + 8 + 16 s); then the chain sleeps until the
+# reconciliation shortly before the vendor's token dies.
+QUICK_POLLS = 5
+
+
+def session_start_hosted(*, session: VerificationSession, return_url: str, ip: str = "") -> str:
+    """Where to send the browser: the vendor's page for the current attempt,
+    starting a new (billed) attempt only when none is running; "" when the
+    vendor could not start one (the session then shows why)."""
+    method = method_of(session.method)
+    if not method.is_hosted:
+        raise WrongStep(_("This verification does not use the H5 page."), code="wrong_method")
+    refuse_if_link_expired(session)
+    refuse_without_consent(session)
+    in_flight = session.status in (session.Status.IN_PROGRESS, session.Status.PROCESSING)
+    if in_flight and session.has_live_vendor_token():
+        session.expect_return()  # back to the same page: the return that follows may ask once more
+        return method.hosted_url(session)
+    begin_attempt(session, ip=ip)
+    try:
+        started = method.start(session, return_url=return_url, recorder=recorder_for(session))
+    except VendorError as error:
+        finish(session, vendor_failure(error), give_back_attempt=error.billed is False)
+        return ""
+    # The attempt's polling chain starts asleep: its first link is the
+    # reconciliation shortly before the token dies; the person's return wakes it.
+    session.start_hosted_check(
+        vendor_token=started.vendor_token, task_no=started.task_no, token_expires_at=started.token_expires_at,
+        first_poll_at=reconcile_at(started.token_expires_at),
+    )
+    _enqueue_poll(session, tries=0)
+    return started.url
+
+
+def session_returned(*, session: VerificationSession) -> None:
+    """The person is back from the vendor's page (its return address, a GET
+    by the vendor's protocol). The first return after each visit asks for
+    the result at once, taking over the attempt's polling chain; any other
+    load of the address (a reload, a second tab, a return while a fetch is in
+    flight) calls nobody and the page shows what is known."""
+    if session.status not in (session.Status.IN_PROGRESS, session.Status.PROCESSING):
+        return
+    if session.take_return():
+        _collect(session, tries=0)
+
+
+def session_collect_result(*, session: VerificationSession, vendor_token: str, tries: int = 0,
+                           due: str = "") -> VerificationSession:
+    """One link of an attempt's polling chain (a queued task): asks the
+    vendor for the result and records it, then queues the next link if the
+    answer is not final. A wake-up queued for another time than the chain's
+    next poll (`due`, ISO 8601) was superseded and calls nobody; so does one
+    for an older attempt or after the answer is in."""
+    if session.vendor_token != vendor_token or session.status not in (
+        session.Status.IN_PROGRESS,
+        session.Status.PROCESSING,
+    ):
+        return session
+    # Wake-ups queued before the chain was kept on the session carry no time.
+    due_at = datetime.fromisoformat(due) if due else None
+    if session.result_poll_due_at != due_at:
+        return session
+    if not _collect(session, tries=tries):
+        _check_again_after_lease(session, tries=tries, due_at=due_at)
+    return session
+
+
+def _collect(session: VerificationSession, *, tries: int) -> bool:
+    """Fetches and records the result under the vendor lease; False, calling
+    nobody, when another fetch holds the lease or moved the attempt on."""
+    method = method_of(session.method)
+    with session.vendor_lease(VENDOR_LEASE_SECONDS) as held:
+        if not held:
+            return False
+        try:
+            result = method.collect(session, recorder=recorder_for(session))
+        except VendorError as error:
+            _after_unanswered(session, error=error, tries=tries)
+        else:
+            if isinstance(result, Pending):
+                _continue_polling(session, result, tries=tries)
+            else:
+                finish(session, result)
+    return True
+
+
+def _check_again_after_lease(session: VerificationSession, *, tries: int, due_at) -> None:
+    """A chain link that found another fetch in flight: that fetch records
+    the answer and moves the chain on. Should it die without doing so (its
+    process killed), this link is tried again when the lease has run out."""
+    session.refresh_from_db(fields=["status", "vendor_token", "vendor_busy_until", "result_poll_due_at"])
+    in_flight = session.status in (session.Status.IN_PROGRESS, session.Status.PROCESSING)
+    if in_flight and session.vendor_busy_until and due_at and session.result_poll_due_at == due_at:
+        _enqueue_poll(session, tries=tries, run_at=session.vendor_busy_until)
+
+
+def _after_unanswered(session: VerificationSession, *, error: VendorError, tries: int) -> None:
+    """No usable answer: asked again later when that can help and bills
+    nothing; otherwise the attempt ends on the vendor's error."""
+    method = method_of(session.method)
+    if should_retry(error, retryable_codes=method.result_retry_codes, billed_call=False):
+        _continue_polling(session, Pending("vendor_unavailable", vendor_code=str(error.code or "")), tries=tries)
+        return
+    finish(session, vendor_failure(error))
+
+
+def _continue_polling(session: VerificationSession, pending: Pending, *, tries: int) -> None:
+    """Saves a non-final answer with the chain's next link, and queues it;
+    past the token's life the attempt ends instead."""
+    planned = next_poll(now=timezone.now(), token_expires_at=session.vendor_token_expires_at, tries=tries)
+    if planned is not None:
+        next_at, next_tries = planned
+        # Saved before the wake-up is queued: it must find its time on the row.
+        session.record_pending(reason=pending.reason, vendor_code=pending.vendor_code, next_poll_at=next_at)
+        _enqueue_poll(session, tries=next_tries)
+        return
+    # The token is dead and the vendor never gave a final answer.
+    if pending.reason == "awaiting_result":
+        finish(session, method_of(session.method).expired_outcome())
+    else:
+        finish(session, Outcome(ERROR, "vendor_unavailable", retryable=True))
+
+
+def next_poll(*, now, token_expires_at, tries: int):
+    """When to ask the vendor again after a non-final answer, and the next
+    link's `tries`; None to stop.
+
+    Quick polls with backoff right after the person's return; then the chain
+    sleeps until the reconciliation shortly before the token dies; from then
+    on backoff until just past the expiry, when the vendor answers for good."""
+    reconcile = reconcile_at(token_expires_at)
+    give_up_at = token_expires_at + timedelta(seconds=30)
+    at = now + timedelta(seconds=backoff_seconds(tries))
+    if at < reconcile and tries >= QUICK_POLLS:
+        return reconcile, 0
+    return (at, tries + 1) if at <= give_up_at else None
+
+
+def reconcile_at(token_expires_at):
+    """The last look before the vendor's token dies: a billed outcome is
+    kept even if the person never came back."""
+    return token_expires_at - timedelta(seconds=settings.JUMDATA_RECONCILE_BEFORE_EXPIRY_SECONDS)
+
+
+def _enqueue_poll(session: VerificationSession, *, tries: int, run_at=None) -> None:
+    """Queues a wake-up for the chain's next link (`result_poll_due_at`)."""
+    due = session.result_poll_due_at
+    args = (str(session.pk), session.vendor_token, tries, due.isoformat())
+    transaction.on_commit(lambda: collect_hosted_result.using(run_after=run_at or due).enqueue(*args))
+
+
+@task()
+def collect_hosted_result(session_id: str, vendor_token: str, tries: int = 0, due: str = "") -> None:
+    """Fetches a hosted page's result the browser may never come back for."""
+    session = VerificationSession.objects.select_related("client").get(pk=session_id)
+    session_collect_result(session=session, vendor_token=vendor_token, tries=tries, due=due)

@@ -1,0 +1,159 @@
+"""The end-user pages and steps of a session (`/v/<token>/…`) and the
+hand-off link (`/h/<code>`). Each view is thin: it asks one service and
+renders or answers; `steps.end_user_step` resolves the token and turns a
+refused step into an answer."""
+
+import segno
+from django.conf import settings
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from ..domain.errors import NotNow, StepRefused
+from ..methods import method_of
+from ..platform import limits
+from ..services import handoffs, hosted, messages, recorded, sessions
+from . import embedding
+from .steps import end_user_step, message_page, refusal_status, too_many_requests
+from .uploads import receive_upload
+
+
+@require_GET
+@end_user_step
+def entry(request, session):
+    if session.is_link_expired:
+        # Shown as expired whatever is stored: a GET writes nothing (the sweep records it).
+        return message_page(
+            request, _("Link expired"), _("This verification link has expired. Ask for a new one."),
+            status=410, session=session, code="link_expired",
+        )
+    method = method_of(session.method)
+    return render(
+        request,
+        "verification/entry.html",
+        {
+            "session": session,
+            "method": method,
+            "needs_speech": method.needs_speech(session),
+            "vendor": method.vendor.DISPLAY_NAME,
+            "embed": embedding.parent_config(session, events=embedding.page_events(session, after=request.GET.get("after", ""))),
+            "user_status": messages.session_user_status(session),
+            "can_continue": session.status in ("in_progress", "processing") and session.has_live_vendor_token(),
+            "consent_version": settings.KYC_CONSENT_VERSION,
+            "recording_seconds": settings.KYC_RECORDING_SECONDS,
+            "max_upload_bytes": settings.KYC_UPLOAD_MAX_BYTES,
+        },
+    )
+
+
+@require_POST
+@end_user_step
+def consent(request, session):
+    sessions.session_give_consent(
+        session=session,
+        ip=limits.client_ip(request) or None,
+        user_agent=request.headers.get("User-Agent", ""),
+    )
+    return redirect_to_entry(session, after="consent")
+
+
+@require_POST
+@end_user_step
+def h5_start(request, session):
+    vendor_url = hosted.session_start_hosted(
+        session=session, return_url=h5_return_url(session), ip=limits.client_ip(request)
+    )
+    return redirect(vendor_url or reverse("verification:entry", args=[session.link_token]))
+
+
+@require_GET
+@end_user_step
+def h5_return(request, session):
+    if not session.vendor_token:
+        raise NotNow(_("This verification has not been started yet."), code="not_started")
+    hosted.session_returned(session=session)
+    return redirect_to_entry(session, after="h5_return")
+
+
+def h5_return_url(session) -> str:
+    return settings.SITE_URL + reverse("verification:h5_return", args=[session.link_token])
+
+
+def redirect_to_entry(session, *, after: str):
+    """Back to the entry page, saying which step just ended, so the page can
+    tell an embedding app (`consent_given`, `submitted`)."""
+    return redirect(reverse("verification:entry", args=[session.link_token]) + f"?after={after}")
+
+
+@require_GET
+@end_user_step(json_errors=True)
+def status(request, session):
+    current = messages.session_user_status(session)
+    return JsonResponse(
+        {
+            "status": current.status,
+            "message": current.message,
+            "retry_allowed": current.retry_allowed,
+            "opened_elsewhere": handoffs.session_opened_elsewhere(session),
+        }
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@end_user_step(json_errors=True)
+def challenge(request, session):
+    """GET: the live challenge, if any (read only). POST: issues one, starting
+    the attempt (and, for lip codes, asking the vendor) when none is under way."""
+    if request.method == "POST":
+        method, issued = recorded.session_issue_challenge(session=session, ip=limits.client_ip(request))
+    else:
+        method, issued = recorded.session_current_challenge(session=session)
+    return JsonResponse({"kind": issued.kind, "value": method.challenge_for_page(issued)})
+
+
+@require_POST
+@end_user_step(json_errors=True)
+def video(request, session):
+    return receive_upload(request, session, kind="video")
+
+
+@require_POST
+@end_user_step(json_errors=True)
+def photo(request, session):
+    return receive_upload(request, session, kind="photo")
+
+
+@require_POST
+@end_user_step(json_errors=True)
+def hand_off(request, session):
+    """The short link and QR code that continue this session on a phone."""
+    handoff = handoffs.session_hand_off(session=session)
+    url = settings.SITE_URL + reverse("verification:handoff_open", args=[handoff.code])
+    return JsonResponse(
+        {
+            "url": url,
+            "qr_code": segno.make(url, error="m").svg_data_uri(scale=5, border=2),
+            "expires_at": handoff.expires_at.isoformat(),
+        },
+        status=201,
+    )
+
+
+@never_cache
+@require_GET
+def handoff_open(request, code):
+    """Where the QR code leads: on to the session's own page, marked as the
+    second device so it does not follow the integrator's redirect."""
+    wait = limits.retry_after("handoff_open", limits.client_ip(request), limits.Rate.parse(settings.KYC_RATE_HANDOFF_OPENS))
+    if wait:
+        return too_many_requests(request, wait, json_errors=False)
+    try:
+        session = handoffs.handoff_open(code=code)
+    except handoffs.HandoffNotFound:
+        return message_page(request, _("Link not found"), _("This link is not valid. Check the link you were given."), status=404)
+    except StepRefused as refused:
+        return message_page(request, _("Link expired"), refused.message, status=refusal_status(refused))
+    return redirect(reverse("verification:entry", args=[session.link_token]) + "?via=handoff")
