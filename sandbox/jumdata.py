@@ -41,6 +41,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from . import credentials
 from .models import JumdataTask
+from .protocol import origin
 
 logger = logging.getLogger(__name__)
 
@@ -401,7 +402,7 @@ def html(request):
     # Each button's form is answered with a redirect to the returnUrl, and
     # browsers check form-action against redirects too (django-csp's
     # per-answer addition, as its @csp_update decorator makes).
-    response._csp_update = {"form-action": [credentials.origin(task.return_url)]}
+    response._csp_update = {"form-action": [origin(task.return_url)]}
     return response
 
 

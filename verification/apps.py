@@ -18,7 +18,6 @@ class VerificationConfig(AppConfig):
         from django_tasks.signals import task_started
 
         # Imported for what they register: checks and signal receivers.
-        from . import admin_sessions, checks, demo, login_throttle, logs  # noqa: F401
+        from . import admin_sessions, checks, login_throttle, logs  # noqa: F401
 
-        demo.connect()
         task_started.connect(logs.task_request_id, dispatch_uid="verification.logs.task_request_id")

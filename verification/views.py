@@ -23,8 +23,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from sandbox import credentials as sandbox_credentials
-
 from . import embedding, handoffs, limits, services
 from .api import api_error
 from .models import Method, VerificationSession
@@ -315,10 +313,9 @@ def landing(request):
         {
             "methods": [(m, m in services.AVAILABLE_METHODS) for m in Method],
             "vendor_mode": settings.KYC_VENDOR_MODE,
-            "integrator_url": (
-                sandbox_credentials.integrator_origin(settings.SITE_URL) + "/sandbox/integrator/"
-                if settings.SANDBOX_MODE else ""
-            ),
+            # The sandbox's demo integrator (kyc_portal/urls.py mounts it in
+            # sandbox mode); its page sends the browser on to its own origin.
+            "integrator_url": "/sandbox/integrator/" if settings.SANDBOX_MODE else "",
         },
     )
 
