@@ -11,4 +11,6 @@ class SandboxConfig(AppConfig):
 
         # Once per migrate, after every app's migrations: the demo
         # integrator's account at the portal (integrator_account.py).
-        post_migrate.connect(keep_account_after_migrate, sender=self, dispatch_uid="sandbox.integrator_account")
+        post_migrate.connect(
+            keep_account_after_migrate, sender=self, dispatch_uid="sandbox.integrator_account"
+        )

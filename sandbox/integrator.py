@@ -30,7 +30,6 @@ sandbox's own table (integrator_account.py).
 import base64
 import hashlib
 import hmac
-import json
 import logging
 import re
 import secrets
@@ -45,10 +44,11 @@ from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
 
 from .integrator_account import integrator_origin
 from .models import IntegratorAccount, ReceivedWebhook, WebhookOutage
-from .protocol import origin
+from .protocol import json_object, origin
 
 logger = logging.getLogger(__name__)
 
@@ -164,7 +164,9 @@ def call_portal_api(method, path, *, payload=None):
     """(HTTP status, JSON object) of one call to the portal's public API."""
     account = IntegratorAccount.current()
     if account is None:
-        raise PortalApiFailure("the sandbox holds no API key for the demo yet: run `python manage.py migrate`")
+        raise PortalApiFailure(
+            "the sandbox holds no API key for the demo yet: run `python manage.py migrate`"
+        )
     try:
         response = requests.request(
             method,
@@ -216,9 +218,8 @@ def session_request(method, locale=None):
 
 
 @integrator_page
+@require_GET
 def page(request):
-    if request.method != "GET":
-        return HttpResponse("GET only", status=405, headers={"Allow": "GET"}, content_type="text/plain")
     config = {
         # The page believes postMessage events from this origin only.
         "portalOrigin": portal_origin(),
@@ -256,11 +257,10 @@ def page(request):
 
 
 @integrator_page
+@require_GET
 def return_page(request):
     """Where redirect mode lands, ?session_id=<uuid>. The URL says which
     session, never how it went: that comes from the API, server to server."""
-    if request.method != "GET":
-        return HttpResponse("GET only", status=405, headers={"Allow": "GET"}, content_type="text/plain")
     context = {"page_url": reverse("sandbox:integrator-page")}
     raw_id = request.GET.get("session_id", "")
     try:
@@ -310,10 +310,8 @@ def render_return(context, *, status):
 def sessions(request):
     """{method, mode[, locale]} from our page → a portal session {id, url, iframe_allow}."""
     try:
-        wanted = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return error_json(400, "malformed_json", 'send a JSON object {"method", "mode"}')
-    if not isinstance(wanted, dict):
+        wanted = json_object(request.body)
+    except ValueError:
         return error_json(400, "malformed_json", 'send a JSON object {"method", "mode"}')
     fields = {}
     if wanted.get("method") not in METHOD_NAMES:
@@ -392,10 +390,9 @@ def webhook_problem(*, secret, msg_id, timestamp, signature, body, now):
 def read_event(body):
     """The JSON object in a body, or None."""
     try:
-        event = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        return json_object(body)
+    except ValueError:
         return None
-    return event if isinstance(event, dict) else None
 
 
 def event_fields(event):
@@ -412,14 +409,13 @@ def event_fields(event):
 
 
 @csrf_exempt
+@require_POST
 def webhooks(request):
     """The portal's webhooks: 204 when authentic, 400 (short text) when not.
 
     Every delivery is stored first, so nothing the portal sends is lost,
     forged or not.
     """
-    if request.method != "POST":
-        return HttpResponse("POST only", status=405, headers={"Allow": "POST"}, content_type="text/plain")
     delivery = ReceivedWebhook(
         msg_id=request.headers.get("webhook-id", "")[:255],
         timestamp_header=request.headers.get("webhook-timestamp", "")[:64],

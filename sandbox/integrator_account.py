@@ -65,7 +65,9 @@ def keep_account() -> IntegratorAccount:
     except CommandError:
         # No client of that name (the origin is ours and valid: if it were
         # not, create_api_client would say so next).
-        output = run("create_api_client", CLIENT_NAME, "--origin", own_origin, "--webhook-url", receiver_url())
+        output = run(
+            "create_api_client", CLIENT_NAME, "--origin", own_origin, "--webhook-url", receiver_url()
+        )
         api_key, secret = printed(KEY_LINE, output), printed(SECRET_LINE, output)
         opened = True
     else:
@@ -94,7 +96,9 @@ def printed(line: re.Pattern, output: str) -> str:
     found = line.search(output)
     if found is None:
         # Never the output itself: it holds a key or a secret.
-        raise RuntimeError(f"the portal printed no line matching {line.pattern!r}: has its command output changed?")
+        raise RuntimeError(
+            f"the portal printed no line matching {line.pattern!r}: has its command output changed?"
+        )
     return found.group(1)
 
 
