@@ -25,6 +25,7 @@ from io import StringIO
 
 from django.conf import settings
 from django.core.management import CommandError, call_command
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -58,29 +59,31 @@ def receiver_url() -> str:
 
 def keep_account() -> IntegratorAccount:
     """Opens or renews the demo's account at the portal (see the module's
-    docstring) and keeps its new key and secret."""
+    docstring) and keeps its new key and secret. All or nothing: a renewal
+    that fails half-way must not stop the key the sandbox still holds."""
     own_origin = integrator_origin(settings.SITE_URL)
-    try:
-        run("set_allowed_origins", CLIENT_NAME, own_origin)
-    except CommandError:
-        # No client of that name (the origin is ours and valid: if it were
-        # not, create_api_client would say so next).
-        output = run(
-            "create_api_client", CLIENT_NAME, "--origin", own_origin, "--webhook-url", receiver_url()
+    with transaction.atomic():
+        try:
+            run("set_allowed_origins", CLIENT_NAME, own_origin)
+        except CommandError:
+            # No client of that name (the origin is ours and valid: if it
+            # were not, create_api_client would say so next).
+            output = run(
+                "create_api_client", CLIENT_NAME, "--origin", own_origin, "--webhook-url", receiver_url()
+            )
+            api_key, secret = printed(KEY_LINE, output), printed(SECRET_LINE, output)
+            opened = True
+        else:
+            # Before the rotation: a client with no webhook URL had no secret
+            # either, and one must exist for --drop-previous to drop.
+            run("set_webhook_url", CLIENT_NAME, receiver_url())
+            api_key = printed(KEY_LINE, run("rotate_api_key", CLIENT_NAME, "--grace-hours", "0"))
+            secret = printed(SECRET_LINE, run("rotate_webhook_secret", CLIENT_NAME))
+            run("rotate_webhook_secret", CLIENT_NAME, "--drop-previous")
+            opened = False
+        account, _ = IntegratorAccount.objects.update_or_create(
+            pk=1, defaults={"api_key": api_key, "webhook_secret": secret, "updated_at": timezone.now()}
         )
-        api_key, secret = printed(KEY_LINE, output), printed(SECRET_LINE, output)
-        opened = True
-    else:
-        # Before the rotation: a client with no webhook URL had no secret
-        # either, and one must exist for --drop-previous to drop.
-        run("set_webhook_url", CLIENT_NAME, receiver_url())
-        api_key = printed(KEY_LINE, run("rotate_api_key", CLIENT_NAME, "--grace-hours", "0"))
-        secret = printed(SECRET_LINE, run("rotate_webhook_secret", CLIENT_NAME))
-        run("rotate_webhook_secret", CLIENT_NAME, "--drop-previous")
-        opened = False
-    account, _ = IntegratorAccount.objects.update_or_create(
-        pk=1, defaults={"api_key": api_key, "webhook_secret": secret, "updated_at": timezone.now()}
-    )
     logger.info("integrator account %s: origin %s", "opened" if opened else "renewed", own_origin)
     return account
 

@@ -5,9 +5,10 @@ its key and secret kept in the sandbox's table, never in source."""
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from sandbox import integrator_account
 from sandbox.integrator_account import CLIENT_NAME, keep_account, keep_account_after_migrate
 from sandbox.models import IntegratorAccount
 from verification.models import ApiClient, ApiKey, AuditEntry, KeyRefused
@@ -86,3 +87,21 @@ def test_a_portal_switched_to_live_mode_makes_the_demo_no_key(settings):
 
     assert IntegratorAccount.current() == before and IntegratorAccount.current().api_key == before.api_key
     assert ApiKey.objects.count() == keys and not ApiKey.objects.filter(mode="live").exists()
+
+
+def test_a_renewal_that_fails_half_way_leaves_the_working_key(monkeypatch):
+    before = IntegratorAccount.current()
+    real_run = integrator_account.run
+
+    def run(*command):
+        if command[0] == "rotate_webhook_secret":  # after the new key was made
+            raise CommandError("the database went away")
+        return real_run(*command)
+
+    monkeypatch.setattr(integrator_account, "run", run)
+
+    with pytest.raises(CommandError):
+        keep_account()
+
+    assert IntegratorAccount.current().api_key == before.api_key
+    assert ApiClient.authenticate(before.api_key).name == CLIENT_NAME
