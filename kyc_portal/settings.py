@@ -12,8 +12,6 @@ import environ
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from sandbox import credentials as sandbox_credentials
-
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -52,7 +50,7 @@ INSTALLED_APPS = [
     "verification",
     "django_tasks",
     "django_tasks_db",
-    "sandbox",
+    # "sandbox" is added below, in sandbox mode only (see Vendors).
 ]
 
 MIDDLEWARE = [
@@ -310,9 +308,30 @@ KYC_VENDOR_MODE = env.str("KYC_VENDOR_MODE", default="sandbox")
 if KYC_VENDOR_MODE not in ("sandbox", "live"):
     raise ImproperlyConfigured("KYC_VENDOR_MODE must be 'sandbox' or 'live'.")
 SANDBOX_MODE = KYC_VENDOR_MODE == "sandbox"
+if SANDBOX_MODE:
+    # The vendor emulators and the demo integrator (mounted at /sandbox/ by
+    # kyc_portal/urls.py). The portal never imports them: a live portal has
+    # neither their code loaded nor their tables.
+    INSTALLED_APPS.append("sandbox")
 # The sandbox's vendors answer after this many seconds, as far-away vendors
 # do (the benchmarks set it; sandbox/trouble.py also emulates outages).
 SANDBOX_LATENCY_SECONDS = env.float("SANDBOX_LATENCY_SECONDS", default=0.0)
+
+
+# The sandbox's published test credentials (README "The sandbox"), the
+# defaults in sandbox mode. They are public on purpose: the emulators bill
+# nobody and guard nothing. sandbox/credentials.py is the emulators' own
+# copy; tests/test_sandbox_credentials.py checks that the two agree.
+SANDBOX_CREDENTIALS = {
+    "JUMDATA_APP_ID": "sandbox-jumdata-app",
+    "JUMDATA_APP_SECRET": "sandbox-jumdata-secret",
+    "TENCENT_APP_ID": "1250000000",
+    "TENCENT_SECRET_ID": "AKIDsandboxTencentSecretId0000000000",
+    "TENCENT_SECRET_KEY": "sandboxTencentSecretKey000000000",
+    "TENCENT_BUCKET": "",
+    "JUHE_VIDEO_KEY": "sandbox-juhe-face-vedio-key",
+    "JUHE_VIDEO_AUTH_KEY": "sandbox-juhe-video-auth-key",
+}
 
 
 def vendor_setting(name, *, sandbox, live=None):
@@ -342,8 +361,8 @@ VENDOR_TIMEOUT_SECONDS = (
 JUMDATA_BASE_URL = vendor_setting(
     "JUMDATA_BASE_URL", sandbox=f"{SITE_URL}/sandbox/jumdata", live="https://api.jumdata.com"
 ).rstrip("/")
-JUMDATA_APP_ID = vendor_setting("JUMDATA_APP_ID", sandbox=sandbox_credentials.JUMDATA_APP_ID)
-JUMDATA_APP_SECRET = vendor_setting("JUMDATA_APP_SECRET", sandbox=sandbox_credentials.JUMDATA_APP_SECRET)
+JUMDATA_APP_ID = vendor_setting("JUMDATA_APP_ID", sandbox=SANDBOX_CREDENTIALS["JUMDATA_APP_ID"])
+JUMDATA_APP_SECRET = vendor_setting("JUMDATA_APP_SECRET", sandbox=SANDBOX_CREDENTIALS["JUMDATA_APP_SECRET"])
 # The vendor token lives 10 minutes; the result is fetched once more this
 # long before it dies, so a billed outcome is kept even if the user left.
 JUMDATA_TOKEN_TTL_SECONDS = 600
@@ -353,11 +372,11 @@ JUMDATA_RECONCILE_BEFORE_EXPIRY_SECONDS = env.int("JUMDATA_RECONCILE_BEFORE_EXPI
 TENCENT_BASE_URL = vendor_setting(
     "TENCENT_BASE_URL", sandbox=f"{SITE_URL}/sandbox/tencent", live="https://recognition.image.myqcloud.com"
 ).rstrip("/")
-TENCENT_APP_ID = vendor_setting("TENCENT_APP_ID", sandbox=sandbox_credentials.TENCENT_APP_ID)
-TENCENT_SECRET_ID = vendor_setting("TENCENT_SECRET_ID", sandbox=sandbox_credentials.TENCENT_SECRET_ID)
-TENCENT_SECRET_KEY = vendor_setting("TENCENT_SECRET_KEY", sandbox=sandbox_credentials.TENCENT_SECRET_KEY)
+TENCENT_APP_ID = vendor_setting("TENCENT_APP_ID", sandbox=SANDBOX_CREDENTIALS["TENCENT_APP_ID"])
+TENCENT_SECRET_ID = vendor_setting("TENCENT_SECRET_ID", sandbox=SANDBOX_CREDENTIALS["TENCENT_SECRET_ID"])
+TENCENT_SECRET_KEY = vendor_setting("TENCENT_SECRET_KEY", sandbox=SANDBOX_CREDENTIALS["TENCENT_SECRET_KEY"])
 # The bucket is a legacy field the signature may leave empty.
-TENCENT_BUCKET = env.str("TENCENT_BUCKET", default=sandbox_credentials.TENCENT_BUCKET)
+TENCENT_BUCKET = env.str("TENCENT_BUCKET", default=SANDBOX_CREDENTIALS["TENCENT_BUCKET"])
 # `sim` at or above this passes the face comparison (70 ⇒ 1/1,000 false
 # accepts, 80 ⇒ 1/10,000, per the document).
 TENCENT_SIM_THRESHOLD = env.int("TENCENT_SIM_THRESHOLD", default=80)
@@ -366,8 +385,8 @@ TENCENT_PHOTO_SCORE_THRESHOLD = env.int("TENCENT_PHOTO_SCORE_THRESHOLD", default
 
 # Juhe (vendor-docs 000 and 001): one key per API.
 JUHE_BASE_URL = vendor_setting("JUHE_BASE_URL", sandbox=f"{SITE_URL}/sandbox/juhe", live="https://apis.juhe.cn").rstrip("/")
-JUHE_VIDEO_KEY = vendor_setting("JUHE_VIDEO_KEY", sandbox=sandbox_credentials.JUHE_VIDEO_KEY)
-JUHE_VIDEO_AUTH_KEY = vendor_setting("JUHE_VIDEO_AUTH_KEY", sandbox=sandbox_credentials.JUHE_VIDEO_AUTH_KEY)
+JUHE_VIDEO_KEY = vendor_setting("JUHE_VIDEO_KEY", sandbox=SANDBOX_CREDENTIALS["JUHE_VIDEO_KEY"])
+JUHE_VIDEO_AUTH_KEY = vendor_setting("JUHE_VIDEO_AUTH_KEY", sandbox=SANDBOX_CREDENTIALS["JUHE_VIDEO_AUTH_KEY"])
 
 
 # --- Recorded video and photos ---------------------------------------------

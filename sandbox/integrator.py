@@ -15,20 +15,21 @@ It is what a team integrating the portal builds, in its smallest honest form:
   `webhooks/fail-next` makes it answer 503 for a while, to watch retries.
 
 The pages are served on another origin than the portal (127.0.0.1 and
-localhost swapped, see credentials.integrator_origin): two different sites
+localhost swapped, see integrator_account.integrator_origin): two different sites
 to the browser, so framing, postMessage origins, cookies and the referrer
 behave as they will for a real integrator. The webhook receiver and the JSON
 endpoints answer on any origin: the portal posts webhooks to SITE_URL.
 
 Like the vendor emulators it imports nothing from verification/: it knows the
 portal only through its documented API (README "Integrating (API)" and
-"Webhooks"), so a mistake shared with the portal's own code would show.
+"Webhooks"), so a mistake shared with the portal's own code would show. Its
+API key and webhook secret come from the portal's commands, kept in the
+sandbox's own table (integrator_account.py).
 """
 
 import base64
 import hashlib
 import hmac
-import json
 import logging
 import re
 import secrets
@@ -43,9 +44,11 @@ from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
 
-from . import credentials
-from .models import ReceivedWebhook, WebhookOutage
+from .integrator_account import integrator_origin
+from .models import IntegratorAccount, ReceivedWebhook, WebhookOutage
+from .protocol import json_object, origin
 
 logger = logging.getLogger(__name__)
 
@@ -87,11 +90,11 @@ MAX_FAIL_NEXT = 20
 
 
 def portal_origin():
-    return credentials.origin(settings.SITE_URL)
+    return origin(settings.SITE_URL)
 
 
 def own_origin():
-    return credentials.integrator_origin(settings.SITE_URL)
+    return integrator_origin(settings.SITE_URL)
 
 
 def request_origin(request):
@@ -159,13 +162,18 @@ class PortalApiFailure(Exception):
 
 def call_portal_api(method, path, *, payload=None):
     """(HTTP status, JSON object) of one call to the portal's public API."""
+    account = IntegratorAccount.current()
+    if account is None:
+        raise PortalApiFailure(
+            "the sandbox holds no API key for the demo yet: run `python manage.py migrate`"
+        )
     try:
         response = requests.request(
             method,
             settings.SITE_URL + path,
             json=payload,
             headers={
-                "Authorization": f"Bearer {credentials.INTEGRATOR_API_KEY}",
+                "Authorization": f"Bearer {account.api_key}",
                 "Accept": "application/json",
             },
             timeout=API_TIMEOUT,
@@ -210,9 +218,8 @@ def session_request(method, locale=None):
 
 
 @integrator_page
+@require_GET
 def page(request):
-    if request.method != "GET":
-        return HttpResponse("GET only", status=405, headers={"Allow": "GET"}, content_type="text/plain")
     config = {
         # The page believes postMessage events from this origin only.
         "portalOrigin": portal_origin(),
@@ -244,17 +251,16 @@ def page(request):
     # own (redirect mode may end the frame on our return page). django-csp's
     # per-answer addition, as its @csp_update decorator makes.
     response._csp_update = {
-        "frame-src": ["'self'", portal_origin(), credentials.origin(settings.JUMDATA_BASE_URL)]
+        "frame-src": ["'self'", portal_origin(), origin(settings.JUMDATA_BASE_URL)]
     }
     return response
 
 
 @integrator_page
+@require_GET
 def return_page(request):
     """Where redirect mode lands, ?session_id=<uuid>. The URL says which
     session, never how it went: that comes from the API, server to server."""
-    if request.method != "GET":
-        return HttpResponse("GET only", status=405, headers={"Allow": "GET"}, content_type="text/plain")
     context = {"page_url": reverse("sandbox:integrator-page")}
     raw_id = request.GET.get("session_id", "")
     try:
@@ -304,10 +310,8 @@ def render_return(context, *, status):
 def sessions(request):
     """{method, mode[, locale]} from our page → a portal session {id, url, iframe_allow}."""
     try:
-        wanted = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return error_json(400, "malformed_json", 'send a JSON object {"method", "mode"}')
-    if not isinstance(wanted, dict):
+        wanted = json_object(request.body)
+    except ValueError:
         return error_json(400, "malformed_json", 'send a JSON object {"method", "mode"}')
     fields = {}
     if wanted.get("method") not in METHOD_NAMES:
@@ -386,10 +390,9 @@ def webhook_problem(*, secret, msg_id, timestamp, signature, body, now):
 def read_event(body):
     """The JSON object in a body, or None."""
     try:
-        event = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        return json_object(body)
+    except ValueError:
         return None
-    return event if isinstance(event, dict) else None
 
 
 def event_fields(event):
@@ -406,14 +409,13 @@ def event_fields(event):
 
 
 @csrf_exempt
+@require_POST
 def webhooks(request):
     """The portal's webhooks: 204 when authentic, 400 (short text) when not.
 
     Every delivery is stored first, so nothing the portal sends is lost,
     forged or not.
     """
-    if request.method != "POST":
-        return HttpResponse("POST only", status=405, headers={"Allow": "POST"}, content_type="text/plain")
     delivery = ReceivedWebhook(
         msg_id=request.headers.get("webhook-id", "")[:255],
         timestamp_header=request.headers.get("webhook-timestamp", "")[:64],
@@ -428,21 +430,27 @@ def webhooks(request):
         status = 413
     else:
         delivery.body = body.decode("utf-8", errors="replace")
-        delivery.problem = webhook_problem(
-            secret=credentials.INTEGRATOR_WEBHOOK_SECRET,
-            msg_id=request.headers.get("webhook-id", ""),
-            timestamp=request.headers.get("webhook-timestamp", ""),
-            signature=request.headers.get("webhook-signature", ""),
-            body=body,
-            now=time.time(),
-        )
+        account = IntegratorAccount.current()
+        if account is None:
+            delivery.problem = "the sandbox holds no webhook secret for the demo yet: run manage.py migrate"
+        else:
+            delivery.problem = webhook_problem(
+                secret=account.webhook_secret,
+                msg_id=request.headers.get("webhook-id", ""),
+                timestamp=request.headers.get("webhook-timestamp", ""),
+                signature=request.headers.get("webhook-signature", ""),
+                body=body,
+                now=time.time(),
+            )
         event = read_event(body)
         if event is not None:
             for name, value in event_fields(event).items():
                 setattr(delivery, name, value)
         elif not delivery.problem:
             delivery.problem = "body is not a JSON object"
-        status = 400 if delivery.problem else 204
+        # Without a secret nothing can be checked, through no fault of the
+        # sender: 503 makes the portal try again later.
+        status = 503 if account is None else 400 if delivery.problem else 204
     delivery.verified = status == 204
     if delivery.verified:
         # The README: the same webhook-id on every retry, "use it to drop
@@ -453,7 +461,8 @@ def webhooks(request):
             msg_id=delivery.msg_id, verified=True, answered_status__lt=300
         ).exists()
     # Failing on purpose comes last so the delivery is still checked and shown.
-    if WebhookOutage.take():
+    failing_on_purpose = WebhookOutage.take()
+    if failing_on_purpose:
         status = 503
     delivery.answered_status = status
     delivery.save()
@@ -468,7 +477,7 @@ def webhooks(request):
     )
     if status == 204:
         return HttpResponse(status=204)
-    text = "failing on purpose (fail-next)" if status == 503 else delivery.problem
+    text = "failing on purpose (fail-next)" if failing_on_purpose else delivery.problem
     return HttpResponse(text, status=status, content_type="text/plain")
 
 

@@ -102,10 +102,8 @@ videoAuth/query, then (every refusal below is 2546101 参数错误 or 2546102
 Test identity: realname 李不像 (any valid idcard) -> faceScore 0.21,
 "系统判断为不同人". Every other valid identity passes.
 
-Steering: POST /sandbox/juhe/steer (form fields) queues the answer for the next
-call to one endpoint, stored in the database and consumed once, oldest first;
-it dies unused after SANDBOX_STEER_TTL seconds (600). GET shows a page with
-the form and what is queued. Fields:
+Steering (steering.py: GET/POST /sandbox/juhe/steer) queues the answer for the
+next call to one endpoint. Fields:
 
     endpoint = face_vedio/verify | videoAuth/query          (required)
     error_code = any code of that API's document but 0 (the system codes
@@ -113,37 +111,39 @@ the form and what is queued. Fields:
                  meaning the document does not give: it is answered as a
                  billed result with an orderid)
     livingScore, faceScore = 0-1                         (videoAuth only)
-    action = clear                    -> drop every queued answer (of one
-                                         endpoint if endpoint is given)
 
-Answers HTTP 201 {"queued": {...}, "endpoint": ..., "pending": n}, or HTTP 400
-{"error": ...}. A steered answer is only given to a call that passes every
-check above; a bad request is refused as usual and leaves it queued.
 2546134 (passed, picture invalid, billed) answers result {orderid,
 livingScore, faceScore, faceAdvise} without pictures; 2546135 (token
 expired) and every other code answers result null.
 """
 
-import base64
-import binascii
 import logging
 import re
 import secrets
 import string
 from datetime import timedelta
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from django.conf import settings
-from django.http import HttpResponse, HttpResponseNotFound, JsonResponse
+from django.http import HttpResponse, HttpResponseNotFound
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.cache import never_cache
-from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET
 
 from . import credentials, media
 from .identity import id_number_is_valid, name_is_valid
-from .models import JuhePicture, SteeredAnswer
-from .steering import SteerError, steer_ttl_seconds, steer_view
+from .models import JuhePicture
+from .protocol import (
+    Refusal,
+    api_endpoint,
+    base64_text,
+    quoted,
+    read_form,
+    strict_b64decode,
+    unknown_path,
+    vendor_json,
+)
+from .steering import SteerError, steer_integer, steer_number, steer_page, steered
 
 logger = logging.getLogger(__name__)
 
@@ -237,8 +237,6 @@ SAME_PERSON_FROM = 0.6
 LOW_FACE_SCORE_NAMES = {"李不像": 0.21}
 PICTURE_COUNT = 8
 
-FORM = "application/x-www-form-urlencoded"
-
 
 def layout():
     return getattr(settings, "SANDBOX_JUHE_BEST_FRAMES_LAYOUT", "res")
@@ -255,15 +253,6 @@ def download_timeout_seconds():
 # --- Answers ------------------------------------------------------------------------
 
 
-class Refusal(Exception):
-    """An answer with a non-zero error_code; `detail` goes to the caller only."""
-
-    def __init__(self, code, detail=""):
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
-
-
 def new_order_id(api):
     prefix, tail = ORDER_PREFIX[api]
     stamp = timezone.localtime().strftime("%y%m%d%H%M%S")
@@ -271,7 +260,7 @@ def new_order_id(api):
     return f"{prefix}{stamp}{letters}"
 
 
-def answer(api, code, result=None, *, detail="", status=200):
+def answer(api, code, result=None, *, detail=""):
     reason = REASONS[api][code]
     if detail:
         reason = f"{reason}: {detail}"
@@ -280,58 +269,22 @@ def answer(api, code, result=None, *, detail="", status=200):
         body = {"reason": reason, "result": result, "error_code": code}
     else:
         body = {"reason": reason, "error_code": code, "result": result}
-    return JsonResponse(
-        body,
-        status=status,
-        content_type="application/json; charset=utf-8",
-        json_dumps_params={"ensure_ascii": False},
-    )
-
-
-def quoted(value, limit=40):
-    return repr(value if len(value) <= limit else value[:limit] + "…")
+    return vendor_json(body)
 
 
 # --- Requests -----------------------------------------------------------------------
 
 
-def read_form(request, api):
-    """The form parameters as a dict, or Refusal."""
-    bad = BAD_REQUEST[api]
-    if (request.content_type or "").lower() != FORM:
-        raise Refusal(bad, f"Content-Type must be {FORM}, got {quoted(request.content_type or '(none)')}")
-    if request.GET:
-        raise Refusal(
-            bad,
-            f"parameters belong in the form body, not the query string ({', '.join(sorted(request.GET))})",
-        )
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length > MAX_FORM_BYTES:
-        raise Refusal(280236 if api == VERIFY else 2546102, f"the body is {length} bytes, far over the limit")
-    # Read straight from the stream: Django's request.POST would stop at
-    # DATA_UPLOAD_MAX_MEMORY_SIZE, below what videoAuth allows.
-    raw = request.read()
-    try:
-        pairs = parse_qsl(
-            raw.decode("utf-8"),
-            keep_blank_values=True,
-            strict_parsing=bool(raw),
-            encoding="utf-8",
-            errors="strict",
-            max_num_fields=50,
-        )
-    except (UnicodeDecodeError, ValueError):
-        raise Refusal(bad, "the body is not valid application/x-www-form-urlencoded UTF-8") from None
-    params = {}
-    for name, value in pairs:
-        # A repeated parameter has no documented meaning: refuse, do not guess.
-        if name in params:
-            raise Refusal(bad, f"parameter {name} is given more than once")
-        params[name] = value
-    return params
+def read_params(request, api):
+    """The form parameters as a dict, or Refusal: a body that is not strict
+    UTF-8 form encoding gets the API's code for a malformed request, one far
+    too large its code for a video too large."""
+    return read_form(
+        request,
+        code=BAD_REQUEST[api],
+        too_large_code=280236 if api == VERIFY else 2546102,
+        max_bytes=MAX_FORM_BYTES,
+    )
 
 
 def check_key(params, api):
@@ -340,14 +293,6 @@ def check_key(params, api):
         raise Refusal(10001, "key is missing or unknown")
     if owner != api:
         raise Refusal(10002, "this key belongs to the other API")
-
-
-def strict_b64decode(text):
-    """Standard base64 with padding, nothing else; ValueError otherwise."""
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("not standard base64") from None
 
 
 def probe(data, api, snapshots):
@@ -366,36 +311,24 @@ def probe(data, api, snapshots):
     return facts
 
 
-def steered(api):
-    return SteeredAnswer.take(VENDOR, api, steer_ttl_seconds())
-
-
-def jpeg_base64(jpeg):
-    return base64.b64encode(jpeg).decode("ascii")
-
-
 # --- Vendor endpoints ------------------------------------------------------------------
 
 
 def vendor_endpoint(api):
-    """Method, form and key checks, then the handler; errors become answers."""
+    """Method (protocol.api_endpoint), form and key checks, then the
+    handler's (error_code, result)."""
 
     def decorate(handler):
-        @csrf_exempt
-        @never_cache
+        @api_endpoint(
+            vendor=VENDOR,
+            endpoint=api,
+            bad_request_code=BAD_REQUEST[api],
+            refuse=lambda refusal: answer(api, refusal.code, detail=refusal.detail),
+        )
         def view(request):
-            if request.method != "POST":
-                logger.warning("juhe %s refused: error_code=%s method", api, BAD_REQUEST[api])
-                response = answer(api, BAD_REQUEST[api], detail="only POST is accepted", status=405)
-                response["Allow"] = "POST"
-                return response
-            try:
-                params = read_form(request, api)
-                check_key(params, api)
-                code, result = handler(request, params)
-            except Refusal as refusal:
-                logger.warning("juhe %s refused: error_code=%s", api, refusal.code)
-                return answer(api, refusal.code, detail=refusal.detail)
+            params = read_params(request, api)
+            check_key(params, api)
+            code, result = handler(request, params)
             logger.info("juhe %s: error_code=%s", api, code)
             return answer(api, code, result)
 
@@ -436,7 +369,7 @@ def verify(request, params):
         level = "no audio stream" if not facts.has_audio else f"{facts.audio_rms_dbfs:.1f} dBFS RMS"
         raise Refusal(280240, f"digit mode needs the digits read aloud; the sound is {level}")
 
-    steer = steered(VERIFY) or {}
+    steer = steered(VENDOR, VERIFY)
     steered_answer = steered_code(VERIFY, steer)
     if steered_answer:
         return steered_answer
@@ -448,9 +381,9 @@ def verify(request, params):
     if want_best:
         # bestBase64 may be null ("此字段可能返回 null") if no frame was kept.
         middle = facts.snapshots[len(facts.snapshots) // 2] if facts.snapshots else None
-        frames["bestBase64"] = jpeg_base64(middle) if middle else None
+        frames["bestBase64"] = base64_text(middle) if middle else None
     if frame_count:
-        frames["bestList"] = [jpeg_base64(jpeg) for jpeg in facts.snapshots]
+        frames["bestList"] = [base64_text(jpeg) for jpeg in facts.snapshots]
     if frames:
         if layout() == "result":
             result.update(frames)
@@ -516,7 +449,7 @@ def query(request, params):
         raise Refusal(2546102, "videoData is not standard base64 after base64:") from None
     facts = probe(data, QUERY, PICTURE_COUNT)
 
-    steer = steered(QUERY) or {}
+    steer = steered(VENDOR, QUERY)
     living = steer.get(
         "livingScore", STILL_LIVING_SCORE if facts.motion < STILL_MOTION else DEFAULT_LIVING_SCORE
     )
@@ -560,10 +493,9 @@ def store_pictures(request, order_id, facts):
     return urls
 
 
+@require_GET
 def picture(request):
     """A `pictures` URL: the JPEG while it lives, HTTP 404 afterwards."""
-    if request.method != "GET":
-        return HttpResponse("pictures only accept GET", status=405, headers={"Allow": "GET"})
     name, token = request.GET.get("p", ""), request.GET.get("token", "")
     cutoff = timezone.now() - timedelta(seconds=picture_ttl_seconds())
     row = JuhePicture.objects.filter(name=name, created_at__gt=cutoff).first() if name and token else None
@@ -575,60 +507,42 @@ def picture(request):
     return response
 
 
-@csrf_exempt
-def not_found(request):
-    # Any other path under the prefix: HTTP 404, a Juhe-shaped body with the
-    # HTTP status as error_code (the documents define no code for it).
-    logger.warning("juhe unknown path: 404")
-    return JsonResponse(
+# Any other path under the prefix: HTTP 404, a Juhe-shaped body with the HTTP
+# status as error_code (the documents define no code for it).
+not_found = unknown_path(
+    vendor=VENDOR,
+    answer=lambda: vendor_json(
         {"reason": "接口地址不存在 (no such API under /sandbox/juhe)", "result": None, "error_code": 404},
         status=404,
-        json_dumps_params={"ensure_ascii": False},
-    )
+    ),
+)
 
 
 # --- Steering ------------------------------------------------------------------------------
 
 
-def parse_score(form, name):
-    raw = form.get(name, "").strip()
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SteerError(f"{name} must be a number between 0 and 1, got {raw!r}") from None
-    if not 0 <= value <= 1:
-        raise SteerError(f"{name} must be between 0 and 1")
-    return round(value, 6)
-
-
-def parse_steer(form):
-    endpoint = form.get("endpoint", "")
-    if endpoint not in ENDPOINTS:
-        raise SteerError(f"endpoint must be one of {', '.join(ENDPOINTS)}")
+def parse_steer(form, endpoint):
+    """The answer the steering form queues for `endpoint`; SteerError if invalid."""
     given = [name for name in ("error_code", "livingScore", "faceScore") if form.get(name, "").strip()]
     if not given:
         raise SteerError("give error_code, or livingScore / faceScore (videoAuth/query)")
     steer = {}
     if "error_code" in given:
-        raw = form["error_code"].strip()
-        if not re.fullmatch(r"[0-9]{1,7}", raw) or int(raw) not in set(REASONS[endpoint]) - {0}:
-            raise SteerError(f"error_code {raw} is not a documented code of {endpoint} (0 excluded)")
-        steer["error_code"] = int(raw)
+        steer["error_code"] = steer_integer(form, "error_code", allowed=set(REASONS[endpoint]) - {0})
     scores = [name for name in given if name != "error_code"]
     if scores and endpoint != QUERY:
         raise SteerError("livingScore and faceScore only steer videoAuth/query")
     if scores and steer.get("error_code", 2546134) != 2546134:
         raise SteerError("scores only go with error_code 2546134 (or no error_code)")
     for name in scores:
-        steer[name] = parse_score(form, name)
-    return endpoint, steer
+        steer[name] = steer_number(form, name, low=0, high=1, places=6)
+    return steer
 
 
 def steer_page_context():
     return {
         "vendor": "Juhe video liveness",
         "action": "/sandbox/juhe/steer",
-        "endpoints": ENDPOINTS,
         "fields": ("error_code", "livingScore", "faceScore"),
         "identities": [
             ("realname", name, f"videoAuth: faceScore {score}, 系统判断为不同人")
@@ -638,13 +552,8 @@ def steer_page_context():
         "codes": sorted(
             {code: reason for table in REASONS.values() for code, reason in table.items()}.items()
         ),
-        "pending": SteeredAnswer.live(VENDOR, steer_ttl_seconds()).order_by("created_at", "id"),
-        "ttl": steer_ttl_seconds(),
     }
 
 
-@csrf_exempt
-@never_cache
-def steer(request):
-    """Sandbox-only: queue the answer for the next call to an endpoint."""
-    return steer_view(request, vendor=VENDOR, parse=parse_steer, page_context=steer_page_context)
+# Sandbox-only: queue the answer for the next call to an endpoint.
+steer = steer_page(vendor=VENDOR, endpoints=ENDPOINTS, parse=parse_steer, page_context=steer_page_context)

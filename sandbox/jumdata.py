@@ -31,18 +31,31 @@ from urllib.parse import urlsplit
 
 from csp.decorators import csp_replace
 from django.conf import settings
-from django.http import HttpResponse, HttpResponseNotFound, HttpResponseRedirect, JsonResponse
+from django.http import HttpResponse, HttpResponseNotFound, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
 
 from . import credentials
 from .models import JumdataTask
+from .protocol import (
+    Refusal,
+    api_endpoint,
+    clock_skew_seconds,
+    origin,
+    quoted,
+    read_form,
+    unknown_path,
+    vendor_json,
+)
 
 logger = logging.getLogger(__name__)
+
+VENDOR = "jumdata"
 
 # --- What the document defines ----------------------------------------------
 
@@ -103,17 +116,15 @@ PAGE_BUTTONS = (
     ),
 )
 
-FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+# The parameters of init and result take a few hundred bytes; a body far
+# larger is refused unread.
+MAX_FORM_BYTES = 64 * 1024
 FACE_IMAGE = Path(__file__).resolve().parent / "static" / "sandbox" / "jumdata-face.jpg"
 
 
 def token_ttl_seconds():
     # Read per request so tests (and a tester in a hurry) can shorten it.
     return getattr(settings, "SANDBOX_JUMDATA_TOKEN_TTL", 600)
-
-
-def clock_skew_seconds():
-    return getattr(settings, "SANDBOX_CLOCK_SKEW_SECONDS", 300)
 
 
 def expected_sign(app_id, app_secret, timestamp):
@@ -129,69 +140,41 @@ def new_task_no():
 # --- Answers -----------------------------------------------------------------
 
 
-class BadParameters(Exception):
-    """A request the vendor would refuse with code 400.
-
-    `field` names the parameter for the log; `detail` is for the caller and
-    may quote what was sent, so it goes into the answer only, never the log.
-    """
+class BadParameters(Refusal):
+    """A request the vendor refuses with code 400 (参数错误), the one refusal
+    the document defines; `field` names the parameter for the log."""
 
     def __init__(self, field, detail):
-        super().__init__(detail)
-        self.field = field
-        self.detail = detail
+        super().__init__(CODE_BAD_PARAMETERS, detail, field=field)
 
 
-def answer(code, msg, *, charge, data=None, status=200, task_no=None):
+def answer(code, msg, *, charge, data=None, task_no=None):
     # The vendor carries the outcome in `code` with HTTP 200; `data` is left
     # out where the document's samples leave it out (every answer that has
     # nothing to report), so a client must not assume it is there.
     body = {"code": code, "msg": msg, "taskNo": task_no or new_task_no(), "charge": charge}
     if data is not None:
         body["data"] = data
-    # Messages are sent as UTF-8 Chinese, not \u escapes; say so in the header.
-    return JsonResponse(
-        body,
-        status=status,
-        content_type="application/json; charset=utf-8",
-        json_dumps_params={"ensure_ascii": False},
-    )
+    return vendor_json(body)
 
 
-def refuse(endpoint, problem):
-    logger.warning("jumdata %s refused: code=400 field=%s", endpoint, problem.field)
-    return answer(CODE_BAD_PARAMETERS, f"{MSG_BAD_PARAMETERS}: {problem.detail}", charge=False)
-
-
-def quoted(value, limit=40):
-    return repr(value if len(value) <= limit else value[:limit] + "…")
+def refuse(refusal):
+    # HTTP 200 and code 400, like every vendor answer; a wrong method gets
+    # HTTP 405 with this body (protocol.api_endpoint).
+    return answer(refusal.code, f"{MSG_BAD_PARAMETERS}: {refusal.detail}", charge=False)
 
 
 # --- Request checks ------------------------------------------------------------
 
 
-def read_form(request, endpoint):
-    """The POST parameters as a plain dict, or BadParameters."""
+def read_params(request):
+    """The form parameters as a dict, or a code-400 Refusal."""
     # "如接口没有单独说明,所有接口均为 application/x-www-form-urlencoded": other
-    # bodies (JSON, multipart) are refused rather than guessed at.
-    if request.content_type != FORM_CONTENT_TYPE:
-        sent = quoted(request.content_type or "(none)")
-        raise BadParameters("content-type", f"{endpoint} needs Content-Type {FORM_CONTENT_TYPE}, got {sent}")
-    # The document puts every parameter in the form body; a parameter in the
-    # query string is more likely a client bug than a choice, so say so.
-    if request.GET:
-        names = ", ".join(sorted(request.GET))
-        raise BadParameters(
-            "query-string", f"parameters belong in the form body, not the query string ({names})"
-        )
-    params = {}
-    for name, values in request.POST.lists():
-        # A repeated parameter has no documented meaning; refuse it rather
-        # than pick the first or the last one silently.
-        if len(values) > 1:
-            raise BadParameters("repeated-parameter", f"parameter {name} is given {len(values)} times")
-        params[name] = values[0]
-    return params
+    # bodies (JSON, multipart) are refused rather than guessed at, and so
+    # are parameters in the query string or given twice.
+    return read_form(
+        request, code=CODE_BAD_PARAMETERS, too_large_code=CODE_BAD_PARAMETERS, max_bytes=MAX_FORM_BYTES
+    )
 
 
 def check_common(params):
@@ -310,30 +293,14 @@ def check_init_params(params):
     return return_url, actions or [], colors or []
 
 
-def method_not_allowed(endpoint):
-    # HTTP 405 says what went wrong at the transport level, and the body
-    # still has the vendor's shape so a client reading only `code` sees 400.
-    response = answer(
-        CODE_BAD_PARAMETERS, f"{MSG_BAD_PARAMETERS}: {endpoint} only accepts POST", charge=False, status=405
-    )
-    response["Allow"] = "POST"
-    logger.warning("jumdata %s refused: code=400 field=method", endpoint)
-    return response
-
-
 # --- Vendor endpoints -----------------------------------------------------------
 
 
-@csrf_exempt
+@api_endpoint(vendor=VENDOR, endpoint="init", bad_request_code=CODE_BAD_PARAMETERS, refuse=refuse)
 def init(request):
-    if request.method != "POST":
-        return method_not_allowed("init")
-    try:
-        params = read_form(request, "init")
-        app_id = check_common(params)
-        return_url, actions, colors = check_init_params(params)
-    except BadParameters as problem:
-        return refuse("init", problem)
+    params = read_params(request)
+    app_id = check_common(params)
+    return_url, actions, colors = check_init_params(params)
 
     task_no = new_task_no()
     task = JumdataTask.objects.create(
@@ -367,13 +334,12 @@ def page_error(title, detail, status):
 @csrf_exempt
 @embeddable
 @never_cache
+@require_GET
 def html(request):
     # "失败则返回相应错误信息": an unknown or expired token gets an HTML page
     # saying so, with HTTP 200 like every other vendor answer (the vendor puts
     # outcomes in the body, not the status). Other methods get a bare 405:
     # the document says GET, and a browser only ever sends that.
-    if request.method != "GET":
-        return HttpResponse("lifecheck/h5/v2/html only accepts GET", status=405, headers={"Allow": "GET"})
     token = request.GET.get("token", "")
     if not token:
         return page_error("token is missing", "Open this page as html?token=<the token from init>.", 200)
@@ -401,28 +367,23 @@ def html(request):
     # Each button's form is answered with a redirect to the returnUrl, and
     # browsers check form-action against redirects too (django-csp's
     # per-answer addition, as its @csp_update decorator makes).
-    response._csp_update = {"form-action": [credentials.origin(task.return_url)]}
+    response._csp_update = {"form-action": [origin(task.return_url)]}
     return response
 
 
-@csrf_exempt
+@api_endpoint(vendor=VENDOR, endpoint="result", bad_request_code=CODE_BAD_PARAMETERS, refuse=refuse)
 def result(request):
-    if request.method != "POST":
-        return method_not_allowed("result")
-    try:
-        params = read_form(request, "result")
-        app_id = check_common(params)
-        token = params.get("token", "")
-        if not token:
-            raise BadParameters("token", "token is missing or empty")
-        # An unknown token is a bad parameter (400): the document's 301 is
-        # only for a token that existed and has died. A token started by
-        # another appId is unknown to this caller.
-        task = JumdataTask.objects.filter(token=token, app_id=app_id).first()
-        if task is None:
-            raise BadParameters("token", "unknown token (it was never returned by init for this appId)")
-    except BadParameters as problem:
-        return refuse("result", problem)
+    params = read_params(request)
+    app_id = check_common(params)
+    token = params.get("token", "")
+    if not token:
+        raise BadParameters("token", "token is missing or empty")
+    # An unknown token is a bad parameter (400): the document's 301 is only
+    # for a token that existed and has died. A token started by another
+    # appId is unknown to this caller.
+    task = JumdataTask.objects.filter(token=token, app_id=app_id).first()
+    if task is None:
+        raise BadParameters("token", "unknown token (it was never returned by init for this appId)")
 
     code, msg, charge, data = result_for(task, request)
     logger.info("jumdata result: code=%s initTaskNo=%s", code, task.init_task_no)
@@ -453,10 +414,9 @@ def result_for(task, request):
 
 @csrf_exempt
 @embeddable
+@require_POST
 def finish(request):
     """The emulated page's buttons: record the tester's choice, go back."""
-    if request.method != "POST":
-        return HttpResponse("h5/finish only accepts POST", status=405, headers={"Allow": "POST"})
     token = request.POST.get("token", "")
     outcome = request.POST.get("outcome", "")
     if outcome not in JumdataTask.Outcome.values:
@@ -489,10 +449,9 @@ def face_image_bytes():
     return FACE_IMAGE.read_bytes()
 
 
+@require_GET
 def face(request, face_token):
     """The face photo of a passed check (data.faceImageUrl)."""
-    if request.method != "GET":
-        return HttpResponse("face images only accept GET", status=405, headers={"Allow": "GET"})
     # Served only for a passed check, and without an expiry (the document
     # gives none); a plain HTTP 404 otherwise, as for any missing file.
     if not JumdataTask.objects.filter(face_token=face_token, outcome=JumdataTask.Outcome.PASS).exists():
@@ -503,9 +462,8 @@ def face(request, face_token):
     return response
 
 
-@csrf_exempt
-def not_found(request):
-    # "404 接口地址不正确": any other path under the prefix, any method. HTTP 200
-    # like the vendor's other codes.
-    logger.warning("jumdata unknown path: code=404")
-    return answer(CODE_NO_SUCH_API, MSG_NO_SUCH_API, charge=False)
+# "404 接口地址不正确": any other path under the prefix, any method. HTTP 200
+# like the vendor's other codes.
+not_found = unknown_path(
+    vendor=VENDOR, answer=lambda: answer(CODE_NO_SUCH_API, MSG_NO_SUCH_API, charge=False)
+)

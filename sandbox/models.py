@@ -232,3 +232,23 @@ class VendorTrouble(models.Model):
     @classmethod
     def current(cls):
         return cls.objects.filter(pk=1, until__gt=timezone.now()).first()
+
+
+class IntegratorAccount(models.Model):
+    """The demo integrator's account at the portal: the API key its backend
+    sends and the secret its webhook receiver checks. The portal prints
+    both once; the sandbox keeps them here, as a product team keeps its
+    key in a secret store of its own, never in source. One row (pk 1),
+    renewed after every migrate (integrator_account.py). Test credentials:
+    a portal in live mode refuses the key."""
+
+    api_key = models.CharField(max_length=100)
+    webhook_secret = models.CharField(max_length=100)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"demo integrator account (key {self.api_key[:13]}…, {self.updated_at:%Y-%m-%d %H:%M})"
+
+    @classmethod
+    def current(cls):
+        return cls.objects.filter(pk=1).first()

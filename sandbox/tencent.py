@@ -136,10 +136,8 @@ sim 90 / similarity 92.0). All numbers are valid GB 11643 numbers:
 For idcardcompare these are the top-level `code`; for idcardlivedetectfour
 they are compare_status (code 0, live_status 0). The ID checks come first.
 
-Steering: POST /sandbox/tencent/steer (form fields) queues the answer for the
-next call to one endpoint, stored in the database and consumed once, oldest
-first; it dies unused after SANDBOX_STEER_TTL seconds (600). GET shows a page
-with the form, these identities and what is queued. Fields:
+Steering (steering.py: GET/POST /sandbox/tencent/steer) queues the answer for
+the next call to one endpoint; its page lists these identities. Fields:
 
     endpoint = livegetfour | livedetectfour | idcardlivedetectfour |
                idcardcompare | livedetectpicture              (required)
@@ -148,23 +146,15 @@ with the form, these identities and what is queued. Fields:
                                      (livedetectfour, idcardlivedetectfour)
     similarity (0-100, decimals allowed)                      (idcardcompare)
     score (0-100)                                         (livedetectpicture)
-    action = clear                     -> drop every queued answer (of one
-                                          endpoint if endpoint is given)
 
-Answers HTTP 201 {"queued": {...}, "endpoint": ..., "pending": n}, or HTTP 400
-{"error": ...}. A steered answer is only given to a call that passes every
-check above (signature, parameters, validate_data, video, photo): a bad
-request is refused as usual and leaves the steered answer queued. A steered
-comparison (compare_status and/or sim, or similarity) replaces what the
-identity would give; values left unset keep their defaults (live_status 0,
-compare_status 0, sim 90).
+The checks above (signature, parameters, validate_data, video, photo) all
+come before a steered answer is taken. A steered comparison (compare_status
+and/or sim, or similarity) replaces what the identity would give; values left
+unset keep their defaults (live_status 0, compare_status 0, sim 90).
 """
 
-import base64
-import binascii
 import hashlib
 import hmac
-import json
 import logging
 import re
 import secrets
@@ -174,16 +164,29 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
-from django.http import JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.utils import timezone
-from django.views.decorators.cache import never_cache
-from django.views.decorators.csrf import csrf_exempt
 
 from . import credentials, media
 from .identity import id_number_is_valid, name_is_valid
-from .models import SteeredAnswer, TencentLipCode
-from .steering import SteerError, steer_ttl_seconds, steer_view
+from .models import TencentLipCode
+from .protocol import (
+    JSON,
+    MULTIPART,
+    Refusal,
+    api_endpoint,
+    base64_text,
+    clock_skew_seconds,
+    declared_length,
+    json_object,
+    only_value,
+    quoted,
+    require_content_type,
+    strict_b64decode,
+    unknown_path,
+    vendor_json,
+)
+from .steering import SteerError, steer_integer, steer_number, steer_page, steered
 
 logger = logging.getLogger(__name__)
 
@@ -310,13 +313,6 @@ LOW_SIMILARITY_NAMES = {"李不像": 35}
 PASSING_EXAMPLE_ID = "11010519491231002X"
 
 ENDPOINTS = ("livegetfour", "livedetectfour", "idcardlivedetectfour", "idcardcompare", "livedetectpicture")
-JSON = "application/json"
-MULTIPART = "multipart/form-data"
-
-
-def clock_skew_seconds():
-    # Read per request so tests can change it; shared with the Jumdata emulator.
-    return getattr(settings, "SANDBOX_CLOCK_SKEW_SECONDS", 300)
 
 
 def validate_data_ttl_seconds():
@@ -330,19 +326,6 @@ def download_timeout_seconds():
 # --- Answers -----------------------------------------------------------------------
 
 
-class Refusal(Exception):
-    """A request answered with a non-zero `code`.
-
-    `detail` may quote what was sent, so it goes into the answer only, never
-    into the log.
-    """
-
-    def __init__(self, code, detail=""):
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
-
-
 def answer(code, *, data=None, detail="", status=200):
     message = MESSAGES.get(code, "")
     if detail:
@@ -350,16 +333,11 @@ def answer(code, *, data=None, detail="", status=200):
     # Key order as in the documents' samples: data, code, message.
     body = {"data": data} if data is not None else {}
     body.update(code=code, message=message)
-    return JsonResponse(
-        body,
-        status=status,
-        content_type="application/json; charset=utf-8",
-        json_dumps_params={"ensure_ascii": False},
-    )
+    return vendor_json(body, status=status)
 
 
-def quoted(value, limit=40):
-    return repr(value if len(value) <= limit else value[:limit] + "…")
+def refuse(refusal):
+    return answer(refusal.code, detail=refusal.detail)
 
 
 # --- Signature ---------------------------------------------------------------------
@@ -405,8 +383,8 @@ def check_signature(header):
     if not header:
         raise Refusal(4, "the Authorization header is missing or empty")
     try:
-        raw = base64.b64decode(header, validate=True)
-    except (binascii.Error, ValueError):
+        raw = strict_b64decode(header)
+    except ValueError:
         raise Refusal(5, "Authorization is not standard base64 (not urlsafe, with padding)") from None
     if len(raw) <= 20:
         raise Refusal(5, "the signature is too short to hold an HMAC-SHA1 and the signed text")
@@ -456,10 +434,7 @@ class Params:
         self.values = values
 
     def _one(self, name):
-        found = self.values.get(name, [])
-        if len(found) > 1:
-            raise Refusal(21, f"{name} is given {len(found)} times")
-        return found[0] if found else None
+        return only_value(name, self.values.get(name, []), code=21)
 
     def has(self, name):
         return self._one(name) is not None
@@ -503,21 +478,14 @@ class Params:
 
 def read_params(request, accepted):
     """Params from the body, if its Content-Type is one of `accepted`."""
-    content_type = (request.content_type or "").lower()
-    if content_type not in accepted:
-        wanted = " or ".join(accepted)
-        raise Refusal(
-            3, f"this API takes Content-Type {wanted}, got {quoted(request.content_type or '(none)')}"
-        )
+    content_type = require_content_type(request, accepted, code=3)
     if content_type == JSON:
         try:
-            document = json.loads(request.body.decode("utf-8"))
+            document = json_object(request.body)
         except RequestDataTooBig:
             raise Refusal(23, f"the body is over {MAX_BODY_BYTES // MB} MB") from None
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            raise Refusal(3, "the body is not valid UTF-8 JSON") from None
-        if not isinstance(document, dict):
-            raise Refusal(3, "the JSON body must be an object")
+        except ValueError as problem:
+            raise Refusal(3, str(problem)) from None
         return Params(JSON, {name: [value] for name, value in document.items() if value is not None})
     try:
         values = {}
@@ -651,14 +619,6 @@ def read_picture(params, name, decode_code):
     return check_picture(data, decode_code)
 
 
-def steered(endpoint):
-    return SteeredAnswer.take(VENDOR, endpoint, steer_ttl_seconds())
-
-
-def encoded(jpeg):
-    return base64.b64encode(jpeg).decode("ascii")
-
-
 def live_verdict(steer, facts):
     if "live_status" in steer:
         return steer["live_status"]
@@ -674,38 +634,23 @@ def status_message(status):
 
 
 def vendor_endpoint(name, accepted):
-    """Wrap a handler with the checks every endpoint shares, in order:
-    method, body size, signature, body, target (codes 6/16/24)."""
+    """Wrap a handler with the checks every endpoint shares, in order: method
+    (code 3, protocol.api_endpoint), body size, signature, body, target
+    (codes 6/16/24); the handler gives the answer's `data`."""
 
     def decorate(handler):
-        @csrf_exempt
-        @never_cache
+        @api_endpoint(vendor=VENDOR, endpoint=name, bad_request_code=3, refuse=refuse)
         def view(request):
-            if request.method != "POST":
-                logger.warning("tencent %s refused: code=3 method", name)
-                response = answer(3, detail=f"{name} only accepts POST", status=405)
-                response["Allow"] = "POST"
-                return response
-            try:
-                try:
-                    length = int(request.META.get("CONTENT_LENGTH") or 0)
-                except ValueError:
-                    length = 0
-                if length > MAX_BODY_BYTES:
-                    raise Refusal(
-                        23, f"the body is {length} bytes; at most 6 MB ({MAX_BODY_BYTES}) is accepted"
-                    )
-                signature = check_signature(request.headers.get("Authorization"))
-                params = read_params(request, accepted)
-                check_target(params, signature)
-                data = handler(params, signature.account)
-            except Refusal as refusal:
-                logger.warning("tencent %s refused: code=%s", name, refusal.code)
-                return answer(refusal.code, detail=refusal.detail)
+            length = declared_length(request)
+            if length > MAX_BODY_BYTES:
+                raise Refusal(23, f"the body is {length} bytes; at most 6 MB ({MAX_BODY_BYTES}) is accepted")
+            signature = check_signature(request.headers.get("Authorization"))
+            params = read_params(request, accepted)
+            check_target(params, signature)
+            data = handler(params, signature.account)
             logger.info("tencent %s: code=0", name)
             return answer(0, data=data)
 
-        view.endpoint_name = name
         return view
 
     return decorate
@@ -720,7 +665,7 @@ def refuse_if_steered_code(steer):
 @vendor_endpoint("livegetfour", (JSON,))
 def livegetfour(params, account):
     seq = params.text("seq") or ""
-    steer = steered("livegetfour") or {}
+    steer = steered(VENDOR, "livegetfour")
     refuse_if_steered_code(steer)
     # Four random digits, leading zeros kept: it is a string, not a number.
     value = f"{secrets.randbelow(10_000):04d}"
@@ -745,7 +690,7 @@ def livedetectfour(params, account):
         check_picture(params.read("card"), -4018)
 
     use_lip_code(lip_code)
-    steer = steered("livedetectfour") or {}
+    steer = steered(VENDOR, "livedetectfour")
     refuse_if_steered_code(steer)
     live_status = live_verdict(steer, facts)
     data = {"live_status": live_status, "live_msg": status_message(live_status)}
@@ -757,7 +702,7 @@ def livedetectfour(params, account):
     compare_status = steer.get("compare_status", 0)
     data.update(compare_status=compare_status, compare_msg=status_message(compare_status))
     if compare_status == 0:
-        data.update(sim=steer.get("sim", DEFAULT_SIM), photo=encoded(facts.snapshots[0]))
+        data.update(sim=steer.get("sim", DEFAULT_SIM), photo=base64_text(facts.snapshots[0]))
     return data
 
 
@@ -769,7 +714,7 @@ def idcardlivedetectfour(params, account):
     facts = read_video(params)
 
     use_lip_code(lip_code)
-    steer = steered("idcardlivedetectfour") or {}
+    steer = steered(VENDOR, "idcardlivedetectfour")
     refuse_if_steered_code(steer)
     live_status = live_verdict(steer, facts)
     data = {"live_status": live_status, "live_msg": status_message(live_status)}
@@ -784,7 +729,7 @@ def idcardlivedetectfour(params, account):
         sim = low if low is not None else DEFAULT_SIM
     data.update(compare_status=compare_status, compare_msg=status_message(compare_status))
     if compare_status == 0:
-        data.update(sim=sim, video_photo=encoded(facts.snapshots[0]))
+        data.update(sim=sim, video_photo=base64_text(facts.snapshots[0]))
     return data
 
 
@@ -794,7 +739,7 @@ def idcardcompare(params, account):
     session_id = params.text("session_id") or ""
     read_picture(params, "image", -4011)
 
-    steer = steered("idcardcompare") or {}
+    steer = steered(VENDOR, "idcardcompare")
     refuse_if_steered_code(steer)
     if "similarity" in steer:
         similarity = steer["similarity"]
@@ -811,19 +756,19 @@ def idcardcompare(params, account):
 def livedetectpicture(params, account):
     facts = read_picture(params, "image", -4016)
 
-    steer = steered("livedetectpicture") or {}
+    steer = steered(VENDOR, "livedetectpicture")
     refuse_if_steered_code(steer)
     low, high = PORTRAIT_RATIO
     natural = DEFAULT_SCORE if low <= facts.width / facts.height <= high else 0
     return {"score": steer.get("score", natural)}
 
 
-@csrf_exempt
-def not_found(request):
-    # Any other path under the prefix (a trailing slash, a typo): HTTP 404 so
-    # the mistake is plain, with a vendor-shaped body.
-    logger.warning("tencent unknown path: code=3")
-    return answer(3, detail="no such API (the paths have no trailing slash)", status=404)
+# Any other path under the prefix (a trailing slash, a typo): HTTP 404 so the
+# mistake is plain, with a vendor-shaped body.
+not_found = unknown_path(
+    vendor=VENDOR,
+    answer=lambda: answer(3, detail="no such API (the paths have no trailing slash)", status=404),
+)
 
 
 # --- Steering --------------------------------------------------------------------------------
@@ -838,23 +783,8 @@ STEER_FIELDS = {
 }
 
 
-def parse_int(form, name, allowed=None, low=None, high=None):
-    raw = form.get(name, "").strip()
-    if not re.fullmatch(r"-?[0-9]{1,6}", raw):
-        raise SteerError(f"{name} must be an integer, got {raw!r}")
-    value = int(raw)
-    if allowed is not None and value not in allowed:
-        raise SteerError(f"{name} {value} is not a documented code for it")
-    if low is not None and not low <= value <= high:
-        raise SteerError(f"{name} must be between {low} and {high}")
-    return value
-
-
-def parse_steer(form):
-    """(endpoint, answer) from the steering form; SteerError if invalid."""
-    endpoint = form.get("endpoint", "")
-    if endpoint not in ENDPOINTS:
-        raise SteerError(f"endpoint must be one of {', '.join(ENDPOINTS)}")
+def parse_steer(form, endpoint):
+    """The answer the steering form queues for `endpoint`; SteerError if invalid."""
     given = [name for name in ("code", *STEER_FIELDS[endpoint]) if form.get(name, "").strip()]
     others = [
         name
@@ -868,35 +798,26 @@ def parse_steer(form):
     if "code" in given:
         if len(given) > 1:
             raise SteerError("code answers the whole request; give it alone")
-        return endpoint, {"code": parse_int(form, "code", allowed=set(MESSAGES) - {0})}
+        return {"code": steer_integer(form, "code", allowed=set(MESSAGES) - {0})}
     steer = {}
     for name in given:
         if name in ("live_status", "compare_status"):
-            steer[name] = parse_int(form, name, allowed=STATUS_CODES)
+            steer[name] = steer_integer(form, name, allowed=STATUS_CODES)
         elif name in ("sim", "score"):
-            steer[name] = parse_int(form, name, low=0, high=100)
+            steer[name] = steer_integer(form, name, low=0, high=100)
         else:
-            raw = form.get(name, "").strip()
-            try:
-                value = float(raw)
-            except ValueError:
-                raise SteerError(f"{name} must be a number, got {raw!r}") from None
-            if not 0 <= value <= 100:
-                raise SteerError(f"{name} must be between 0 and 100")
-            steer[name] = round(value, 2)
+            steer[name] = steer_number(form, name, low=0, high=100, places=2)
     if steer.get("live_status", 0) != 0 and {"compare_status", "sim"} & set(steer):
         raise SteerError("with a non-zero live_status the comparison is not run: drop compare_status and sim")
     if steer.get("compare_status", 0) != 0 and "sim" in steer:
         raise SteerError("with a non-zero compare_status there is no sim: drop sim")
-    return endpoint, steer
+    return steer
 
 
 def steer_page_context():
-    pending = SteeredAnswer.live(VENDOR, steer_ttl_seconds()).order_by("created_at", "id")
     return {
         "vendor": "Tencent 人脸核身 (legacy)",
         "action": "/sandbox/tencent/steer",
-        "endpoints": ENDPOINTS,
         "fields": ("code", "live_status", "compare_status", "sim", "similarity", "score"),
         "identities": [
             ("ID number", number, f"{code} {MESSAGES[code]}") for number, code in ID_NUMBER_VERDICTS.items()
@@ -905,13 +826,8 @@ def steer_page_context():
         + [("name", name, f"compared, sim {sim}") for name, sim in LOW_SIMILARITY_NAMES.items()]
         + [("ID number", PASSING_EXAMPLE_ID, f"passes (any other valid number too), sim {DEFAULT_SIM}")],
         "codes": sorted(MESSAGES.items(), key=lambda item: (item[0] < 0, abs(item[0]))),
-        "pending": pending,
-        "ttl": steer_ttl_seconds(),
     }
 
 
-@csrf_exempt
-@never_cache
-def steer(request):
-    """Sandbox-only: queue the answer for the next call to an endpoint."""
-    return steer_view(request, vendor=VENDOR, parse=parse_steer, page_context=steer_page_context)
+# Sandbox-only: queue the answer for the next call to an endpoint.
+steer = steer_page(vendor=VENDOR, endpoints=ENDPOINTS, parse=parse_steer, page_context=steer_page_context)

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
 
 from .models import VendorTrouble
 
@@ -47,6 +48,7 @@ def troubled(view):
 
 
 @csrf_exempt
+@require_http_methods(["GET", "POST"])
 def trouble(request):
     if request.method == "POST":
         try:
@@ -64,8 +66,6 @@ def trouble(request):
             defaults={"error_rate": error_rate, "hang_seconds": hang_seconds,
                       "until": timezone.now() + timedelta(seconds=seconds)},
         )
-    elif request.method != "GET":
-        return JsonResponse({"error": "GET or POST"}, status=405)
     fault = VendorTrouble.current()
     return JsonResponse(
         {"error_rate": fault.error_rate, "hang_seconds": fault.hang_seconds, "until": fault.until.isoformat()}

@@ -1,10 +1,10 @@
 """API keys that know their mode, rotation with a grace period, revocation,
 the audit trail, and the migration of keys from before modes.
 
-Personas: alice integrates (a key of the current mode); the demo
-integrator's key is published in the source; mallory holds a key she
-should not be able to use (a test key against a live portal, an old or a
-revoked key)."""
+Personas: alice integrates (a key of the current mode); the sandbox's demo
+integrator gets its test key from the portal's commands after every
+migrate; mallory holds a key she should not be able to use (a test key
+made in sandbox mode against a portal now live, an old or a revoked key)."""
 
 import json
 import re
@@ -17,10 +17,10 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from sandbox.credentials import INTEGRATOR_API_KEY
+from sandbox.integrator_account import CLIENT_NAME, keep_account
+from sandbox.models import IntegratorAccount
 from tests.http_double import HttpDouble
 from tests.test_encryption_at_rest import migrate
-from verification.demo import ensure_sandbox_integrator
 from verification.models import ApiClient, ApiKey, AuditEntry, KeyRefused, VendorCall, VerificationSession
 
 pytestmark = pytest.mark.django_db
@@ -84,19 +84,21 @@ def test_authentication_is_one_indexed_query(alice, django_assert_num_queries):
     assert ApiKey._meta.get_field("key_hash").unique  # the index it uses
 
 
-def test_the_published_demo_key_is_a_test_key(db):
-    assert INTEGRATOR_API_KEY.startswith("kyc_test_")
-    assert ensure_sandbox_integrator().keys.get(revoked_at=None).mode == "test"
+def test_the_demo_integrators_key_is_a_test_key(db):
+    key = IntegratorAccount.current().api_key  # made by the migrate that set up the test database
+
+    assert key.startswith("kyc_test_")
+    assert ApiKey.objects.get(key_hash=ApiKey.hash_key(key)).mode == "test"
+    assert ApiClient.authenticate(key).name == CLIENT_NAME
 
 
-def test_mallory_with_the_published_demo_key_gets_nothing_from_a_live_portal(client, live_mode, vendors):
-    # The database was first set up in sandbox mode (the demo integrator
-    # came with it); the portal then switched to live mode.
-    live_mode.KYC_VENDOR_MODE, live_mode.SANDBOX_MODE = "sandbox", True
-    ensure_sandbox_integrator()
-    live_mode.KYC_VENDOR_MODE, live_mode.SANDBOX_MODE = "live", False
+def test_mallory_with_a_test_key_made_in_sandbox_mode_gets_nothing_from_a_live_portal(client, live_mode, vendors):
+    # The database was first set up in sandbox mode, where the sandbox's demo
+    # integrator got its key (mallory copied it from the sandbox's table, or
+    # any test key of that time); the portal then switched to live mode.
+    key = IntegratorAccount.current().api_key
 
-    response = create_session(client, INTEGRATOR_API_KEY)
+    response = create_session(client, key)
 
     assert response.status_code == 401
     assert response.json()["error"] == {
@@ -249,16 +251,18 @@ def test_a_known_key_refused_names_its_client_for_the_log(alice):
     assert (refused.value.code, refused.value.client_id) == ("key_revoked", alice.pk)
 
 
-def test_the_demo_integrator_keeps_only_the_published_key(db):
-    demo = ensure_sandbox_integrator()
-    _row, rotated = demo.rotate_key(grace=timedelta(hours=24))
-    demo.revoke_keys()
+def test_after_a_revoke_the_next_migrate_gives_the_demo_integrator_a_working_key(db):
+    demo = ApiClient.objects.get(name=CLIENT_NAME)
+    before = IntegratorAccount.current().api_key
+    call_command("revoke_api_key", CLIENT_NAME, stdout=StringIO())
 
-    ensure_sandbox_integrator()  # the next migrate in sandbox mode
+    keep_account()  # what the next migrate in sandbox mode does
 
-    assert ApiClient.authenticate(INTEGRATOR_API_KEY) == demo
+    after = IntegratorAccount.current().api_key
+    assert ApiClient.authenticate(after) == demo
     with pytest.raises(KeyRefused):
-        ApiClient.authenticate(rotated)
+        ApiClient.authenticate(before)
+    assert [key.hint for key in demo.keys.all() if key.is_usable(timezone.now())] == [after[:13]]
 
 
 # --- the migration of keys from before modes --------------------------------------------------

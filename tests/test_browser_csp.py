@@ -15,7 +15,7 @@ from django.core.files.base import ContentFile
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 
-from sandbox.credentials import integrator_origin
+from sandbox.integrator_account import integrator_origin, keep_account
 from tests.browser import chromium, policy_violations, press, wait
 from tests.browser_media import fake_media_args
 from tests.media_samples import make_jpeg
@@ -32,7 +32,6 @@ from tests.test_browser_video import (  # noqa: F401  (fake_media, chromium_args
     result_after_reload,
     upload,
 )
-from verification.demo import ensure_sandbox_integrator
 from verification.models import VerificationSession
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -154,7 +153,7 @@ def test_the_admin_pages_a_reviewer_uses(live_server, desktop, settings, tmp_pat
 
 
 def test_the_demo_integrator_embeds_the_portal_and_hears_it(sandbox, fake_media):
-    ensure_sandbox_integrator()
+    keep_account()  # for the live server's SITE_URL, as the next migrate would
     browser = chromium(extra_args=fake_media_args(fake_media))
     try:
         session, _ = embed(browser, integrator_origin(sandbox.url), "h5")

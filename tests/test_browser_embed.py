@@ -17,7 +17,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select
 
-from sandbox.credentials import integrator_origin
+from sandbox.integrator_account import CLIENT_NAME, integrator_origin, keep_account
 from tests.browser import BLOCK_THIRD_PARTY_COOKIES, WAIT_SECONDS, chromium, press, screenshot, wait
 from tests.browser_media import fake_media_args, write_fake_media
 from tests.support.factories import new_session
@@ -30,8 +30,7 @@ from tests.test_browser_video import (
     upload,
     visible,
 )
-from verification.demo import ensure_sandbox_integrator
-from verification.models import VerificationSession
+from verification.models import ApiClient, VerificationSession
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -55,7 +54,7 @@ def embedding_browser(fake_media):
 @pytest.fixture
 def integrator(sandbox):
     """The demo integrator's page, on the other site of the live server."""
-    ensure_sandbox_integrator()
+    keep_account()  # for the live server's SITE_URL, as the next migrate would
     return integrator_origin(sandbox.url)
 
 
@@ -196,7 +195,7 @@ def test_a_recorded_check_inside_the_iframe_uses_the_camera_the_app_delegated(sa
 def test_a_page_of_an_origin_not_on_the_list_cannot_frame_the_flow(sandbox, integrator, embedding_browser):
     browser = embedding_browser
     session = new_session(
-        client=ensure_sandbox_integrator(), method="h5", external_ref="t", locale="en"
+        client=ApiClient.objects.get(name=CLIENT_NAME), method="h5", external_ref="t", locale="en"
     )
     elsewhere = OneFramingPage(f"{sandbox.url}/v/{session.link_token}/")
     try:

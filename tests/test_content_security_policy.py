@@ -15,7 +15,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
 
-from sandbox.credentials import integrator_origin
+from sandbox.integrator_account import integrator_origin
 from tests.policy import csp, parse_policy
 from tests.support.factories import new_session
 from verification.models import AuditEntry, VerificationSession

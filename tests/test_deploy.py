@@ -100,7 +100,9 @@ def wait_for(url, *, status, seconds=30, **kwargs):
             answer = requests.get(url, timeout=2, allow_redirects=False, **kwargs)
             if answer.status_code == status:
                 return answer
-        except requests.ConnectionError:
+        # A worker still booting on a busy machine accepts nothing yet, or
+        # takes the connection and answers late: both are "not up yet".
+        except (requests.ConnectionError, requests.Timeout):
             answer = None
         if time.monotonic() > deadline:
             raise AssertionError(f"{url} did not answer {status}: {answer and answer.status_code}")

@@ -22,8 +22,8 @@ from django.test import Client
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 
-from sandbox.credentials import INTEGRATOR_API_KEY, INTEGRATOR_WEBHOOK_SECRET, integrator_origin
-from sandbox.models import JumdataTask, ReceivedWebhook, WebhookOutage
+from sandbox.integrator_account import CLIENT_NAME, integrator_origin, keep_account
+from sandbox.models import IntegratorAccount, JumdataTask, ReceivedWebhook, WebhookOutage
 from tests.browser import wait
 from tests.http_double import HttpDouble
 from tests.policy import csp
@@ -54,10 +54,15 @@ def portal_at_fixed_address(settings):
 @pytest.fixture
 def integrator_client(sandbox):
     """The portal's API client for the demo integrator, for the live server's
-    SITE_URL (the portal creates it after migrate; this makes it current)."""
-    from verification.demo import ensure_sandbox_integrator
+    SITE_URL (the sandbox renews its account after every migrate; this does
+    what the next migrate would)."""
+    keep_account()
+    return ApiClient.objects.get(name=CLIENT_NAME)
 
-    return ensure_sandbox_integrator()
+
+def demo_secret():
+    """The signing secret the demo's receiver checks, as the sandbox keeps it."""
+    return IntegratorAccount.current().webhook_secret
 
 
 def integrator_url(live_server, path):
@@ -106,7 +111,7 @@ def deliver(client, body=None, *, msg_id="msg_2KWPBgLlAfxdpx2AI54pPJ85f4W", time
     headers = {
         "webhook-id": msg_id,
         "webhook-timestamp": timestamp,
-        "webhook-signature": signature or sign(secret or INTEGRATOR_WEBHOOK_SECRET, msg_id, timestamp, body),
+        "webhook-signature": signature or sign(secret or demo_secret(), msg_id, timestamp, body),
     }
     headers = {name: value for name, value in headers.items() if name not in drop}
     return client.post(WEBHOOKS, data=body, content_type="application/json", headers=headers)
@@ -123,6 +128,18 @@ def test_the_pages_redirect_to_the_integrator_origin_when_opened_on_the_portals(
 
     assert response.status_code == 302
     assert response["Location"] == f"http://{INTEGRATOR_HOST}{path}"
+
+
+def test_the_portals_landing_page_links_the_integrator_which_moves_to_its_own_origin(
+    client, portal_at_fixed_address
+):
+    landing = client.get("/", HTTP_HOST="127.0.0.1:8000").content.decode()
+    link = re.search(r'<a id="integrator-link" href="([^"]+)"', landing).group(1)
+
+    response = client.get(link, HTTP_HOST="127.0.0.1:8000")
+
+    assert link == PAGE
+    assert (response.status_code, response["Location"]) == (302, f"http://{INTEGRATOR_HOST}{PAGE}")
 
 
 def test_the_page_on_the_integrator_origin_renders_the_portal_origin_for_the_message_check(
@@ -203,7 +220,7 @@ def test_the_backend_sends_what_a_product_teams_server_would(client, settings, m
     assert response.json() == {"id": answer["id"], "url": answer["url"], "iframe_allow": "camera; microphone"}
     [sent] = portal.requests
     assert (sent.method, sent.path) == ("POST", "/api/v1/sessions")
-    assert sent.headers["Authorization"] == f"Bearer {INTEGRATOR_API_KEY}"
+    assert sent.headers["Authorization"] == f"Bearer {IntegratorAccount.current().api_key}"
     assert sent.headers["Content-Type"] == "application/json"
     body = json.loads(sent.body)
     assert body.pop("external_ref").startswith("integrator-demo-")
@@ -219,6 +236,21 @@ def test_the_backend_passes_the_portals_error_through(integrator_client, sandbox
 
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "unauthorized"
+
+
+def test_without_an_account_the_backend_says_to_migrate_and_calls_nothing(client, settings):
+    IntegratorAccount.objects.all().delete()
+    with HttpDouble() as portal:
+        settings.SITE_URL = portal.url
+
+        response = client.post(SESSIONS, {"method": "h5", "mode": "iframe"}, content_type="application/json")
+
+    assert response.status_code == 502
+    assert response.json()["error"] == {
+        "code": "portal_unreachable",
+        "message": "the sandbox holds no API key for the demo yet: run `python manage.py migrate`",
+    }
+    assert portal.requests == []
 
 
 def test_the_backend_answers_502_when_the_portal_cannot_be_reached(client, settings):
@@ -358,7 +390,7 @@ def tampered(client):
     """Signed as a pass, then edited into a failure on the way."""
     body = completed_event(status="passed")
     timestamp = str(int(time.time()))
-    signature = sign(INTEGRATOR_WEBHOOK_SECRET, "msg_x", timestamp, body)
+    signature = sign(demo_secret(), "msg_x", timestamp, body)
     edited = body.replace(b'"status":"passed"', b'"status":"failed"')
     assert edited != body
     return deliver(client, edited, msg_id="msg_x", timestamp=timestamp, signature=signature)
@@ -396,6 +428,20 @@ def test_an_inauthentic_webhook_is_stored_unverified_and_answered_400(client, se
     assert row.body  # kept as received, even when refused
 
 
+def test_without_an_account_a_delivery_is_kept_and_answered_503_to_come_again(client):
+    secret = demo_secret()
+    IntegratorAccount.objects.all().delete()
+
+    response = deliver(client, secret=secret)
+
+    assert response.status_code == 503
+    [row] = ReceivedWebhook.objects.all()
+    assert (row.verified, row.answered_status, row.event_type) == (False, 503, "session.completed")
+    assert row.problem == response.content.decode() == (
+        "the sandbox holds no webhook secret for the demo yet: run manage.py migrate"
+    )
+
+
 def test_a_tampered_body_is_refused_even_though_it_still_parses(client):
     response = tampered(client)
 
@@ -408,7 +454,7 @@ def test_a_tampered_body_is_refused_even_though_it_still_parses(client):
 def test_during_a_rotation_a_second_matching_signature_is_enough(client):
     body, timestamp = completed_event(), str(int(time.time()))
     old = sign(OTHER_SECRET, "msg_rot", timestamp, body)
-    new = sign(INTEGRATOR_WEBHOOK_SECRET, "msg_rot", timestamp, body)
+    new = sign(demo_secret(), "msg_rot", timestamp, body)
 
     response = deliver(client, body, msg_id="msg_rot", timestamp=timestamp, signature=f"{old} {new}")
 
@@ -500,7 +546,7 @@ def test_the_portal_signs_webhooks_the_receiver_accepts(integrator_client, sandb
     body = completed_event().decode()
     timestamp = int(time.time())
     headers = webhooks.webhook_headers(
-        secrets_=[INTEGRATOR_WEBHOOK_SECRET], msg_id="msg_from_portal", timestamp=timestamp, body=body
+        secrets_=[demo_secret()], msg_id="msg_from_portal", timestamp=timestamp, body=body
     )
 
     response = requests.post(integrator_client.webhook_url, data=body.encode(), headers=headers, timeout=10)
@@ -613,7 +659,7 @@ def test_a_final_completed_message_makes_the_page_fetch_the_outcome_from_the_api
 
 @pytest.mark.browser
 def test_the_page_lists_the_webhooks_received_with_their_check(sandbox, browser):
-    for msg_id, secret in (("msg_real", INTEGRATOR_WEBHOOK_SECRET), ("msg_forged", OTHER_SECRET)):
+    for msg_id, secret in (("msg_real", demo_secret()), ("msg_forged", OTHER_SECRET)):
         body, timestamp = completed_event(sequence=2), str(int(time.time()))
         headers = {
             "webhook-id": msg_id,

@@ -21,7 +21,5 @@ class VerificationConfig(AppConfig):
         from .backoffice import admin_sessions, login_throttle  # noqa: F401
         from .platform import logs
         from .web import checks  # noqa: F401
-        from . import demo
 
-        demo.connect()
         task_started.connect(logs.task_request_id, dispatch_uid="verification.logs.task_request_id")

@@ -86,6 +86,18 @@ class ApiClient(models.Model):
         """Every key not yet revoked stops now; returns how many."""
         return self.keys.filter(revoked_at__isnull=True).update(revoked_at=now or timezone.now())
 
+    def set_webhook_url(self, url: str) -> str:
+        """Where session events go ("": nowhere). Returns the signing secret
+        when one was made (a client that had none), to show once; the secret
+        outlives a pause, so the receiver's copy stays good when webhooks are
+        turned back on (rotate_webhook_secret changes it)."""
+        self.webhook_url = url
+        made = bool(url) and not self.webhook_secret
+        if made:
+            self.webhook_secret = new_webhook_secret()
+        self.save(update_fields=["webhook_url", "webhook_secret"])
+        return self.webhook_secret if made else ""
+
     def rotate_webhook_secret(self) -> str:
         """A new signing secret; the current one is kept as the previous,
         still signed with, so receivers can switch without losing a message."""

@@ -29,6 +29,9 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
@@ -175,6 +178,20 @@ def check_webhook_url(url: str) -> None:
     do not apply (DEBUG on, the sandbox's own receiver) the host need not
     resolve yet: nothing about its address is checked."""
     _target(url, connecting=False)
+
+
+def webhook_url_problem(url: str) -> str:
+    """Why `url` cannot be a client's webhook URL, or "" when it can: what
+    the commands that set one say before anything is stored."""
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        return f"not an http(s) URL: {url}"
+    try:
+        check_webhook_url(url)
+    except (WebhookTargetRefused, WebhookHostUnresolved) as problem:
+        return f"webhook URL refused: {problem}"
+    return ""
 
 
 def delivery_target(url: str) -> CheckedTarget:

@@ -1,10 +1,8 @@
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.core.validators import URLValidator
 
-from verification.platform.origins import clean_origins
 from verification.models import ApiClient, ApiKey
-from verification.platform.webhook_targets import WebhookHostUnresolved, WebhookTargetRefused, check_webhook_url
+from verification.platform.origins import clean_origins
+from verification.platform.webhook_targets import webhook_url_problem
 
 
 class Command(BaseCommand):
@@ -23,15 +21,8 @@ class Command(BaseCommand):
             origins = clean_origins(origin)
         except ValueError as problem:
             raise CommandError(str(problem))
-        if webhook_url:
-            try:
-                URLValidator(schemes=["http", "https"])(webhook_url)
-            except ValidationError:
-                raise CommandError(f"not an http(s) URL: {webhook_url}")
-            try:
-                check_webhook_url(webhook_url)
-            except (WebhookTargetRefused, WebhookHostUnresolved) as problem:
-                raise CommandError(f"webhook URL refused: {problem}")
+        if webhook_url and (problem := webhook_url_problem(webhook_url)):
+            raise CommandError(problem)
         if ApiClient.objects.filter(name=name).exists():
             raise CommandError(f"an API client named {name!r} already exists")
         client, key = ApiClient.issue(name=name, allowed_origins=origins, webhook_url=webhook_url)
