@@ -363,9 +363,9 @@ JUMDATA_BASE_URL = vendor_setting(
 ).rstrip("/")
 JUMDATA_APP_ID = vendor_setting("JUMDATA_APP_ID", sandbox=SANDBOX_CREDENTIALS["JUMDATA_APP_ID"])
 JUMDATA_APP_SECRET = vendor_setting("JUMDATA_APP_SECRET", sandbox=SANDBOX_CREDENTIALS["JUMDATA_APP_SECRET"])
-# The vendor token lives 10 minutes; the result is fetched once more this
-# long before it dies, so a billed outcome is kept even if the user left.
-JUMDATA_TOKEN_TTL_SECONDS = 600
+# The vendor token lives 10 minutes (vendors/jumdata.py TOKEN_TTL_SECONDS);
+# the result is fetched once more this long before it dies, so a billed
+# outcome is kept even if the person left.
 JUMDATA_RECONCILE_BEFORE_EXPIRY_SECONDS = env.int("JUMDATA_RECONCILE_BEFORE_EXPIRY_SECONDS", default=60)
 
 # Tencent Cloud legacy face verification (vendor-docs 002).

@@ -98,7 +98,6 @@ CODES = {
     -5817: Code("证件照质量较差", _("The photo on record for this ID is of poor quality; please check with the police station where your household is registered.")),
 }
 UNKNOWN_CODE = Code("未知错误码", _("The verification service gave an unexpected answer. Please try again."))
-SERVICE_RETRY_CODES = frozenset({9, 13, 15, 107, 108, 213, -5802, -5807})
 
 
 describe = code_lookup(CODES, UNKNOWN_CODE)
