@@ -209,3 +209,40 @@ def test_a_lapsed_vendor_lease_is_taken_over():
 
     with session.vendor_lease(60) as held:
         assert held
+
+
+# --- cancelling ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("start", [S.CREATED, S.IN_PROGRESS, S.FAILED, S.ERROR, S.EXPIRED])
+def test_a_session_without_a_final_outcome_can_be_cancelled_for_good(start):
+    session = make_session(status=start, retryable=True)
+
+    assert session.cancel(reason="declined")
+
+    stored = VerificationSession.objects.get(pk=session.pk)
+    assert (stored.status, stored.reason, stored.retryable, stored.is_final) == (S.CANCELLED, "declined", False, True)
+    assert stored.completed_at is not None and not stored.can_start_attempt
+    with pytest.raises(IllegalTransition):
+        stored.claim_attempt()
+
+
+@pytest.mark.parametrize("start", [S.PASSED, S.PROCESSING, S.CANCELLED])
+def test_a_passed_session_or_one_being_checked_is_not_cancelled(start):
+    session = make_session(status=start)
+    with pytest.raises(IllegalTransition):
+        session.cancel(reason="cancelled_by_client")
+    assert VerificationSession.objects.get(pk=session.pk).status == start
+
+
+def test_a_cancel_loses_to_an_upload_that_landed_first():
+    session = make_session(status=S.IN_PROGRESS)
+    VerificationSession.objects.filter(pk=session.pk).update(status=S.PROCESSING)
+
+    assert not session.cancel(reason="declined")
+    assert session.status == S.PROCESSING  # read again
+
+
+def test_only_known_reasons_cancel():
+    with pytest.raises(ValueError):
+        make_session().cancel(reason="bored")

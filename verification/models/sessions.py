@@ -37,6 +37,8 @@ class VerificationSession(models.Model):
         FAILED = "failed", _("Failed")
         ERROR = "error", _("Error")
         EXPIRED = "expired", _("Expired")
+        # Ended before an outcome: the person declined, or the integrator cancelled.
+        CANCELLED = "cancelled", _("Cancelled")
 
     class ReviewStatus(models.TextChoices):
         PENDING = "pending", _("Pending")
@@ -45,15 +47,19 @@ class VerificationSession(models.Model):
 
     # Which statuses each status may move to. Failed, error and expired are
     # outcomes of one attempt: a new attempt (within the limit, and only where
-    # the outcome allows it) moves the session back to in progress.
+    # the outcome allows it) moves the session back to in progress. A session
+    # is cancelled only while no vendor call is in flight (not processing):
+    # a billed answer on its way is never thrown away.
     TRANSITIONS = {
-        Status.CREATED: {Status.IN_PROGRESS, Status.ERROR, Status.EXPIRED},
-        Status.IN_PROGRESS: {Status.PROCESSING, Status.PASSED, Status.FAILED, Status.ERROR, Status.EXPIRED},
+        Status.CREATED: {Status.IN_PROGRESS, Status.ERROR, Status.EXPIRED, Status.CANCELLED},
+        Status.IN_PROGRESS: {Status.PROCESSING, Status.PASSED, Status.FAILED, Status.ERROR, Status.EXPIRED,
+                             Status.CANCELLED},
         Status.PROCESSING: {Status.PASSED, Status.FAILED, Status.ERROR, Status.EXPIRED},
         Status.PASSED: set(),
-        Status.FAILED: {Status.IN_PROGRESS},
-        Status.ERROR: {Status.IN_PROGRESS},
-        Status.EXPIRED: {Status.IN_PROGRESS},
+        Status.FAILED: {Status.IN_PROGRESS, Status.CANCELLED},
+        Status.ERROR: {Status.IN_PROGRESS, Status.CANCELLED},
+        Status.EXPIRED: {Status.IN_PROGRESS, Status.CANCELLED},
+        Status.CANCELLED: set(),
     }
     OUTCOME_STATUSES = {Status.PASSED, Status.FAILED, Status.ERROR, Status.EXPIRED}
 
@@ -237,6 +243,24 @@ class VerificationSession(models.Model):
         self._apply_outcome(Outcome("expired", "link_expired"))
         return self._save_if_unchanged(seen, self.OUTCOME_FIELDS)
 
+    CANCEL_REASONS = ("declined", "cancelled_by_client")
+
+    def cancel(self, *, reason: str) -> bool:
+        """Ends the session for good (the person declined, or the integrator
+        cancelled it), in one conditional UPDATE: False, and this object read
+        again, if another process moved it on since it was read. Raises
+        IllegalTransition where no cancelling is possible (passed, or being
+        checked: a billed answer is on its way)."""
+        if reason not in self.CANCEL_REASONS:
+            raise ValueError(f"{reason!r} is not a reason to cancel")
+        seen = {"status": self.status}
+        self.transition(self.Status.CANCELLED)
+        self.passed, self.reason, self.retryable = None, reason, False
+        self.result_poll_due_at = None
+        self.completed_at = timezone.now()
+        return self._save_if_unchanged(seen, ("status", "passed", "reason", "retryable", "result_poll_due_at",
+                                              "completed_at"))
+
     def _save_if_unchanged(self, seen: dict, fields) -> bool:
         """Writes `fields` where the row still holds `seen`."""
         self.updated_at = timezone.now()
@@ -366,8 +390,10 @@ class VerificationSession(models.Model):
 
     @property
     def is_final(self) -> bool:
-        """An outcome after which nothing more can happen in this session."""
-        return self.status in self.OUTCOME_STATUSES and not self.retry_allowed
+        """An end after which nothing more can happen in this session."""
+        return self.status == self.Status.CANCELLED or (
+            self.status in self.OUTCOME_STATUSES and not self.retry_allowed
+        )
 
     @property
     def retry_allowed(self) -> bool:
