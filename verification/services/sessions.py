@@ -226,6 +226,22 @@ def _refuse_beyond_attempt_limits(session: VerificationSession, *, ip: str) -> N
         )
 
 
+def session_cancel(*, session: VerificationSession, reason: str) -> None:
+    """Ends a session that has no final outcome, for good: the person
+    declined (`declined`) or the integrator cancelled it
+    (`cancelled_by_client`); the integrator is told (`session.completed`,
+    status `cancelled`). Refused while a recording is being checked (its
+    answer may be billed) and once the session is final."""
+    if session.status == session.Status.PROCESSING:
+        raise NotNow(_("Your recording is being checked. Please wait for the result."), code="processing")
+    if session.is_final:
+        raise NotNow(_("This verification is finished."), code="finished")
+    if not session.cancel(reason=reason):
+        raise NotNow(_("This verification changed a moment ago. Please reload the page."), code="changed")
+    webhook_enqueue(session=session, event_type=SESSION_COMPLETED)
+    logger.info("session=%s cancelled reason=%s", session.pk, reason)
+
+
 # --- link expiry ---------------------------------------------------------------------
 
 
