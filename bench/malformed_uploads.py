@@ -30,7 +30,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.portal import files_under, running_portal  # noqa: E402
-from tests.media_samples import (  # noqa: E402
+from tests.support.media_samples import (  # noqa: E402
     damage_frames,
     make_animated_png,
     make_jpeg,

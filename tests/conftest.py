@@ -55,6 +55,14 @@ def require_redis() -> str:
 
 
 @pytest.fixture
+def calls():
+    """A vendor client's recorder that keeps each call's record (no database)."""
+    from tests.support.vendor_calls import CallRecords
+
+    return CallRecords()
+
+
+@pytest.fixture
 def alice(db):
     client, key = ApiClient.issue(name="alice", allowed_origins=["https://shop.example"])
     client.key = key
@@ -83,8 +91,8 @@ def sandbox(live_server, settings, tmp_path):
 
 @pytest.fixture
 def fake_dns(monkeypatch):
-    """The resolver, scripted by the test (tests/fake_dns.py)."""
-    from tests.fake_dns import FakeDns
+    """The resolver, scripted by the test (tests/support/fake_dns.py)."""
+    from tests.support.fake_dns import FakeDns
 
     return FakeDns(monkeypatch)
 
@@ -109,8 +117,8 @@ def trusted_test_ca(test_ca, settings, tmp_path):
 
 @pytest.fixture
 def jumdata_double(settings):
-    """A stand-in Jumdata server the test scripts; see tests/http_double.py."""
-    from tests.http_double import HttpDouble
+    """A stand-in Jumdata server the test scripts; see tests/support/http_double.py."""
+    from tests.support.http_double import HttpDouble
 
     with HttpDouble() as double:
         settings.JUMDATA_BASE_URL = double.url

@@ -10,7 +10,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 
 from tests.browser import chromium, press, wait
-from tests.media_samples import make_jpeg
+from tests.support.media_samples import make_jpeg
 from tests.support.factories import new_session
 from verification.models import AuditEntry, ReviewDecision
 

@@ -18,8 +18,8 @@ from selenium.webdriver.support import expected_conditions as EC
 
 from tests.browser import chromium, wait
 from tests.conftest import run_due_tasks
-from tests.http_double import HttpDouble
-from tests.media_samples import make_png, make_video
+from tests.support.http_double import HttpDouble
+from tests.support.media_samples import make_png, make_video
 from tests.support.factories import new_session
 from verification.models import AuditEntry, SessionImage, Submission, VerificationSession
 

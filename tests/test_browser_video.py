@@ -16,7 +16,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from tests.browser import WAIT_SECONDS, chromium, press, screenshot, wait
 from tests.browser_media import fake_media_args, write_fake_media
 from tests.conftest import run_due_tasks
-from tests.media_samples import make_video
+from tests.support.media_samples import make_video
 from tests.support import factories
 from verification.models import VerificationSession
 
