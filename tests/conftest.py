@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from tests.browser import browser, chromium_args  # noqa: F401  (fixtures for the browser tests)
+from tests.support.browser import browser, chromium_args  # noqa: F401  (fixtures for the browser tests)
 from verification.models import ApiClient
 
 
@@ -123,12 +123,3 @@ def jumdata_double(settings):
     with HttpDouble() as double:
         settings.JUMDATA_BASE_URL = double.url
         yield double
-
-
-def pytest_collection_modifyitems(items):
-    """Real-browser tests may be re-run twice (pytest-rerunfailures): a
-    headless Chromium on a busy machine now and then loses a race with its
-    own page loads. A test that fails three times still fails."""
-    for item in items:
-        if item.get_closest_marker("browser"):
-            item.add_marker(pytest.mark.flaky(reruns=2))

@@ -4,7 +4,7 @@ the session. Only staff who may see identities search by ID number, at most
 ADMIN_IDCARD_SEARCHES times, and every search or refusal is audited with
 the keyed hash, never the number.
 
-Personas (tests/test_admin.py): rita reviews, sam supervises."""
+Personas (tests/flows/test_admin.py): rita reviews, sam supervises."""
 
 import logging
 from datetime import date, timedelta

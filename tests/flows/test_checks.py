@@ -25,7 +25,7 @@ def test_a_site_url_too_long_for_jumdata_is_an_error(settings):
 VENDOR_PREFIXES = ("JUMDATA_", "TENCENT_", "JUHE_", "KYC_")
 
 
-# Required with DEBUG off (tests/test_crypto.py covers them missing).
+# Required with DEBUG off (tests/unit/test_crypto.py covers them missing).
 ENCRYPTION_KEYS = {
     "KYC_FIELD_KEYS": "k1:" + "A" * 43 + "=",
     "KYC_SEARCH_KEY": "B" * 43 + "=",

@@ -6,7 +6,7 @@ error pages and the health checks. The end-user pages keep their
 per-client frame-ancestors; the H5 page may send its form on to the
 vendor's hosted page.
 
-Whether the pages still work under the policy is tests/test_browser_csp.py."""
+Whether the pages still work under the policy is tests/browser/test_csp.py."""
 
 import pytest
 from django.contrib import admin

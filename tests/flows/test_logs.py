@@ -1,6 +1,6 @@
 """Structured logs: one JSON object a line, each with the request (or task)
 it belongs to, and the id handed back in X-Request-ID; and what every
-handler takes out of every line (tests/test_log_redaction.py runs the flows
+handler takes out of every line (tests/flows/test_log_redaction.py runs the flows
 through real servers and searches what they wrote)."""
 
 import io

@@ -118,7 +118,7 @@ def test_retries_last_at_least_a_day_and_then_stop():
 
 # alice's receiver, as the production rules see it: https on a host name,
 # at an address the operator allowed on purpose (127.0.0.1 stands in for an
-# on-premises receiver). tests/test_webhook_targets.py attacks the rules.
+# on-premises receiver). tests/flows/test_webhook_targets.py attacks the rules.
 HOOK_HOST = "hooks.shop.test"
 
 

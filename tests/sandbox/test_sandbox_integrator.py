@@ -24,7 +24,7 @@ from selenium.webdriver.support import expected_conditions as EC
 
 from sandbox.integrator_account import CLIENT_NAME, integrator_origin, keep_account
 from sandbox.models import IntegratorAccount, JumdataTask, ReceivedWebhook, WebhookOutage
-from tests.browser import wait
+from tests.support.browser import wait
 from tests.support.http_double import HttpDouble
 from tests.support.policy import csp
 from verification.models import ApiClient, VerificationSession

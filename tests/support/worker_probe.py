@@ -1,4 +1,4 @@
-"""A task for tests/test_workers.py: notes which process and thread ran it,
+"""A task for tests/flows/test_workers.py: notes which process and thread ran it,
 in a file every worker process can append to."""
 
 import os

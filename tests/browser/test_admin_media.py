@@ -16,7 +16,7 @@ from django.test import Client
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 
-from tests.browser import chromium, wait
+from tests.support.browser import chromium, wait
 from tests.conftest import run_due_tasks
 from tests.support.http_double import HttpDouble
 from tests.support.media_samples import make_png, make_video

@@ -1,7 +1,7 @@
 """A real headless Chromium for browser tests: Debian's `chromium` package
 driven by its `chromium-driver`, never a downloaded browser.
 
-    from tests.browser import browser, chromium_args  # noqa: F401  (fixtures)
+    from tests.support.browser import browser, chromium_args  # noqa: F401  (fixtures)
 
     def test_something(browser, sandbox):
         browser.get(sandbox.url)

@@ -9,7 +9,7 @@ from django.core.files.base import ContentFile
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 
-from tests.browser import chromium, press, wait
+from tests.support.browser import chromium, press, wait
 from tests.support.media_samples import make_jpeg
 from tests.support.factories import new_session
 from verification.models import AuditEntry, ReviewDecision
@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def reviewers_group() -> Group:
     """The group migration 0005 makes. The flush after an earlier
-    transactional test (tests/test_api_keys.py migrates back and forth)
+    transactional test (tests/flows/test_api_keys.py migrates back and forth)
     empties every table, and only post_migrate brings back its part
     (content types, permissions): the group is made again if it is gone."""
     group, created = Group.objects.get_or_create(name="reviewers")

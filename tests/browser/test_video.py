@@ -1,6 +1,6 @@
 """The recording page (record.html + recorder.js) in a real headless Chromium
 at phone size, with a fake camera and microphone playing generated files
-(tests/browser_media.py): read the code, record, look, upload, wait, result.
+(tests/support/browser_media.py): read the code, record, look, upload, wait, result.
 
 Set BROWSER_SCREENSHOT_DIR to keep the screenshots."""
 
@@ -13,8 +13,8 @@ from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 
-from tests.browser import WAIT_SECONDS, chromium, press, screenshot, wait
-from tests.browser_media import fake_media_args, write_fake_media
+from tests.support.browser import WAIT_SECONDS, chromium, press, screenshot, wait
+from tests.support.browser_media import fake_media_args, write_fake_media
 from tests.conftest import run_due_tasks
 from tests.support.media_samples import make_video
 from tests.support import factories

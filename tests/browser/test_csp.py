@@ -16,12 +16,12 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 
 from sandbox.integrator_account import integrator_origin, keep_account
-from tests.browser import chromium, policy_violations, press, wait
-from tests.browser_media import fake_media_args
+from tests.support.browser import chromium, policy_violations, press, wait
+from tests.support.browser_media import fake_media_args
 from tests.support.media_samples import make_jpeg
 from tests.support import factories
-from tests.test_browser_embed import embed, events_heard, finish_on_the_sandbox_page, into_frame
-from tests.test_browser_video import (  # noqa: F401  (fake_media, chromium_args: the fake camera's fixtures)
+from tests.browser.test_embed import embed, events_heard, finish_on_the_sandbox_page, into_frame
+from tests.browser.test_video import (  # noqa: F401  (fake_media, chromium_args: the fake camera's fixtures)
     chromium_args,
     consent,
     fake_media,

@@ -18,10 +18,10 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select
 
 from sandbox.integrator_account import CLIENT_NAME, integrator_origin, keep_account
-from tests.browser import BLOCK_THIRD_PARTY_COOKIES, WAIT_SECONDS, chromium, press, screenshot, wait
-from tests.browser_media import fake_media_args, write_fake_media
+from tests.support.browser import BLOCK_THIRD_PARTY_COOKIES, WAIT_SECONDS, chromium, press, screenshot, wait
+from tests.support.browser_media import fake_media_args, write_fake_media
 from tests.support.factories import new_session
-from tests.test_browser_video import (
+from tests.browser.test_video import (
     click,
     let_the_server_finish,
     open_camera,

@@ -5,7 +5,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 
-from tests.browser import press, screenshot, wait
+from tests.support.browser import press, screenshot, wait
 from tests.conftest import run_due_tasks
 from verification.models import VerificationSession
 from verification.services.hosted import collect_hosted_result
