@@ -246,3 +246,22 @@ def test_a_cancel_loses_to_an_upload_that_landed_first():
 def test_only_known_reasons_cancel():
     with pytest.raises(ValueError):
         make_session().cancel(reason="bored")
+
+
+def test_flagging_for_review_keeps_each_reason_once_in_the_order_it_arose():
+    session = make_session(status=S.IN_PROGRESS)
+    session.start_processing(review_reasons=("file_upload",))
+    session.flag_for_review("virtual_camera", "file_upload")
+    session.flag_for_review("file_upload")
+
+    stored = VerificationSession.objects.get(pk=session.pk)
+    assert (stored.needs_review, stored.review_reasons) == (True, ["file_upload", "virtual_camera"])
+
+
+def test_a_session_with_nothing_to_look_at_is_not_flagged():
+    session = make_session(status=S.IN_PROGRESS)
+    session.start_processing()
+    session.flag_for_review()
+
+    stored = VerificationSession.objects.get(pk=session.pk)
+    assert (stored.needs_review, stored.review_reasons) == (False, [])

@@ -220,7 +220,8 @@ def test_a_chosen_file_is_flagged_for_review(vendors, client, clips):
     client.post(f"/v/{session.link_token}/challenge")
     upload(client, session, clips["phone"], capture="file")
     session.refresh_from_db()
-    assert session.needs_review and Submission.objects.get().capture == "file"
+    assert session.needs_review and session.review_reasons == ["file_upload"]
+    assert Submission.objects.get().capture == "file"
 
 
 # --- upload abuse: 4xx, a message, no vendor call, nothing left behind -------------

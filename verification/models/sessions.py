@@ -128,8 +128,10 @@ class VerificationSession(models.Model):
     challenge_kind = models.CharField(verbose_name=_("challenge"), max_length=16, blank=True)
     challenge_value = models.CharField(verbose_name=_("challenge value"), max_length=32, blank=True)
     # Set when something calls for a human look (a video chosen from files
-    # may have been recorded earlier, or by someone else).
+    # may have been recorded earlier, or by someone else); review_reasons
+    # says what, as codes (e.g. "file_upload"), in the order they arose.
     needs_review = models.BooleanField(verbose_name=_("needs review"), default=False, db_index=True)
+    review_reasons = models.JSONField(verbose_name=_("review reasons"), default=list, blank=True)
 
     created_at = models.DateTimeField(verbose_name=_("created"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -289,12 +291,24 @@ class VerificationSession(models.Model):
         self.challenge_kind, self.challenge_value = kind, value
         self._save("challenge_kind", "challenge_value")
 
-    def start_processing(self, *, flag_for_review: bool = False) -> None:
+    def start_processing(self, *, review_reasons: tuple[str, ...] = ()) -> None:
         """An upload was accepted: the vendor's answer is awaited."""
         self.transition(self.Status.PROCESSING)
         self.reason = "awaiting_result"
-        self.needs_review = self.needs_review or flag_for_review
-        self._save("status", "reason", "needs_review")
+        self._add_review_reasons(review_reasons)
+        self._save("status", "reason", "needs_review", "review_reasons")
+
+    def flag_for_review(self, *reasons: str) -> None:
+        """A human should look, for these reasons (kept once each)."""
+        if self._add_review_reasons(reasons):
+            self._save("needs_review", "review_reasons")
+
+    def _add_review_reasons(self, reasons) -> bool:
+        new = [reason for reason in dict.fromkeys(reasons) if reason not in self.review_reasons]
+        if new:
+            self.review_reasons = [*self.review_reasons, *new]
+            self.needs_review = True
+        return bool(new)
 
     # --- hosted-page methods ------------------------------------------------------
 

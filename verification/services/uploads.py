@@ -69,7 +69,7 @@ def session_submit_media(*, session: VerificationSession, kind: str, upload, cap
             submission.save()
             if fingerprint:
                 keep_fingerprint(submission, fingerprint)
-            session.start_processing(flag_for_review=capture == Submission.Capture.FILE)
+            session.start_processing(review_reasons=("file_upload",) if capture == Submission.Capture.FILE else ())
     except IntegrityError:
         submission.original.delete(save=False)
         raise NotNow(_("This attempt was already submitted."), code="already_submitted") from None
