@@ -3,9 +3,9 @@ module per vendor, no database. Each module names itself (VENDOR, the
 DISPLAY_NAME people are told), its code table (`describe`) and the codes of
 calls that went as they should (SUCCESS_CODES); VENDORS holds them by name."""
 
-from . import juhe, jumdata, tencent
+from . import faceid, juhe, jumdata, tencent
 
-VENDORS = {module.VENDOR: module for module in (jumdata, tencent, juhe)}
+VENDORS = {module.VENDOR: module for module in (jumdata, tencent, juhe, faceid)}
 
 
 def describe(vendor: str, code):
