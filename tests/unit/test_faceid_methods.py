@@ -68,7 +68,7 @@ def test_without_an_identity_the_one_tencent_verified_is_accepted_but_one_is_nee
 @pytest.mark.parametrize("code, status, reason, retryable", [
     (1002, "failed", "not_live", False),
     (2006, "failed", "identity_mismatch", False),
-    (2016, "failed", "face_mismatch", False),
+    (2016, "failed", "face_mismatch", True),
     (1101, "failed", "lip_code_mismatch", True),
     (15, "expired", "token_expired", True),
     (1001, "error", "vendor_rejected", True),

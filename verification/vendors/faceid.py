@@ -131,7 +131,8 @@ H5_CODES = {
     2013: Code("无法判断是否同一人（疑似非活体）", NOT_LIVE, "not_live"),
     2014: Code("无法判断是否同一人（多张人脸）", RECORD_AGAIN, "poor_recording", user_fixable=True),
     2015: Code("无法判断是否同一人", RECORD_AGAIN, "poor_recording", user_fixable=True),
-    2016: Code("比对相似度未达到通过标准（非同一人）", FACE_MISMATCH, "face_mismatch", billed=True),
+    # A poor take can fall under the threshold: another attempt may pass.
+    2016: Code("比对相似度未达到通过标准（非同一人）", FACE_MISMATCH, "face_mismatch", user_fixable=True, billed=True),
 }
 
 # LivenessRecognition / LivenessCompare `Result` (or Error.Code), and the
@@ -169,7 +170,7 @@ NAMED_CODES = {
                                                  user_fixable=True),
     "FailedOperation.LifePhotoDetectFake": Code("疑似非真人", NOT_LIVE, "not_live"),
     "FailedOperation.CompareLowSimilarity": Code("比对相似度未达到通过标准", FACE_MISMATCH, "face_mismatch",
-                                                 billed=True),
+                                                 user_fixable=True, billed=True),
     "FailedOperation.CompareFail": Code("比对失败", SERVICE_DOWN, "vendor_rejected"),
     "FailedOperation.CompareSystemError": Code("比对系统错误", SERVICE_DOWN, "vendor_rejected"),
     "FailedOperation.IdNameMisMatch": Code("身份证号与姓名不一致", IDENTITY_MISMATCH, "identity_mismatch",
