@@ -188,3 +188,19 @@ def test_a_misread_code_is_a_lip_code_mismatch_with_a_bilingual_message(sandbox,
     # The vendor's own words stay for reviewers, on the call's record.
     call = VendorCall.objects.get(endpoint="LivenessRecognition")
     assert call.response_summary["Response"]["Description"] == "声音识别失败"
+
+
+def test_faceid_down_is_left_alone_and_a_failed_challenge_spends_no_attempt(sandbox, client, settings):
+    settings.VENDOR_BREAKER_FAILURES = 2
+    requests.post(f"{sandbox.url}/sandbox/trouble", data={"error_rate": 1, "seconds": 60})
+    session = new_session(method="faceid_lip", external_ref="r", realname=NAME, idcard=ID)
+    client.post(f"/v/{session.link_token}/consent")
+
+    answers = [client.post(f"/v/{session.link_token}/challenge").status_code for _ in range(3)]
+
+    assert answers == [503, 503, 503]
+    calls = list(VendorCall.objects.filter(endpoint="GetLiveCode").order_by("created_at"))
+    assert [call.http_status for call in calls] == [503, 503, None]  # the third never left
+    assert calls[2].error.startswith("CircuitOpen")
+    session.refresh_from_db()
+    assert session.attempts_used == 0
