@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from sandbox.models import FaceIdCheck
 from tests.conftest import run_due_tasks
 from tests.support.factories import new_session
 from tests.support.media_samples import make_jpeg, make_video
@@ -204,3 +205,24 @@ def test_faceid_down_is_left_alone_and_a_failed_challenge_spends_no_attempt(sand
     assert calls[2].error.startswith("CircuitOpen")
     session.refresh_from_db()
     assert session.attempts_used == 0
+
+
+def test_a_success_under_the_threshold_is_a_face_mismatch_told_as_such(sandbox, client, clip):
+    requests.post(f"{sandbox.url}/sandbox/faceid/steer",
+                  data={"endpoint": "LivenessRecognition", "Result": "Success", "Sim": "55"})
+    session, _ = recorded(client, clip, realname=NAME, idcard=ID, locale="en")
+    assert (session.status, session.reason, session.vendor_code) == ("failed", "face_mismatch", "Success")
+    assert session.scores["sim"] == 55.0
+    assert "matched" in client.get(f"/v/{session.link_token}/status").json()["message"]
+
+
+def test_an_identity_other_than_the_one_sent_is_an_identity_mismatch_told_as_such(sandbox, client):
+    session, page = started(client, realname=NAME, idcard=ID)
+    # Tencent's page verified someone else (its RuleId let the person type an identity).
+    FaceIdCheck.objects.filter(biz_token=session.vendor_token).update(id_card="110105199001010010")
+    client.get(urlsplit(press(page, "pass")).path)
+    session.refresh_from_db()
+    assert (session.status, session.reason, session.vendor_code, session.retryable) == (
+        "failed", "identity_mismatch", "0", False)
+    type(session).objects.filter(pk=session.pk).update(locale="en")
+    assert "do not match" in client.get(f"/v/{session.link_token}/status").json()["message"]

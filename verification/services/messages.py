@@ -27,6 +27,11 @@ GENERIC_MESSAGES = {
     "too_large": _("The video is too large. Record for about 6 seconds."),
     "too_long": _("The video is too long. Record for about 6 seconds (at most 10)."),
     "replayed": REPLAYED_MESSAGE,
+    "identity_mismatch": _("The name and ID number do not match. Please contact the service that sent you here."),
+    "identity_unverifiable": _("This ID number cannot be checked. Please contact the service that sent you here."),
+    "lip_code_mismatch": _("We could not recognise the numbers you read. Read the four numbers slowly and clearly."),
+    "poor_recording": _("We could not check this recording. Please record again in good light, facing the camera."),
+    "not_finished": _("The check on Tencent's page was not finished."),
 }
 
 
@@ -66,7 +71,10 @@ def user_message(session: VerificationSession):
     if session.status == session.Status.PASSED:
         return GENERIC_MESSAGES["passed"]
     known = vendors.describe(session.outcome_vendor, session.vendor_code) if session.vendor_code not in ("", "0") else None
-    message = known.message if known is not None else GENERIC_MESSAGES.get(session.reason, GENERIC_MESSAGES["vendor_rejected"])
+    # A code that is no refusal of its own (FaceID's "Success" with a Sim
+    # under the threshold) says nothing: the reason speaks.
+    message = (known.message if known is not None and known.message
+               else GENERIC_MESSAGES.get(session.reason, GENERIC_MESSAGES["vendor_rejected"]))
     if session.status in session.OUTCOME_STATUSES and not session.retry_allowed and session.status != "passed":
         if session.reason != "link_expired":
             return _("%(message)s No further attempt is possible for this verification.") % {"message": message}

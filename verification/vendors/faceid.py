@@ -395,7 +395,8 @@ class FaceIdClient:
     # --- protocol ---------------------------------------------------------------
 
     def _sdk(self, sender: _Sender, *, region: bool) -> faceid_client.FaceidClient:
-        http = HttpProfile(endpoint=self.host, protocol=self.scheme, reqTimeout=max(self.timeout))
+        longest = max(self.timeout) if isinstance(self.timeout, (tuple, list)) else self.timeout
+        http = HttpProfile(endpoint=self.host, protocol=self.scheme, reqTimeout=longest)
         client = faceid_client.FaceidClient(
             credential.Credential(self.secret_id, self.secret_key), self.region if region else "",
             ClientProfile(httpProfile=http),  # no retryer, no region breaker: a billed call goes once
