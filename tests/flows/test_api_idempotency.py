@@ -4,9 +4,12 @@ another body is a 409; a request whose twin is still running is a 409
 and does nothing; keys are per client, and the sweep forgets old ones."""
 
 import json
+import threading
 from datetime import timedelta
 
 import pytest
+import requests
+from django.db import connection
 from django.utils import timezone
 
 from verification.models import IdempotencyKey, VerificationSession
@@ -137,3 +140,30 @@ def _fingerprint(body) -> str:
     from verification.services.idempotency import request_fingerprint
 
     return request_fingerprint(method="POST", path="/api/v1/sessions", body=json.dumps(body).encode())
+
+
+# The test database on SQLite is in memory with a shared cache, whose table
+# locks fail at once instead of waiting: parallel writers need PostgreSQL.
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="parallel writers need a server database")
+@pytest.mark.django_db(transaction=True)
+def test_eight_parallel_posts_with_one_key_make_one_session(live_server, alice):
+    answers, ready = [], threading.Barrier(8)
+
+    def post():
+        ready.wait()
+        response = requests.post(f"{live_server.url}/api/v1/sessions", data=json.dumps(BODY), timeout=30, headers={
+            "Authorization": f"Bearer {alice.key}", "Content-Type": "application/json", "Idempotency-Key": "same"})
+        answers.append((response.status_code, response.json()))
+
+    threads = [threading.Thread(target=post) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    (session,) = VerificationSession.objects.all()
+    created = [body for status, body in answers if status == 201]
+    waiting = [body for status, body in answers if status == 409]
+    assert created and len(created) + len(waiting) == 8
+    assert {body["id"] for body in created} == {str(session.pk)}
+    assert {body["error"]["code"] for body in waiting} <= {"idempotency_in_progress"}

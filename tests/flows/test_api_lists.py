@@ -2,9 +2,13 @@
 first, in cursor pages that stay put while new sessions arrive, with
 filters that refuse what they cannot read."""
 
+import json
+import threading
 from datetime import timedelta
 
 import pytest
+import requests
+from django.db import connection
 from django.utils import timezone
 
 from tests.support.factories import new_session
@@ -170,3 +174,41 @@ def test_events_come_in_cursor_pages_and_filter_by_type(client, hooked):
     assert [e["id"] for e in first["data"] + rest["data"]] == made[::-1]
     assert [e["id"] for e in reviewed["data"]] == made[:0:-1]
     assert get(client, hooked, "/api/v1/events", type="session.deleted").status_code == 400
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="parallel writers need a server database")
+@pytest.mark.django_db(transaction=True)
+def test_paging_over_http_while_other_requests_create_sessions(live_server, alice):
+    """Four writers create sessions through the API while a reader pages
+    through the list: the reader sees every session that existed when it
+    began, once each, in order, and none of the writers' pushes a page."""
+    before = {s.external_ref for s in sessions_at(alice, *[f"old{n:02}" for n in range(25)])}
+    auth = {"Authorization": f"Bearer {alice.key}"}
+    stop = threading.Event()
+
+    def write(n):
+        while not stop.is_set():
+            requests.post(f"{live_server.url}/api/v1/sessions", timeout=30, headers={
+                **auth, "Content-Type": "application/json"}, data=json.dumps({"method": "h5", "external_ref": f"w{n}"}))
+
+    writers = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for writer in writers:
+        writer.start()
+    try:
+        seen, params = [], {"limit": 3}
+        while True:
+            page = requests.get(f"{live_server.url}/api/v1/sessions", params=params, headers=auth, timeout=30).json()
+            seen += [item for item in page["data"]]
+            if not page["has_more"]:
+                break
+            params = {"limit": 3, "cursor": page["next_cursor"]}
+    finally:
+        stop.set()
+        for writer in writers:
+            writer.join()
+
+    old = [item["external_ref"] for item in seen if item["external_ref"] in before]
+    assert old == sorted(before, reverse=True)
+    assert len({item["id"] for item in seen}) == len(seen)
+    times = [item["created_at"] for item in seen]
+    assert times == sorted(times, reverse=True)
