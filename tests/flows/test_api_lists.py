@@ -112,6 +112,12 @@ def test_created_after_and_before_bound_the_creation_time(client, alice):
     assert refs(answer) == ["c", "b"]
 
 
+def _cursor(value) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode()
+
+
 @pytest.mark.parametrize("params, field", [
     ({"status": "done"}, "status"),
     ({"review_status": "maybe"}, "review_status"),
@@ -123,6 +129,9 @@ def test_created_after_and_before_bound_the_creation_time(client, alice):
     ({"limit": "ten"}, "limit"),
     ({"cursor": "bm90IGEgY3Vyc29y"}, "cursor"),
     ({"cursor": "!!"}, "cursor"),
+    ({"cursor": _cursor(["2026-05-01T00:00:00+00:00", 5])}, "cursor"),  # a number where the id goes
+    ({"cursor": _cursor(["2026-05-01T00:00:00", "0b4e7f3c-8d6a-4f0e-9d1c-2b7e5a9f1c3d"])}, "cursor"),  # no offset
+    ({"cursor": _cursor({"a": 1})}, "cursor"),
     ({"external_ref": "a\x00b"}, "external_ref"),
     ({"sort": "oldest"}, "sort"),
 ])

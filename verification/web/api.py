@@ -251,7 +251,7 @@ class Page:
             if created.tzinfo is None or not isinstance(pk, (str, int)) or isinstance(pk, bool):
                 raise ValueError("not one of ours")
             return created, self.key_type(pk)
-        except (ValueError, TypeError, binascii.Error, UnicodeError, RecursionError):
+        except (ValueError, TypeError, AttributeError, binascii.Error, UnicodeError, RecursionError):
             self.errors["cursor"] = "not a cursor this list gave (use next_cursor as it came)"
             return None
 
