@@ -39,7 +39,7 @@ def test_no_vendor_answer_is_null_not_an_empty_code(client, alice):
     assert (result["vendor"], result["vendor_code"]) == (None, None)
 
 
-@pytest.mark.parametrize("path", ["/api/v1/sessions/", "/api/v1/nothing", "/api/v1/sessions/x/y/", "/api/"])
+@pytest.mark.parametrize("path", ["/api/v1/sessions/", "/api/v1/nothing", "/api/v1/sessions/x/y/", "/api/", "/api"])
 def test_in_debug_too_an_unknown_api_path_is_a_json_404(client, alice, settings, path):
     settings.DEBUG = True
 

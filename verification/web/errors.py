@@ -13,14 +13,18 @@ from .steps import message_page
 logger = logging.getLogger(__name__)
 
 
+def is_api(path: str) -> bool:
+    return path == "/api" or path.startswith("/api/")
+
+
 def not_found(request, exception=None):
-    if request.path.startswith("/api/"):
+    if is_api(request.path):
         return api_error(404, "not_found", "no such endpoint")
     return message_page(request, _("Page not found"), _("This page does not exist."), status=404)
 
 
 def server_error(request):
-    if request.path.startswith("/api/"):
+    if is_api(request.path):
         return api_error(500, "server_error", "something went wrong on our side; it has been logged")
     return render(request, "500.html", status=500)
 
@@ -40,7 +44,7 @@ class ApiJsonMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        if (request.path.startswith("/api/") and response.status_code >= 400
+        if (is_api(request.path) and response.status_code >= 400
                 and not response.get("Content-Type", "").startswith("application/json")):
             status = response.status_code
             replacement = api_error(status, API_ERROR_CODES.get(status, "error"),
@@ -54,7 +58,7 @@ class ApiJsonMiddleware:
     def process_exception(self, request, exception):
         # Without DEBUG, handler404/handler500 answer (the test client then
         # re-raises the exception for the test, as it should).
-        if not (settings.DEBUG and request.path.startswith("/api/")):
+        if not (settings.DEBUG and is_api(request.path)):
             return None
         if isinstance(exception, Http404):
             return api_error(404, "not_found", "no such endpoint")
