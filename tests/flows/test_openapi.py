@@ -43,6 +43,7 @@ def test_the_reference_page_is_readable_and_loads_nothing_from_elsewhere(client)
     for operation in ("POST /api/v1/sessions", "GET /api/v1/sessions", "POST /api/v1/sessions/{session_id}/cancel",
                       "GET /api/v1/events", "session.completed", "Idempotency-Key", "RateLimit-Remaining"):
         assert operation in page
+    assert "<code>next_cursor</code>" in page and "`" not in page  # descriptions' `code` shown as code
     assert "<script" not in page and 'src="http' not in page and "style=" not in page
     assert "'unsafe-inline'" not in response["Content-Security-Policy"]
 
