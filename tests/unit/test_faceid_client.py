@@ -135,3 +135,17 @@ def test_the_code_table_gives_reasons_and_messages():
     assert faceid.describe("Nonsense") is faceid.UNKNOWN_CODE and faceid.describe(99999) is faceid.UNKNOWN_CODE
     assert faceid.is_verdict_code("FailedOperation.LivessDetectFake")
     assert not faceid.is_verdict_code("InternalError")
+
+
+def test_the_sdks_own_logging_of_bodies_writes_nothing(double, calls, caplog, tmp_path):
+    import logging
+
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    double.respond = reply({"Result": "Success", "Description": "成功", "Sim": 90.0})
+    with caplog.at_level(logging.DEBUG):
+        client_for(double.url, calls).liveness_recognition(idcard="11010519491231002X", name="张三", video=video,
+                                                           live_code="1234")
+        logging.getLogger("tencentcloud_sdk_common").critical("body 11010519491231002X")
+    assert "11010519491231002X" not in caplog.text and "张三" not in caplog.text
+    assert "vendor=faceid endpoint=LivenessRecognition" in caplog.text  # our transport's line, without a body
