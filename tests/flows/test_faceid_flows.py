@@ -12,6 +12,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from django.urls import reverse
+
 from sandbox.models import FaceIdCheck
 from tests.conftest import run_due_tasks
 from tests.support.factories import new_session
@@ -177,7 +179,8 @@ def test_lip_identity_verdicts(sandbox, client, clip, name, reason, code):
     assert (session.status, session.reason, session.vendor_code) == ("failed", reason, code)
 
 
-def test_a_misread_code_is_a_lip_code_mismatch_with_a_bilingual_message(sandbox, client, clip):
+def test_a_misread_code_is_a_lip_code_mismatch_with_a_bilingual_message(sandbox, client, clip,
+                                                                       django_user_model):
     requests.post(f"{sandbox.url}/sandbox/faceid/steer",
                   data={"endpoint": "LivenessRecognition", "Result": "FailedOperation.LipVoiceRecognize"})
     session, _ = recorded(client, clip, realname=NAME, idcard=ID)
@@ -186,9 +189,14 @@ def test_a_misread_code_is_a_lip_code_mismatch_with_a_bilingual_message(sandbox,
     type(session).objects.filter(pk=session.pk).update(locale="en")
     english = client.get(f"/v/{session.link_token}/status").json()["message"]
     assert "numbers" in english and "数字" in chinese
-    # The vendor's own words stay for reviewers, on the call's record.
+    # The vendor's own words stay for reviewers, on the call's record and its case page.
     call = VendorCall.objects.get(endpoint="LivenessRecognition")
     assert call.response_summary["Response"]["Description"] == "声音识别失败"
+    # (Transactional tests flush the reviewers' group: a superuser reads the case page.)
+    client.force_login(django_user_model.objects.create_superuser("root", password="pw-root-123"))
+    page = client.get(reverse("admin:verification_verificationsession_change", args=[session.pk]))
+    assert '<q class="vendor-words" lang="zh-Hans">声音识别失败</q>' in page.text
+    assert "声音识别失败（数字未识别）" in page.text  # the code table's meaning beside it
 
 
 def test_faceid_down_is_left_alone_and_a_failed_challenge_spends_no_attempt(sandbox, client, settings):

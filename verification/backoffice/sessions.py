@@ -154,7 +154,8 @@ class VerificationSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         for call in session.vendor_calls.order_by("created_at"):
             known = vendors.describe(call.vendor, call.vendor_code) if call.vendor_code else None
             meaning = known.meaning if known is not None else ""
-            calls.append({"call": call, "meaning": meaning})
+            words = vendors.vendor_words(call.vendor, call.response_summary)
+            calls.append({"call": call, "meaning": meaning, "words": words if words != meaning else ""})
         return {
             "session": session,
             "can_media": can_media,

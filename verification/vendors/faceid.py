@@ -455,6 +455,19 @@ class FaceIdClient:
         return VendorResponseError(f"{action}: {problem}", vendor=VENDOR, endpoint=action, billed=billed)
 
 
+def vendor_words(response_summary) -> str:
+    """FaceID's own words on a call's record: the error message, the
+    Liveness* Description, or the H5 text's ErrMsg (wording Tencent may
+    change without notice, so never matched on; shown to reviewers)."""
+    body = response_summary.get("Response") if isinstance(response_summary, dict) else None
+    if not isinstance(body, dict):
+        return ""
+    for words in (_dig(body, "Error", "Message"), body.get("Description"), _dig(body, "Text", "ErrMsg")):
+        if _is_text(words):
+            return words
+    return ""
+
+
 # --- helpers -----------------------------------------------------------------------
 
 # Personal fields of an answer: their values go under the names the
