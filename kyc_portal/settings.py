@@ -393,6 +393,12 @@ JUHE_VIDEO_AUTH_KEY = vendor_setting("JUHE_VIDEO_AUTH_KEY", sandbox=SANDBOX_CRED
 
 KYC_UPLOAD_MAX_BYTES = env.int("KYC_UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
 KYC_RECORDING_SECONDS = env.int("KYC_RECORDING_SECONDS", default=6)
+# A challenge (lip code, digits, actions) answers one upload within this many
+# seconds of being issued; after that only a new one does (docs/security.md).
+KYC_CHALLENGE_TTL_SECONDS = env.int("KYC_CHALLENGE_TTL_SECONDS", default=120)
+# A clip that starts more than this many seconds after its challenge was
+# issued is noted for review (`late_start`).
+KYC_CHALLENGE_LATE_START_SECONDS = env.int("KYC_CHALLENGE_LATE_START_SECONDS", default=60)
 # videoAuth: faceScore at or above this counts as "same person" (the
 # document's sample calls 0.72 the same person and gives no threshold).
 JUHE_FACE_SCORE_THRESHOLD = env.float("JUHE_FACE_SCORE_THRESHOLD", default=0.6)

@@ -682,8 +682,24 @@
 
   function uploadFailed(status, body) {
     var message = errorText(body) || (status === 0 ? t("error.network") : t("error.server"));
-    notify("error", { code: (body && body.error && body.error.code) || (status === 0 ? "network" : "server") });
-    if (status === 400 || status === 413 || status === 415 || status === 422) {
+    var code = (body && body.error && body.error.code) || (status === 0 ? "network" : "server");
+    notify("error", { code: code });
+    if (code === "challenge_expired") {
+      // The challenge lives a short while: fetch the new one, record again.
+      showStep("uploading");
+      loadChallenge().then(
+        function () {
+          again();
+          showError(message);
+        },
+        function (failure) {
+          stopStream();
+          dropClip();
+          showStep("none");
+          showError(failure.message, true);
+        }
+      );
+    } else if (status === 400 || status === 413 || status === 415 || status === 422) {
       // Something about the clip itself (too short, no sound, too large):
       // say what, and record again.
       again();
