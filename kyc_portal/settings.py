@@ -399,6 +399,10 @@ KYC_CHALLENGE_TTL_SECONDS = env.int("KYC_CHALLENGE_TTL_SECONDS", default=120)
 # A clip that starts more than this many seconds after its challenge was
 # issued is noted for review (`late_start`).
 KYC_CHALLENGE_LATE_START_SECONDS = env.int("KYC_CHALLENGE_LATE_START_SECONDS", default=60)
+# Camera labels (or parts of them, case ignored) that are programs rather than
+# cameras, beyond the known ones (OBS, ManyCam, Snap Camera, XSplit, DroidCam,
+# v4l2loopback): a recording through one is marked for review (services.capture).
+KYC_VIRTUAL_CAMERA_LABELS = env.list("KYC_VIRTUAL_CAMERA_LABELS", default=[])
 # videoAuth: faceScore at or above this counts as "same person" (the
 # document's sample calls 0.72 the same person and gives no threshold).
 JUHE_FACE_SCORE_THRESHOLD = env.float("JUHE_FACE_SCORE_THRESHOLD", default=0.6)

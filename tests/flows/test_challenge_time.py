@@ -15,7 +15,7 @@ from django.test import Client
 from django.utils import timezone
 
 from tests.conftest import run_due_tasks
-from tests.support.factories import new_session
+from tests.support.factories import new_session, report_for
 from tests.support.media_samples import make_video
 from verification.domain.outcome import FAILED, Outcome
 from verification.models import Submission, VendorCall, VerificationSession
@@ -50,7 +50,7 @@ def upload(client, session, clip):
     return client.post(
         f"/v/{session.link_token}/video",
         {"video": SimpleUploadedFile("recording.mp4", clip.read_bytes(), content_type="video/mp4"),
-         "capture": "recorder"},
+         "capture": "recorder", "capture_report": report_for(clip)},
     )
 
 

@@ -25,7 +25,7 @@ from tests.support.media_samples import (
     remux,
     with_extra_stream,
 )
-from tests.support.factories import challenge_shown_ago, new_session
+from tests.support.factories import challenge_shown_ago, new_session, report_for
 from verification import media
 from verification.models import SessionImage, Submission, VendorCall, VerificationSession
 from verification.services.recorded import check_submission_answered, send_submission
@@ -73,7 +73,8 @@ def upload(client, session, path_or_bytes, *, field="video", capture="recorder",
     challenge_shown_ago(session)  # the person took their time: the clip fits since the challenge
     return client.post(
         f"/v/{session.link_token}/{field}",
-        {field: SimpleUploadedFile(name, content, content_type="application/octet-stream"), "capture": capture},
+        {field: SimpleUploadedFile(name, content, content_type="application/octet-stream"), "capture": capture,
+         "capture_report": report_for(name)},
     )
 
 

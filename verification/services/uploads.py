@@ -16,7 +16,8 @@ from django.utils.translation import gettext_lazy as _
 from .. import media
 from ..domain.errors import FileRefused, NotMedia, NotNow, WrongStep
 from ..methods import method_of
-from ..models import Submission, VerificationSession
+from ..models import AuditEntry, Submission, VerificationSession
+from . import capture as capture_facts
 from .messages import REPLAYED_MESSAGE
 from .recorded import CHALLENGE_EXPIRED_MESSAGE, enqueue_submission, session_expire_challenge
 from .replays import find_copy, keep_fingerprint, sent_before
@@ -31,8 +32,11 @@ NOT_MEDIA_CODES = frozenset({"not_a_video", "not_an_image", "unreadable", "anima
 DURATION_TOLERANCE_SECONDS = 1.0
 
 
-def session_submit_media(*, session: VerificationSession, kind: str, upload, capture: str) -> Submission:
-    """Checks an uploaded video or photo and queues it for the vendor."""
+def session_submit_media(*, session: VerificationSession, kind: str, upload, capture: str,
+                         capture_report: str | None = None) -> Submission:
+    """Checks an uploaded video or photo and queues it for the vendor.
+    `capture_report` is the page's JSON account of the capture
+    (services.capture): kept as evidence, and it may add review reasons."""
     method = method_of(session.method)
     expected = Submission.Kind.PHOTO if method.takes_photo else Submission.Kind.VIDEO
     if not method.is_recorded or kind != expected:
@@ -41,6 +45,7 @@ def session_submit_media(*, session: VerificationSession, kind: str, upload, cap
     refuse_without_consent(session)
     if capture not in Submission.Capture.values:
         raise WrongStep(_("Say how the file was captured (recorder or file)."), code="bad_capture")
+    report = capture_facts.parse_report(capture_report)
     if session.status != session.Status.IN_PROGRESS or not session.challenge_kind:
         raise NotNow(_("Start the check first: the page shows what to do on camera."), code="no_challenge")
     received_at = timezone.now()
@@ -69,23 +74,30 @@ def session_submit_media(*, session: VerificationSession, kind: str, upload, cap
         fingerprint and find_copy(fingerprint=fingerprint, session=session)
     ):
         raise NotNow(REPLAYED_MESSAGE, code="replayed")
+    stored_as = facts["container"] if kind == Submission.Kind.VIDEO else facts["format"]
+    capture_reasons = capture_facts.review_reasons(
+        report, from_recorder=capture == Submission.Capture.RECORDER, stored_as=stored_as
+    )
     submission = Submission(
         session=session, attempt=session.attempts_used, kind=kind, capture=capture, content_sha256=digest,
-        facts=facts, challenge_kind=session.challenge_kind, challenge_value=session.challenge_value,
+        facts=facts, capture_report=report or {},
+        challenge_kind=session.challenge_kind, challenge_value=session.challenge_value,
     )
     try:
         with transaction.atomic():
-            stored_as = facts["container"] if kind == Submission.Kind.VIDEO else facts["format"]
             submission.original.save(media.stored_name(stored_as), File(upload), save=False)
             submission.save()
             if fingerprint:
                 keep_fingerprint(submission, fingerprint)
-            session.start_processing(review_reasons=review_reasons)
+            session.start_processing(review_reasons=review_reasons + capture_reasons)
+            AuditEntry.record(actor=None, action=AuditEntry.Action.CAPTURE, session=session,
+                              detail=f"attempt {submission.attempt}: {capture_facts.summary(report, capture_reasons)}")
     except IntegrityError:
         submission.original.delete(save=False)
         raise NotNow(_("This attempt was already submitted."), code="already_submitted") from None
     enqueue_submission(submission, tries=0)
-    logger.info("session=%s %s received capture=%s", session.pk, kind, capture)
+    logger.info("session=%s %s received capture=%s review=%s", session.pk, kind, capture,
+                ",".join(capture_reasons) or "-")
     return submission
 
 
