@@ -90,6 +90,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "verification.web.context_processors.portal",
             ],
+            # The capture facts a reviewer sees (templates/admin/verification/_capture_facts.html).
+            "libraries": {"capture_facts": "verification.backoffice.capture_tags"},
         },
     },
 ]

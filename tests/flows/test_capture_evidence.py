@@ -6,9 +6,12 @@ in its exact shape is a 400 and changes nothing. The vendors are the
 sandbox, over real HTTP."""
 
 import json
+import re
 
 import pytest
+from django.contrib.auth.models import Permission, User
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
 
 from tests.conftest import run_due_tasks
 from tests.support.factories import capture_report, challenge_shown_ago, new_session
@@ -110,3 +113,33 @@ def test_a_report_not_in_its_shape_is_a_400_and_changes_nothing(client, session,
     assert VerificationSession.objects.values().get(pk=session.pk) == before
     assert not Submission.objects.exists() and not AuditEntry.objects.filter(action="capture").exists()
     assert not VendorCall.objects.exclude(endpoint="livegetfour").exists()
+
+
+def test_the_reviewer_sees_the_capture_facts_beside_the_other_evidence(client, session, webm, settings):
+    settings.KYC_VIRTUAL_CAMERA_LABELS = []
+    report = capture_report(mime_type="video/webm;codecs=vp9,opus", camera="ManyCam Virtual Webcam", hidden_count=2,
+                            hidden_ms=1500)
+    report["devices"].append({"kind": "videoinput", "label": "<b>Integrated</b> Camera"})
+    upload(client, session, webm, capture_report=json.dumps(report))
+    rita = User.objects.create_user("rita", is_staff=True)
+    rita.user_permissions.set(Permission.objects.filter(codename__in=["view_verificationsession", "review_session"]))
+    client.force_login(rita)
+
+    page = client.get(reverse("admin:verification_verificationsession_change", args=[session.pk]),
+                      HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    facts = page[page.index('id="capture-facts"'):page.index('id="vendor-calls"')]
+    assert 'data-reason="virtual_camera"' in facts
+    assert "ManyCam Virtual Webcam <strong class=\"capture-virtual\">virtual camera</strong>" in facts
+    assert "480×640 @ 30.0 fps · user" in facts and "video/webm;codecs=vp9,opus" in facts
+    assert "hidden 2 times, 1500 ms in all" in facts
+    assert "&lt;b&gt;Integrated&lt;/b&gt; Camera" in facts and "<b>Integrated" not in facts  # the browser's word, escaped
+    assert re.search(r"· 2\d\.\d s after the challenge · clip (5\.99\d|6\.0+) s", facts), "the times, measured here"
+
+
+def test_a_session_whose_upload_sent_no_report_says_so_to_the_reviewer(client, session, webm):
+    upload(client, session, webm)
+    client.force_login(User.objects.create_superuser("sam"))
+    page = client.get(reverse("admin:verification_verificationsession_change", args=[session.pk])).content.decode()
+    assert 'data-reason="not_in_page_recorder"' in page
+    assert "页面未随此次上传发送拍摄信息。" in page, "in the reviewer's language"

@@ -84,6 +84,8 @@ class Submission(models.Model):
     capture_report = models.JSONField(default=dict, blank=True)
     challenge_kind = models.CharField(max_length=16, blank=True)
     challenge_value = models.CharField(max_length=32, blank=True)
+    # When the challenge it answers was issued (created_at is when it came).
+    challenge_issued_at = models.DateTimeField(null=True, blank=True)
     state = models.CharField(max_length=12, choices=State.choices, default=State.RECEIVED)
     refusal = models.CharField(max_length=32, blank=True)  # why it was refused: a media.MediaRejected code
     sent_at = models.DateTimeField(null=True, blank=True)

@@ -82,6 +82,7 @@ def session_submit_media(*, session: VerificationSession, kind: str, upload, cap
         session=session, attempt=session.attempts_used, kind=kind, capture=capture, content_sha256=digest,
         facts=facts, capture_report=report or {},
         challenge_kind=session.challenge_kind, challenge_value=session.challenge_value,
+        challenge_issued_at=session.challenge_issued_at,
     )
     try:
         with transaction.atomic():
