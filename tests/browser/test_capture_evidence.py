@@ -26,11 +26,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_chromiums_fake_camera_named_virtual_gets_the_session_flagged_and_the_reviewer_sees_why(
-    sandbox, browser, settings, fake_media
+    sandbox, browser, settings, request
 ):
     # Chromium names its fake camera after the file it plays: named here as
     # a virtual camera, it stands in for OBS and the like.
-    settings.KYC_VIRTUAL_CAMERA_LABELS = [fake_media.video.name]
+    media = request.getfixturevalue("fake_media")
+    settings.KYC_VIRTUAL_CAMERA_LABELS = [media.video.name]
     session = new_session("tencent_lip")
     consent(browser, sandbox, session)
     open_camera(browser)
@@ -43,13 +44,13 @@ def test_chromiums_fake_camera_named_virtual_gets_the_session_flagged_and_the_re
     result = result_after_reload(browser, waiting, "passed")
 
     assert "You are verified" in result.text, "nothing in the capture decides the outcome"
-    assert not any(word in browser.page_source.lower() for word in ("virtual", fake_media.video.name, "review"))
+    assert not any(word in browser.page_source.lower() for word in ("virtual", media.video.name, "review"))
     session.refresh_from_db()
     assert (session.status, session.needs_review, session.review_reasons) == ("passed", True, ["virtual_camera"])
     report = Submission.objects.get().capture_report
     assert report == sent
     video = next(track for track in report["tracks"] if track["kind"] == "video")
-    assert video["label"].endswith(fake_media.video.name) and video["width"] > 0 and video["height"] > 0
+    assert video["label"].endswith(media.video.name) and video["width"] > 0 and video["height"] > 0
     assert video["frame_rate"] > 0
     assert any(device["kind"] == "videoinput" and device["label"] for device in report["devices"]), \
         "labels are readable once the camera is allowed"
