@@ -12,7 +12,7 @@ def challenges_issued_when_last_written(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("verification", "0023_review_reasons"),
+        ("verification", "0024_api_idempotency_and_listing"),
     ]
 
     operations = [

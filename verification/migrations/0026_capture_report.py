@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('verification', '0024_challenge_issued_at'),
+        ('verification', '0025_challenge_issued_at'),
     ]
 
     operations = [
