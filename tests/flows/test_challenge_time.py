@@ -103,6 +103,7 @@ def test_a_reload_after_expiry_gets_a_new_challenge_and_reading_it_says_so(sandb
     issued = timezone.now()
     with clock_at(issued):
         first = challenge(client, session).json()
+    assert first["expires_at"] == (issued + timedelta(seconds=120)).isoformat(), "a page may count down"
     with clock_at(issued + timedelta(seconds=119)):
         assert challenge(client, session).json() == first, "within its life a reload shows the same"
         assert challenge(Client(), session).json() == first, "and so does a second window"
@@ -144,7 +145,7 @@ def test_a_method_that_asks_for_nothing_has_nothing_to_expire(sandbox, client, c
     session = consented(client, "juhe_video", options={"liveness_type": 0})
     issued = timezone.now()
     with clock_at(issued):
-        assert challenge(client, session).json() == {"kind": "none", "value": None}
+        assert challenge(client, session).json() == {"kind": "none", "value": None, "expires_at": None}
     with clock_at(issued + timedelta(minutes=10)):
         assert upload(client, session, clip).status_code == 202
 

@@ -193,7 +193,7 @@ def test_juhe_video_in_each_mode(vendors, client, clips, liveness_type, kind):
 
 def test_juhe_video_auth_keeps_the_pictures_at_once(vendors, client, clips):
     session = consented(client, "juhe_video_auth", realname="张三", idcard=IDCARD, options={"rate_type": 1})
-    assert client.post(f"/v/{session.link_token}/challenge").json() == {"kind": "none", "value": None}
+    assert client.post(f"/v/{session.link_token}/challenge").json() == {"kind": "none", "value": None, "expires_at": None}
     upload(client, session, clips["phone"])
 
     run_due_tasks()

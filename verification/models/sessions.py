@@ -319,13 +319,18 @@ class VerificationSession(models.Model):
             return None
         return (now or timezone.now()) - self.challenge_issued_at
 
+    @property
+    def challenge_expires_at(self):
+        """When the challenge stops answering uploads (issued, plus
+        KYC_CHALLENGE_TTL_SECONDS); None when there is none, or it asks for
+        nothing ("none": nothing to answer late)."""
+        if not self.challenge_kind or self.challenge_kind == "none" or self.challenge_issued_at is None:
+            return None
+        return self.challenge_issued_at + timedelta(seconds=settings.KYC_CHALLENGE_TTL_SECONDS)
+
     def challenge_expired(self, now=None) -> bool:
-        """True once the challenge has lived KYC_CHALLENGE_TTL_SECONDS. A
-        method that asks for nothing ("none") has nothing to answer late."""
-        age = self.challenge_age(now)
-        if age is None or self.challenge_kind == "none":
-            return False
-        return age >= timedelta(seconds=settings.KYC_CHALLENGE_TTL_SECONDS)
+        expires_at = self.challenge_expires_at
+        return expires_at is not None and (now or timezone.now()) >= expires_at
 
     def start_processing(self, *, review_reasons: tuple[str, ...] = ()) -> None:
         """An upload was accepted: the vendor's answer is awaited."""
