@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from sandbox.models import FaceIdCheck
 from tests.conftest import run_due_tasks
-from tests.support.factories import new_session
+from tests.support.factories import challenge_shown_ago, new_session
 from tests.support.media_samples import make_jpeg, make_video
 from verification.models import SessionImage, Submission, VendorCall
 
@@ -144,6 +144,7 @@ def recorded(client, clip, **fields):
     session = new_session(method="faceid_lip", external_ref="r", **fields)
     client.post(f"/v/{session.link_token}/consent")
     challenge = client.post(f"/v/{session.link_token}/challenge").json()
+    challenge_shown_ago(session)  # the person took their time: the clip fits since the challenge
     answer = client.post(f"/v/{session.link_token}/video", {
         "video": SimpleUploadedFile("recording.webm", clip.read_bytes(), content_type="video/webm"),
         "capture": "recorder"})
