@@ -65,6 +65,7 @@ def session(settings, tmp_path):
         method="tencent_lip", external_ref="order-42", vendor_task_no="043439882226367117195632", status="failed",
         passed=False, reason="face_mismatch", realname="张三", idcard=IDCARD, attempts_used=1,
         scores={"sim": 62, "sim_threshold": 80}, vendor_code="0", outcome_vendor="tencent",
+        review_status="needs_review", review_reasons=["file_upload"], needs_review=True,
     )
     found.face_image.save("face.jpg", ContentFile(make_jpeg()), save=True)
     Submission.objects.create(session=found, attempt=1, kind="video", capture="file", content_sha256="a" * 64,
@@ -85,7 +86,7 @@ def change_url(session):
 
 def test_the_queue_shows_sessions_awaiting_review_first_oldest_first(client, rita):
     now = timezone.now()
-    for ref, review, age in [("new-pending", "pending", 1), ("old-approved", "approved", 9), ("old-pending", "pending", 5)]:
+    for ref, review, age in [("new-pending", "needs_review", 1), ("old-approved", "approved", 9), ("old-pending", "needs_review", 5)]:
         made = new_session(method="h5", external_ref=ref, review_status=review)
         VerificationSession.objects.filter(pk=made.pk).update(created_at=now - timedelta(days=age))
 
@@ -203,7 +204,7 @@ def test_a_reviewer_approves_with_a_note(client, rita, session):
 def test_a_decision_needs_a_note(client, rita, session):
     decide(as_user(client, rita), session, "reject", note="  ")
     session.refresh_from_db()
-    assert session.review_status == "pending" and not ReviewDecision.objects.exists()
+    assert session.review_status == "needs_review" and not ReviewDecision.objects.exists()
 
 
 def test_asking_for_a_retry_gives_the_person_one_more_attempt(client, rita, session):
@@ -211,26 +212,26 @@ def test_asking_for_a_retry_gives_the_person_one_more_attempt(client, rita, sess
     session.save()
     decide(as_user(client, rita), session, "retry")
     session.refresh_from_db()
-    assert (session.review_status, session.max_attempts, session.retry_allowed) == ("pending", 2, True)
+    assert (session.review_status, session.max_attempts, session.retry_allowed) == ("needs_review", 2, True)
 
 
 def test_staff_without_review_permission_cannot_decide(client, oscar, session):
     assert decide(as_user(client, oscar), session, "approve").status_code == 403
     session.refresh_from_db()
-    assert session.review_status == "pending"
+    assert session.review_status == "needs_review"
 
 
 def test_four_eyes_a_rejection_waits_for_a_second_reviewer(client, rita, sam, session, settings):
     settings.KYC_FOUR_EYES = True
     decide(as_user(client, rita), session, "reject")
     session.refresh_from_db()
-    assert session.review_status == "pending"
+    assert session.review_status == "needs_review"
     waiting = ReviewDecision.objects.get()
     assert waiting.needs_second_reviewer and not waiting.is_final
 
     client.post(reverse("admin:verification_confirm", args=[session.pk, waiting.pk]))  # rita again: refused
     session.refresh_from_db()
-    assert session.review_status == "pending"
+    assert session.review_status == "needs_review"
 
     as_user(client, sam).post(reverse("admin:verification_confirm", args=[session.pk, waiting.pk]))
     session.refresh_from_db()
@@ -240,13 +241,13 @@ def test_four_eyes_a_rejection_waits_for_a_second_reviewer(client, rita, sam, se
 
 def test_four_eyes_approving_a_failed_outcome_waits_but_a_passed_one_does_not(client, rita, session, settings):
     settings.KYC_FOUR_EYES = True
-    passed = new_session(method="h5", external_ref="ok", status="passed", passed=True)
+    passed = new_session(method="h5", external_ref="ok", status="passed", passed=True, review_status="needs_review")
     as_user(client, rita)
     decide(client, session, "approve")
     decide(client, passed, "approve")
     session.refresh_from_db()
     passed.refresh_from_db()
-    assert (session.review_status, passed.review_status) == ("pending", "approved")
+    assert (session.review_status, passed.review_status) == ("needs_review", "approved")
 
 
 # --- the audit log is append-only ---------------------------------------------------------------

@@ -71,7 +71,7 @@ class VerificationSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def get_ordering(self, request):
         # The queue: sessions awaiting review first, oldest first.
-        pending_first = Case(When(review_status="pending", then=0), default=1, output_field=IntegerField())
+        pending_first = Case(When(review_status="needs_review", then=0), default=1, output_field=IntegerField())
         return [pending_first.asc(), "created_at"]
 
     def changelist_view(self, request, extra_context=None):

@@ -4,12 +4,12 @@ models here). Each module holds one concern; this one names them all."""
 from .clients import ApiClient, ApiKey, KeyRefused
 from .evidence import FingerprintBand, SessionImage, Submission, VendorCall
 from .handoffs import Handoff
-from .oversight import AuditEntry, LoginFailure, ReviewDecision
+from .oversight import AuditEntry, CaseNote, LoginFailure, ReviewDecision
 from .sessions import VerificationSession
 from .webhooks import WebhookAttempt, WebhookMessage
 
 __all__ = [
-    "ApiClient", "ApiKey", "AuditEntry", "FingerprintBand", "Handoff", "KeyRefused", "LoginFailure",
+    "ApiClient", "ApiKey", "AuditEntry", "CaseNote", "FingerprintBand", "Handoff", "KeyRefused", "LoginFailure",
     "ReviewDecision", "SessionImage", "Submission", "VendorCall", "VerificationSession", "WebhookAttempt",
     "WebhookMessage",
 ]

@@ -1,0 +1,249 @@
+"""Triage at the outcome, the migration that replaced "pending", and claims:
+who works a case, lapsing, reassigning, and two reviewers never deciding
+the same case."""
+
+import importlib
+from datetime import timedelta
+
+import pytest
+from django.apps import apps
+from django.contrib.auth.models import Group, User
+from django.utils import timezone
+
+from tests.support.factories import new_session
+from verification.domain.errors import InvalidInput
+from verification.domain.outcome import Outcome
+from verification.models import AuditEntry, ReviewDecision, VendorCall, VerificationSession
+from verification.services import outcomes, review
+
+pytestmark = pytest.mark.django_db
+
+
+def staff(username, group="reviewers"):
+    user = User.objects.create_user(username, is_staff=True)
+    user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+@pytest.fixture
+def rita():
+    return staff("rita")
+
+
+@pytest.fixture
+def ruth():
+    return staff("ruth")
+
+
+@pytest.fixture
+def sam():
+    return staff("sam", "supervisors")
+
+
+def case(ref="order-1", age_hours=1, **fields):
+    made = new_session(method="tencent_lip", external_ref=ref, status="failed", passed=False, reason="not_live",
+                       review_status="needs_review", review_reasons=["file_upload"], needs_review=True, **fields)
+    at = timezone.now() - timedelta(hours=age_hours)
+    VerificationSession.objects.filter(pk=made.pk).update(created_at=at, queued_at=at)
+    made.refresh_from_db()
+    return made
+
+
+# --- triage at the outcome -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("outcome, noted, expected", [
+    (Outcome.passed(vendor="tencent", vendor_code=0, scores={"sim": 95, "sim_threshold": 80}), [], ("not_needed", [])),
+    (Outcome.passed(vendor="tencent", vendor_code=0, scores={"sim": 83, "sim_threshold": 80}), [],
+     ("needs_review", ["score_near_threshold"])),
+    (Outcome.passed(vendor="tencent", vendor_code=0), ["file_upload"], ("needs_review", ["file_upload"])),
+    (Outcome.failed("identity_mismatch", vendor="tencent", vendor_code=-5803, retryable=False), [],
+     ("needs_review", ["identity_mismatch"])),
+])
+def test_an_outcome_is_triaged_by_the_policy(outcome, noted, expected):
+    session = new_session(method="tencent_lip", external_ref="r", status="processing", attempts_used=1,
+                          review_reasons=noted, needs_review=bool(noted))
+    outcomes.finish(session, outcome)
+    session.refresh_from_db()
+    assert (session.review_status, session.review_reasons) == expected
+    assert (session.queued_at is not None) == (expected[0] == "needs_review")
+
+
+def test_vendors_that_disagree_send_the_session_to_review():
+    session = new_session(method="h5", external_ref="r", status="in_progress", attempts_used=1)
+    VendorCall.objects.create(session=session, vendor="jumdata", endpoint="result", vendor_code="200", billed=True)
+    VendorCall.objects.create(session=session, vendor="tencent", endpoint="idcardcompare", vendor_code="0", billed=True)
+    outcomes.finish(session, Outcome.failed("face_mismatch", vendor="tencent", vendor_code=0,
+                                            scores={"similarity": 40.0, "similarity_threshold": 75.0}))
+    session.refresh_from_db()
+    assert (session.review_status, session.review_reasons) == ("needs_review", ["vendors_disagree"])
+
+
+def test_a_vendor_error_after_a_billed_call_needs_review_but_not_one_never_billed():
+    billed = new_session(method="juhe_video", external_ref="billed", status="processing", attempts_used=1)
+    VendorCall.objects.create(session=billed, vendor="juhe", endpoint="verify", billed=None, error="timeout")
+    free = new_session(method="juhe_video", external_ref="free", status="processing", attempts_used=1)
+    VendorCall.objects.create(session=free, vendor="juhe", endpoint="verify", billed=False, error="refused")
+    for session in (billed, free):
+        outcomes.finish(session, Outcome("error", "vendor_timeout", vendor="juhe", retryable=True))
+    billed.refresh_from_db()
+    free.refresh_from_db()
+    assert (billed.review_status, free.review_status) == ("needs_review", "not_needed")
+
+
+def test_a_flag_after_the_outcome_puts_the_session_in_the_queue():
+    session = new_session(method="h5", external_ref="r", status="passed", passed=True)
+    session.flag_for_review("virtual_camera")
+    session.refresh_from_db()
+    assert (session.review_status, session.review_reasons) == ("needs_review", ["virtual_camera"])
+    assert session.queued_at is not None
+
+
+def test_a_decided_session_keeps_its_decision_when_triaged_again():
+    session = new_session(method="h5", external_ref="r", status="failed", passed=False, reason="identity_mismatch",
+                          review_status="approved")
+    review.session_triage(session=session)
+    session.refresh_from_db()
+    assert session.review_status == "approved"
+
+
+# --- the migration of existing sessions -----------------------------------------------------
+
+
+def test_existing_pending_sessions_are_migrated_to_the_state_they_call_for():
+    rows = {
+        "created": dict(status="created"),
+        "abandoned": dict(status="expired", reason="link_expired"),
+        "cancelled": dict(status="cancelled", reason="declined"),
+        "clear_pass": dict(status="passed", passed=True, reason="passed", scores={"sim": 97, "sim_threshold": 80}),
+        "near": dict(status="passed", passed=True, reason="passed", scores={"sim": 81, "sim_threshold": 80}),
+        "file": dict(status="passed", passed=True, reason="passed", needs_review=True, review_reasons=["file_upload"]),
+        "mismatch": dict(status="failed", passed=False, reason="identity_mismatch"),
+        "waiting": dict(status="failed", passed=False, reason="not_live"),
+        "approved": dict(status="failed", passed=False, reason="identity_mismatch", review_status="approved"),
+    }
+    made = {ref: new_session(method="tencent_lip", external_ref=ref, **fields) for ref, fields in rows.items()}
+    completed = timezone.now() - timedelta(hours=30)
+    VerificationSession.objects.exclude(review_status="approved").update(review_status="pending",
+                                                                          completed_at=completed)
+    rita = User.objects.create_user("rita")
+    ReviewDecision.objects.create(session=made["waiting"], decision="reject", note="n", reviewer=rita,
+                                  needs_second_reviewer=True)
+
+    migration = importlib.import_module("verification.migrations.0024_review_queue")
+    migration.triage_pending(apps, schema_editor=None)
+
+    after = {s.external_ref: (s.review_status, s.review_reasons) for s in VerificationSession.objects.all()}
+    assert after == {
+        "created": ("not_needed", []), "abandoned": ("not_needed", []), "cancelled": ("not_needed", []),
+        "clear_pass": ("not_needed", []), "near": ("needs_review", ["score_near_threshold"]),
+        "file": ("needs_review", ["file_upload"]), "mismatch": ("needs_review", ["identity_mismatch"]),
+        "waiting": ("needs_review", ["four_eyes"]), "approved": ("approved", []),
+    }
+    near = VerificationSession.objects.get(external_ref="near")
+    assert near.queued_at == completed and near.needs_review
+    assert VerificationSession.objects.get(external_ref="created").queued_at is None
+
+
+def test_supervisors_may_reassign_and_reviewers_may_not(rita, sam):
+    assert sam.has_perm("verification.reassign_case") and not rita.has_perm("verification.reassign_case")
+
+
+# --- claims -----------------------------------------------------------------------------------
+
+
+def test_next_case_claims_the_oldest_unclaimed_case(rita, ruth):
+    newer, older, oldest = case("newer", 1), case("older", 5), case("oldest", 9)
+    review.case_claim(session=oldest, reviewer=ruth)
+
+    taken = review.case_next(reviewer=rita)
+
+    assert taken == older
+    older.refresh_from_db()
+    assert older.claimed_by == rita
+    assert review.case_next(reviewer=rita) == older  # her own claim first, not another case
+    assert AuditEntry.objects.filter(action="claim", actor_name="rita").count() == 1
+    assert newer.claimed_by is None
+
+
+def test_next_case_finds_nothing_when_every_case_is_taken_or_decided(rita, ruth):
+    review.case_claim(session=case("a"), reviewer=ruth)
+    new_session(method="h5", external_ref="done", status="passed", passed=True, review_status="approved")
+    assert review.case_next(reviewer=rita) is None
+
+
+def test_a_claimed_case_is_refused_to_another_reviewer_until_the_claim_lapses(rita, ruth, settings):
+    settings.KYC_REVIEW_CLAIM_IDLE_MINUTES = 30
+    session = case()
+    now = timezone.now()
+    review.case_claim(session=session, reviewer=rita, now=now)
+
+    with pytest.raises(review.CaseTaken, match="rita is working on this case"):
+        review.case_claim(session=session, reviewer=ruth, now=now + timedelta(minutes=29))
+    review.case_claim(session=session, reviewer=ruth, now=now + timedelta(minutes=30))
+
+    session.refresh_from_db()
+    assert session.claimed_by == ruth
+
+
+def test_activity_keeps_a_claim_alive(rita, ruth):
+    session = case()
+    review.case_claim(session=session, reviewer=rita, now=timezone.now() - timedelta(minutes=29))
+    review.case_note(session=session, author=rita, text="Asked the client for a document.")
+    with pytest.raises(review.CaseTaken):
+        review.case_claim(session=session, reviewer=ruth, now=timezone.now() + timedelta(minutes=2))
+
+
+def test_a_supervisor_reassigns_a_case_and_a_reviewer_cannot(rita, ruth, sam):
+    session = case()
+    review.case_claim(session=session, reviewer=rita)
+    with pytest.raises(InvalidInput):
+        review.case_reassign(session=session, actor=ruth, to=ruth)
+
+    review.case_reassign(session=session, actor=sam, to=ruth)
+
+    session.refresh_from_db()
+    assert session.claimed_by == ruth
+    assert AuditEntry.objects.get(action="reassign").detail == "to ruth"
+
+
+def test_two_reviewers_never_decide_the_same_case(rita, ruth):
+    seen_by_rita = case()
+    seen_by_ruth = VerificationSession.objects.get(pk=seen_by_rita.pk)  # both opened the page
+
+    review.session_decide(session=seen_by_rita, reviewer=rita, decision="approve", note="Same person.")
+    with pytest.raises(InvalidInput):
+        review.session_decide(session=seen_by_ruth, reviewer=ruth, decision="reject", note="Not the same.")
+
+    seen_by_rita.refresh_from_db()
+    assert seen_by_rita.review_status == "approved" and seen_by_rita.claimed_by is None
+    assert list(ReviewDecision.objects.values_list("reviewer__username", flat=True)) == ["rita"]
+
+
+def test_a_reviewer_cannot_decide_a_case_another_holds(rita, ruth):
+    session = case()
+    review.case_claim(session=session, reviewer=ruth)
+    stale = VerificationSession.objects.get(pk=session.pk)
+    stale.claimed_by = None  # as read before ruth claimed it
+
+    with pytest.raises(review.CaseTaken):
+        review.session_decide(session=stale, reviewer=rita, decision="approve", note="ok")
+    assert not ReviewDecision.objects.exists()
+
+
+def test_only_one_of_two_second_reviewers_confirms(rita, ruth, sam, settings):
+    settings.KYC_FOUR_EYES = True
+    session = case()
+    made = review.session_decide(session=session, reviewer=rita, decision="reject", note="Not the same person.")
+    session.refresh_from_db()
+    assert (session.review_status, session.review_reasons, session.claimed_by) == (
+        "needs_review", ["file_upload", "four_eyes"], None)
+    first, second = ReviewDecision.objects.get(pk=made.pk), ReviewDecision.objects.get(pk=made.pk)
+
+    review.decision_confirm(decision=first, reviewer=ruth)
+    with pytest.raises(InvalidInput):
+        review.decision_confirm(decision=second, reviewer=sam)
+
+    session.refresh_from_db()
+    assert session.review_status == "rejected"
+    assert ReviewDecision.objects.get().confirmed_by == ruth
