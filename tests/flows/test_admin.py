@@ -84,20 +84,30 @@ def change_url(session):
 # --- the queue ----------------------------------------------------------------------------
 
 
-def test_the_queue_shows_sessions_awaiting_review_first_oldest_first(client, rita):
+def test_the_queue_opens_on_cases_needing_review_oldest_first(client, rita, settings):
+    settings.KYC_REVIEW_SLA_HOURS = 24
     now = timezone.now()
-    for ref, review, age in [("new-pending", "needs_review", 1), ("old-approved", "approved", 9), ("old-pending", "needs_review", 5)]:
+    for ref, review, age in [("new-pending", "needs_review", 1), ("old-approved", "approved", 9),
+                             ("old-pending", "needs_review", 5), ("auto-passed", "not_needed", 7)]:
         made = new_session(method="h5", external_ref=ref, review_status=review)
-        VerificationSession.objects.filter(pk=made.pk).update(created_at=now - timedelta(days=age))
+        at = now - timedelta(days=age)
+        VerificationSession.objects.filter(pk=made.pk).update(
+            created_at=at, queued_at=at - timedelta(days=10) if review == "approved" else at)
+    changelist = reverse("admin:verification_verificationsession_changelist")
 
-    page = as_user(client, rita).get(reverse("admin:verification_verificationsession_changelist")).text
+    page = as_user(client, rita).get(changelist, follow=True).text
+    assert page.index("old-pending") < page.index("new-pending")
+    assert "old-approved" not in page and "auto-passed" not in page
+    assert page.count('class="sla"') == 2  # both waited past the 24-hour SLA
 
-    assert page.index("old-pending") < page.index("new-pending") < page.index("old-approved")
+    everything = client.get(changelist, {"review_status__exact": "all"}).text
+    assert everything.index("old-pending") < everything.index("new-pending") < everything.index("old-approved")
+    assert "auto-passed" in everything
 
 
 def test_the_queue_masks_names_and_id_numbers(client, rita, session):
-    page = as_user(client, rita).get(reverse("admin:verification_verificationsession_changelist")).text
-    assert "张**" in page and "**************002X" in page
+    page = as_user(client, rita).get(reverse("admin:verification_verificationsession_changelist"), follow=True).text
+    assert "张**" in page
     assert "张三" not in page and IDCARD[:6] not in page and IDCARD[6:14] not in page
 
 

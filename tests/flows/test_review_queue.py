@@ -41,8 +41,9 @@ def sam():
 
 
 def case(ref="order-1", age_hours=1, **fields):
+    fields = {"review_reasons": ["file_upload"], **fields}
     made = new_session(method="tencent_lip", external_ref=ref, status="failed", passed=False, reason="not_live",
-                       review_status="needs_review", review_reasons=["file_upload"], needs_review=True, **fields)
+                       review_status="needs_review", needs_review=True, **fields)
     at = timezone.now() - timedelta(hours=age_hours)
     VerificationSession.objects.filter(pk=made.pk).update(created_at=at, queued_at=at)
     made.refresh_from_db()
@@ -247,3 +248,115 @@ def test_only_one_of_two_second_reviewers_confirms(rita, ruth, sam, settings):
     session.refresh_from_db()
     assert session.review_status == "rejected"
     assert ReviewDecision.objects.get().confirmed_by == ruth
+
+
+# --- the queue and the case page, over HTTP ----------------------------------------------------
+
+from django.urls import reverse  # noqa: E402
+
+from verification.models import ApiClient  # noqa: E402
+
+CHANGELIST = "admin:verification_verificationsession_changelist"
+
+
+def page_of(session):
+    return reverse("admin:verification_verificationsession_change", args=[session.pk])
+
+
+@pytest.mark.parametrize("query, shown", [
+    ({"reason": "identity_mismatch"}, "mismatch"),
+    ({"method__exact": "h5"}, "h5-case"),
+    ({"vendor": "juhe"}, "juhe-case"),
+    ({"age": "overdue"}, "old-case"),
+    ({"age": "new"}, "h5-case"),
+])
+def test_queue_filters(client, rita, query, shown):
+    case("mismatch", 6, review_reasons=["identity_mismatch"], outcome_vendor="tencent")
+    new_h5 = case("h5-case", 1, outcome_vendor="jumdata")
+    VerificationSession.objects.filter(pk=new_h5.pk).update(method="h5")
+    case("juhe-case", 6, outcome_vendor="juhe")
+    case("old-case", 30, outcome_vendor="tencent")
+    client.force_login(rita)
+    page = client.get(reverse(CHANGELIST), query).text
+    found = {ref for ref in ("mismatch", "h5-case", "juhe-case", "old-case") if f">{ref}<" in page}
+    assert found == {shown}
+
+
+def test_the_client_filter(client, rita):
+    acme = ApiClient.objects.create(name="acme")
+    case("acme-case", client=acme)
+    case("other-case")
+    client.force_login(rita)
+    page = client.get(reverse(CHANGELIST), {"client__id__exact": acme.pk}).text
+    assert ">acme-case<" in page and ">other-case<" not in page
+
+
+def test_next_case_opens_and_claims_the_oldest(client, rita):
+    case("newer", 1)
+    oldest = case("oldest", 8)
+    client.force_login(rita)
+    answer = client.post(reverse("admin:verification_next_case"))
+    assert answer.status_code == 302 and answer["Location"] == page_of(oldest)
+    oldest.refresh_from_db()
+    assert oldest.claimed_by == rita
+    queue = client.get(reverse(CHANGELIST), follow=True).text
+    assert "<td class=\"field-holder\">rita</td>" in queue
+
+
+def test_the_decision_form_preselects_nothing_and_needs_an_outcome(client, rita):
+    decided = case("ready")
+    unfinished = case("unfinished")
+    VerificationSession.objects.filter(pk=unfinished.pk).update(status="processing")
+    client.force_login(rita)
+
+    page = client.get(page_of(decided)).text
+    assert 'id="decision-form"' in page and 'type="radio"' in page and "checked" not in page.split(
+        'id="decision-form"')[1].split("</form>")[0]
+    assert page.index('id="evidence"') < page.index('id="decision"') < page.index('id="timeline"') < page.index(
+        'id="raw-fields"')
+
+    other = client.get(page_of(unfinished)).text
+    assert 'id="decision-form"' not in other and "the session has no outcome" in other
+
+
+def test_a_case_held_by_another_shows_who_and_offers_no_decision(client, rita, ruth):
+    session = case()
+    review.case_claim(session=session, reviewer=ruth)
+    client.force_login(rita)
+    page = client.get(page_of(session)).text
+    assert "ruth is working on this case" in page and 'id="decision-form"' not in page
+
+
+def test_a_note_without_deciding_joins_the_timeline(client, rita):
+    session = case()
+    client.force_login(rita)
+    client.post(reverse("admin:verification_note", args=[session.pk]), {"note": "Called the client."})
+    page = client.get(page_of(session)).text
+    assert "Called the client." in page.split('id="timeline"')[1]
+    session.refresh_from_db()
+    assert session.review_status == "needs_review" and not ReviewDecision.objects.exists()
+
+
+def test_a_supervisor_reassigns_from_the_case_page(client, rita, ruth, sam):
+    session = case()
+    review.case_claim(session=session, reviewer=rita)
+    client.force_login(sam)
+    assert 'id="reassign-form"' in client.get(page_of(session)).text
+    client.post(reverse("admin:verification_reassign", args=[session.pk]), {"reviewer": ruth.pk})
+    session.refresh_from_db()
+    assert session.claimed_by == ruth
+
+    client.force_login(rita)
+    assert 'id="reassign-form"' not in client.get(page_of(session)).text
+    client.post(reverse("admin:verification_reassign", args=[session.pk]), {"reviewer": rita.pk})
+    session.refresh_from_db()
+    assert session.claimed_by == ruth
+
+
+def test_a_decision_answers_beside_the_form_and_offers_the_next_case(client, rita):
+    session = case()
+    client.force_login(rita)
+    answer = client.post(reverse("admin:verification_decide", args=[session.pk]),
+                         {"decision": "approve", "note": "Same person."}, follow=True)
+    decision_part = answer.text.split('id="decision"')[1]
+    assert 'id="decision-messages"' in decision_part and 'id="next-case"' in decision_part
