@@ -212,7 +212,8 @@ class VerificationSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("reasons"))
     def reasons(self, obj):
-        return format_html_join(", ", "{}", ((review_policy.reason_label(r),) for r in obj.review_reasons)) or "—"
+        return format_html_join("", '<span class="reason-tag">{}</span>',
+                                ((review_policy.reason_label(r),) for r in obj.review_reasons)) or "—"
 
     @admin.display(description=_("claimed by"), ordering="claimed_by__username")
     def holder(self, obj):
@@ -229,7 +230,8 @@ class VerificationSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         # search more than once (actions, facets): each search by ID number
         # counts against a limit and leaves an audit entry.
         request.sessions_found_by_idcard = self.find_by_idcard(request)
-        return super().changelist_view(request, extra_context)
+        # The queue needs the screen's width: no navigation sidebar beside it.
+        return super().changelist_view(request, {"is_nav_sidebar_enabled": False, **(extra_context or {})})
 
     def find_by_idcard(self, request):
         """The sessions holding the ID number searched for, or None when the
@@ -304,7 +306,7 @@ class VerificationSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                           detail=f"shown: {shown}")
         if session.claimed_by_id == request.user.pk:
             session.take_claim(request.user, now=timezone.now(), idle=review.claim_idle())  # still working on it
-        context = {**(extra_context or {}), **evidence}
+        context = {"is_nav_sidebar_enabled": False, **(extra_context or {}), **evidence}
         return super().change_view(request, object_id, form_url, context)
 
     def evidence(self, request, session):

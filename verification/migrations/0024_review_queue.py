@@ -125,6 +125,51 @@ class Migration(migrations.Migration):
                 'ordering': ['created_at'],
             },
         ),
+        migrations.AlterModelOptions(
+            name='apiclient',
+            options={'permissions': [('manage_api_keys', 'Can rotate and revoke API keys')], 'verbose_name': 'API client', 'verbose_name_plural': 'API clients'},
+        ),
+        migrations.AlterModelOptions(
+            name='apikey',
+            options={'ordering': ['-created_at'], 'verbose_name': 'API key', 'verbose_name_plural': 'API keys'},
+        ),
+        migrations.AlterModelOptions(
+            name='handoff',
+            options={'verbose_name': 'hand-off link', 'verbose_name_plural': 'hand-off links'},
+        ),
+        migrations.AlterModelOptions(
+            name='loginfailure',
+            options={'verbose_name': 'failed login', 'verbose_name_plural': 'failed logins'},
+        ),
+        migrations.AlterModelOptions(
+            name='reviewdecision',
+            options={'ordering': ['created_at'], 'verbose_name': 'review decision', 'verbose_name_plural': 'review decisions'},
+        ),
+        migrations.AlterModelOptions(
+            name='sessionimage',
+            options={'verbose_name': 'session image', 'verbose_name_plural': 'session images'},
+        ),
+        migrations.AlterModelOptions(
+            name='submission',
+            options={'verbose_name': 'submission', 'verbose_name_plural': 'submissions'},
+        ),
+        migrations.AlterModelOptions(
+            name='vendorcall',
+            options={'ordering': ['created_at'], 'verbose_name': 'vendor call', 'verbose_name_plural': 'vendor calls'},
+        ),
+        migrations.AlterModelOptions(
+            name='verificationsession',
+            options={'ordering': ['-created_at'], 'permissions': [('review_session', 'Can review sessions and decide on them'), ('view_media', 'Can play the videos and see the images of sessions'), ('view_full_identity', 'Can see full names and ID numbers'), ('export_sessions', 'Can export sessions and decisions as CSV'), ('purge_sessions', 'Can purge personal data and erase sessions'), ('reassign_case', 'Can reassign cases to other reviewers')], 'verbose_name': 'verification session', 'verbose_name_plural': 'verification sessions'},
+        ),
+        migrations.AlterModelOptions(
+            name='webhookattempt',
+            options={'ordering': ['attempt', 'created_at'], 'verbose_name': 'webhook attempt', 'verbose_name_plural': 'webhook attempts'},
+        ),
+        migrations.AlterModelOptions(
+            name='webhookmessage',
+            options={'ordering': ['-created_at'], 'verbose_name': 'webhook message', 'verbose_name_plural': 'webhook messages'},
+        ),
+    
         migrations.RunPython(triage_pending, back_to_pending),
         migrations.RunPython(grant, withdraw),
     ]

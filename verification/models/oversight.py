@@ -91,6 +91,7 @@ class ReviewDecision(models.Model):
 
     class Meta:
         verbose_name = _("review decision")
+        verbose_name_plural = _("review decisions")
         ordering = ["created_at"]
 
     def __str__(self):
@@ -137,3 +138,4 @@ class LoginFailure(models.Model):
 
     class Meta:
         verbose_name = _("failed login")
+        verbose_name_plural = _("failed logins")

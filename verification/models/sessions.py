@@ -149,6 +149,7 @@ class VerificationSession(models.Model):
 
     class Meta:
         verbose_name = _("verification session")
+        verbose_name_plural = _("verification sessions")
         ordering = ["-created_at"]
         permissions = [
             ("review_session", _("Can review sessions and decide on them")),
