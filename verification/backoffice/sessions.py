@@ -19,7 +19,6 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from .. import methods, vendors
 from ..domain import review_policy
@@ -27,7 +26,7 @@ from ..domain.errors import InvalidInput
 from ..models import AuditEntry, ReviewDecision, VerificationSession
 from ..platform.idcard import looks_like_idcard
 from ..services import retention, review
-from .common import ReadOnlyAdminMixin
+from .common import ReadOnlyAdminMixin, age_text
 from .media import session_media_view
 
 
@@ -44,16 +43,6 @@ class NoteForm(forms.Form):
 
 def sla() -> timedelta:
     return timedelta(hours=settings.KYC_REVIEW_SLA_HOURS)
-
-
-def age_text(delta: timedelta) -> str:
-    minutes = max(int(delta.total_seconds() // 60), 0)
-    if minutes < 60:
-        return ngettext("%(n)d min", "%(n)d min", minutes) % {"n": minutes}
-    hours = minutes // 60
-    if hours < 48:
-        return ngettext("%(n)d h", "%(n)d h", hours) % {"n": hours}
-    return ngettext("%(n)d day", "%(n)d days", hours // 24) % {"n": hours // 24}
 
 
 class ReviewStatusFilter(admin.SimpleListFilter):
@@ -323,6 +312,7 @@ class VerificationSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         for call in session.vendor_calls.order_by("created_at", "pk"):
             known = vendors.describe(call.vendor, call.vendor_code) if call.vendor_code else None
             calls.append({"call": call, "meaning": known.meaning if known is not None else "",
+                          "explained": known.message if known is not None else "",
                           "success": call.vendor_code in getattr(vendors.VENDORS.get(call.vendor), "SUCCESS_CODES", ())})
         faces = []
         if can_media and session.face_image:
@@ -504,10 +494,12 @@ def scores_against_thresholds(scores: dict) -> list[dict]:
 
 
 def _outcome_meaning(session) -> str:
+    """The outcome's vendor code in the reviewer's language, and the
+    vendor's own words for it."""
     if not session.vendor_code or not session.outcome_vendor:
         return ""
     known = vendors.describe(session.outcome_vendor, session.vendor_code)
-    return known.meaning if known is not None else ""
+    return f"{known.message} ({known.meaning})" if known is not None else ""
 
 
 def timeline(session) -> list[dict]:
