@@ -314,11 +314,39 @@ def test_a_supervisor_erases_a_session_on_request(client, sam, rita, session):
     session.refresh_from_db()
     assert session.idcard == IDCARD, "reviewers may not erase"
 
-    as_user(client, sam).post(changelist, {"action": "erase_personal_data", "_selected_action": [session.pk]})
+    asked = as_user(client, sam).post(changelist, {"action": "erase_personal_data", "_selected_action": [session.pk]},
+                                      HTTP_ACCEPT_LANGUAGE="en")
+    session.refresh_from_db()
+    assert session.idcard == IDCARD and not AuditEntry.objects.filter(action="erase").exists(), "nothing yet"
+    page = asked.text
+    # The face, one upload and one best frame: three files.
+    assert 'id="erase-confirmation"' in page and "order-42" in page and "3 files in all." in page
+    assert "ID number" in page.split('id="erase-fields"')[1] and "audit log" in page.split('id="erase-kept"')[1]
+
+    client.post(changelist, {"action": "erase_personal_data", "_selected_action": [session.pk], "confirm_erase": "yes"})
 
     session.refresh_from_db()
     assert (session.realname, session.idcard, bool(session.face_image)) == ("", "", False)
     assert AuditEntry.objects.get(action="erase").actor_name == "sam"
+
+
+def test_a_supervisor_erases_one_session_from_its_page_after_confirming(client, sam, rita, session):
+    erase = reverse("admin:verification_erase", args=[session.pk])
+    assert as_user(client, rita).get(erase).status_code == 403
+    assert 'id="erase-link"' not in client.get(change_url(session)).text
+
+    as_user(client, sam)
+    assert 'id="erase-link"' in client.get(change_url(session)).text
+    confirmation = client.get(erase).text
+    assert 'id="confirm-erase"' in confirmation
+    client.post(erase)  # without the confirmation: nothing
+    session.refresh_from_db()
+    assert session.idcard == IDCARD
+
+    client.post(erase, {"confirm_erase": "yes"})
+    session.refresh_from_db()
+    assert (session.realname, session.idcard) == ("", "")
+    assert AuditEntry.objects.filter(action="erase", actor_name="sam").count() == 1
 
 
 # --- login -----------------------------------------------------------------------------------------

@@ -126,6 +126,14 @@ def test_non_staff_users_get_the_login_page_even_with_permissions(client):
 # --- CSV export ---------------------------------------------------------------------------
 
 
+def test_the_two_exports_have_distinct_dated_file_names(client, sabine, sessions):
+    day = timezone.localtime().strftime("%Y-%m-%d")
+    masked = export(client, sabine)["Content-Disposition"]
+    full = export(client, sabine, "?include_identity=1")["Content-Disposition"]
+    assert masked.startswith(f'attachment; filename="kyc-sessions-masked-{day}-')
+    assert full.startswith(f'attachment; filename="kyc-sessions-full-identity-{day}-')
+
+
 def test_the_export_is_masked_by_default(client, sabine, sessions):
     response = export(client, sabine)
     assert response.status_code == 200 and response["Content-Type"] == "text/csv; charset=utf-8"

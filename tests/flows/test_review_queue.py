@@ -179,7 +179,7 @@ def test_a_claimed_case_is_refused_to_another_reviewer_until_the_claim_lapses(ri
     now = timezone.now()
     review.case_claim(session=session, reviewer=rita, now=now)
 
-    with pytest.raises(review.CaseTaken, match="rita is working on this case"):
+    with pytest.raises(review.CaseTaken, match="rita"):
         review.case_claim(session=session, reviewer=ruth, now=now + timedelta(minutes=29))
     review.case_claim(session=session, reviewer=ruth, now=now + timedelta(minutes=30))
 
@@ -309,13 +309,13 @@ def test_the_decision_form_preselects_nothing_and_needs_an_outcome(client, rita)
     VerificationSession.objects.filter(pk=unfinished.pk).update(status="processing")
     client.force_login(rita)
 
-    page = client.get(page_of(decided)).text
+    page = client.get(page_of(decided), HTTP_ACCEPT_LANGUAGE="en").text
     assert 'id="decision-form"' in page and 'type="radio"' in page and "checked" not in page.split(
         'id="decision-form"')[1].split("</form>")[0]
     assert page.index('id="evidence"') < page.index('id="decision"') < page.index('id="timeline"') < page.index(
         'id="raw-fields"')
 
-    other = client.get(page_of(unfinished)).text
+    other = client.get(page_of(unfinished), HTTP_ACCEPT_LANGUAGE="en").text
     assert 'id="decision-form"' not in other and "the session has no outcome" in other
 
 
@@ -323,7 +323,7 @@ def test_a_case_held_by_another_shows_who_and_offers_no_decision(client, rita, r
     session = case()
     review.case_claim(session=session, reviewer=ruth)
     client.force_login(rita)
-    page = client.get(page_of(session)).text
+    page = client.get(page_of(session), HTTP_ACCEPT_LANGUAGE="en").text
     assert "ruth is working on this case" in page and 'id="decision-form"' not in page
 
 
@@ -360,3 +360,33 @@ def test_a_decision_answers_beside_the_form_and_offers_the_next_case(client, rit
                          {"decision": "approve", "note": "Same person."}, follow=True)
     decision_part = answer.text.split('id="decision"')[1]
     assert 'id="decision-messages"' in decision_part and 'id="next-case"' in decision_part
+
+
+def test_one_audit_entry_per_case_view_names_the_media_it_shows(client, rita, ruth, settings, tmp_path):
+    from django.core.files.base import ContentFile
+
+    from tests.support.media_samples import make_jpeg
+    from verification.models import SessionImage
+
+    settings.MEDIA_ROOT = tmp_path
+    session = case()
+    session.face_image.save("face.jpg", ContentFile(make_jpeg()), save=True)
+    SessionImage.objects.create(session=session, attempt=1, kind="best_frame", image=ContentFile(make_jpeg(), name="b.jpg"))
+    client.force_login(rita)
+
+    page = client.get(page_of(session)).text
+    links = [part.split('"')[0].replace("&amp;", "&") for part in page.split('<img src="')[1:] if "/media/" in part]
+    assert len(links) == 2
+    for link in links:
+        response = client.get(link)
+        assert response.status_code == 200
+        b"".join(response.streaming_content)
+
+    entries = AuditEntry.objects.filter(session_ref=session.pk).exclude(action="claim")
+    assert [(e.action, e.detail) for e in entries] == [("view_session", "shown: face, best_frame#1")]
+
+    client.force_login(ruth)  # rita's links, opened by someone else: audited on their own
+    client.get(links[0])
+    assert AuditEntry.objects.filter(action="view_media", actor_name="ruth").count() == 1
+    client.get(links[0].split("?")[0])  # a bare link: audited
+    assert AuditEntry.objects.filter(action="view_media", actor_name="ruth").count() == 2

@@ -27,7 +27,7 @@ from ..models import AuditEntry, ReviewDecision, VerificationSession
 from ..platform.idcard import looks_like_idcard
 from ..services import retention, review
 from .common import ReadOnlyAdminMixin, age_text
-from .media import session_media_view
+from .media import case_view_token, session_media_view
 
 
 class DecisionForm(forms.Form):
@@ -275,6 +275,7 @@ class VerificationSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             path("<uuid:session_id>/release/", view(self.release_view), name="verification_release"),
             path("<uuid:session_id>/reassign/", view(self.reassign_view), name="verification_reassign"),
             path("<uuid:session_id>/note/", view(self.note_view), name="verification_note"),
+            path("<uuid:session_id>/erase/", view(self.erase_view), name="verification_erase"),
             path("<uuid:session_id>/decide/", self.admin_site.admin_view(self.decide_view), name="verification_decide"),
             path("<uuid:session_id>/confirm/<int:decision_id>/", self.admin_site.admin_view(self.confirm_view),
                  name="verification_confirm"),
@@ -306,7 +307,8 @@ class VerificationSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         user = request.user
         can_media = user.has_perm("verification.view_media")
         submissions = list(session.submissions.order_by("attempt", "created_at"))
-        media_url = lambda kind, public_id: reverse("admin:verification_media", args=[kind, public_id])  # noqa: E731
+        signed = "?" + urlencode({"case_view": case_view_token(user=user, session=session)})
+        media_url = lambda kind, public_id: reverse("admin:verification_media", args=[kind, public_id]) + signed  # noqa: E731
         media_shown = []
         calls = []
         for call in session.vendor_calls.order_by("created_at", "pk"):
@@ -317,11 +319,11 @@ class VerificationSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         faces = []
         if can_media and session.face_image:
             faces.append({"label": _("Face kept for the session"), "url": reverse(
-                "admin:verification_session_media", args=[session.pk, "face"])})
+                "admin:verification_session_media", args=[session.pk, "face"]) + signed})
             media_shown.append("face")
         if can_media and session.reference_photo:
             faces.append({"label": _("Reference photo"), "url": reverse(
-                "admin:verification_session_media", args=[session.pk, "reference"])})
+                "admin:verification_session_media", args=[session.pk, "reference"]) + signed})
             media_shown.append("reference")
         for image in session.images.order_by("attempt", "created_at"):
             if can_media:
@@ -471,9 +473,42 @@ class VerificationSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Erase personal data now (right to erasure)"), permissions=["purge"])
     def erase_personal_data(self, request, queryset):
+        """Shows what will be erased first; erases only on the confirming POST."""
+        if request.POST.get("confirm_erase") != "yes":
+            return self.erasure_confirmation(request, list(queryset))
+        count = 0
         for session in queryset:
             retention.session_erase(session=session, actor=request.user)
-        messages.success(request, _("Personal data erased for %(count)d session(s).") % {"count": queryset.count()})
+            count += 1
+        messages.success(request, _("Personal data erased for %(count)d session(s).") % {"count": count})
+        return None
+
+    def erasure_confirmation(self, request, sessions, *, single=False):
+        previews = [{"session": s, **retention.session_erasure_preview(session=s)} for s in sessions]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Erase personal data?"),
+            "previews": previews,
+            "total_files": sum(p["files"] for p in previews),
+            "erased_fields": retention.ERASED_FIELDS,
+            "kept": retention.KEPT,
+            "single": single,
+            "action_name": "erase_personal_data",
+            "selected": [str(s.pk) for s in sessions],
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/verification/verificationsession/erase_confirm.html", context)
+
+    def erase_view(self, request, session_id):
+        """The case page's erasure: a confirmation page, then the erasure."""
+        if not request.user.has_perm("verification.purge_sessions"):
+            raise PermissionDenied
+        session = get_object_or_404(VerificationSession, pk=session_id)
+        if request.method == "POST" and request.POST.get("confirm_erase") == "yes":
+            retention.session_erase(session=session, actor=request.user)
+            messages.success(request, _("Personal data erased for %(count)d session(s).") % {"count": 1})
+            return self._case_page(session_id)
+        return self.erasure_confirmation(request, [session], single=True)
 
     def has_purge_permission(self, request):
         return request.user.has_perm("verification.purge_sessions")
