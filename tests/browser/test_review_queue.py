@@ -203,3 +203,40 @@ def test_a_supervisor_reassigns_and_confirms_four_eyes(live_server, settings, tm
     waiting.refresh_from_db()
     assert waiting.review_status == "rejected"
     assert AuditEntry.objects.filter(action="reassign", actor_name="sam", detail="to ruth").exists()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_supervisor_erases_after_seeing_what_will_go(live_server, settings, tmp_path, lang):
+    settings.MEDIA_ROOT = tmp_path
+    person("sam", "supervisors")
+    group("supervisors").permissions.add(Permission.objects.get(codename="purge_sessions"))
+    first, second = queued_case("order-301", 5), queued_case("order-302", 4)
+    kept = queued_case("order-303", 3)
+    browser = desk_browser(lang)
+    try:
+        sign_in(browser, live_server, settings, "sam")
+        browser.get(f"{live_server.url}/{settings.ADMIN_URL}verification/verificationsession/")
+        wait(browser).until(EC.presence_of_element_located((By.ID, "result_list")))
+        for session in (first, second):
+            browser.find_element(By.CSS_SELECTOR, f"input.action-select[value='{session.pk}']").click()
+        browser.find_element(By.CSS_SELECTOR, "select[name=action] option[value=erase_personal_data]").click()
+        browser.find_element(By.CSS_SELECTOR, "#changelist-form button[name=index]").click()
+        wait(browser).until(EC.visibility_of_element_located((By.ID, "erase-confirmation")))
+        # Nothing has gone yet; the page says what will: 3 files each (face, best frame, upload).
+        first.refresh_from_db()
+        assert first.idcard and first.face_image
+        assert "6" in browser.find_element(By.ID, "erase-total").text
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#erase-sessions li")) == 2
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#erase-fields li")) == 8
+        assert no_sideways_scroll(browser)
+        screenshot(browser, f"erase-confirm-{lang}")
+        press(browser, "confirm-erase")
+        wait(browser).until(EC.visibility_of_element_located((By.CSS_SELECTOR, ".messagelist .success")))
+    finally:
+        browser.quit()
+    for session in (first, second):
+        session.refresh_from_db()
+        assert (session.realname, session.idcard, bool(session.face_image)) == ("", "", False)
+    kept.refresh_from_db()
+    assert kept.idcard and kept.face_image
+    assert AuditEntry.objects.filter(action="erase", actor_name="sam").count() == 2
