@@ -390,3 +390,40 @@ def test_one_audit_entry_per_case_view_names_the_media_it_shows(client, rita, ru
     assert AuditEntry.objects.filter(action="view_media", actor_name="ruth").count() == 1
     client.get(links[0].split("?")[0])  # a bare link: audited
     assert AuditEntry.objects.filter(action="view_media", actor_name="ruth").count() == 2
+
+
+# The test database on SQLite is in memory with a shared cache, whose table
+# locks fail at once instead of waiting: parallel deciders need a server.
+@pytest.mark.skipif(__import__("django.db").db.connection.vendor != "postgresql",
+                    reason="parallel writers need a server database")
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("round_", range(3))
+def test_reviewers_deciding_in_parallel_make_exactly_one_decision(round_):
+    import threading
+
+    from django.db import connection
+
+    deciders = [User.objects.create_user(f"r{n}", is_staff=True) for n in range(4)]
+    session_id = case(f"race-{round_}").pk
+    ready, outcomes_ = threading.Barrier(len(deciders)), []
+
+    def decide_as(user):
+        try:
+            seen = VerificationSession.objects.get(pk=session_id)  # each opened the page
+            ready.wait()
+            review.session_decide(session=seen, reviewer=user, decision="approve", note="Looks right.")
+            outcomes_.append("decided")
+        except InvalidInput:
+            outcomes_.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=decide_as, args=(user,)) for user in deciders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes_) == ["decided"] + ["refused"] * (len(deciders) - 1)
+    assert ReviewDecision.objects.filter(session_id=session_id).count() == 1
+    assert VerificationSession.objects.get(pk=session_id).review_status == "approved"
