@@ -304,16 +304,23 @@ class VerificationSession(models.Model):
         return self._save_if_unchanged(seen, ("review_status", "claimed_by", "claimed_at"))
 
     def record_triage(self, review_status: str, reasons) -> None:
-        """The review policy's answer (verification.domain.review_policy);
-        a decided session keeps its decision."""
-        if self.review_status in (self.ReviewStatus.APPROVED, self.ReviewStatus.REJECTED):
+        """The review policy's answer (verification.domain.review_policy), in
+        one conditional UPDATE: a session a reviewer has decided, even since
+        this object was read, keeps its decision."""
+        decided = (self.ReviewStatus.APPROVED, self.ReviewStatus.REJECTED)
+        if self.review_status in decided:
             return
-        entering = review_status == self.ReviewStatus.NEEDS_REVIEW and self.review_status != review_status
         self._add_review_reasons(reasons)
-        self.review_status = review_status
-        if entering or (review_status == self.ReviewStatus.NEEDS_REVIEW and self.queued_at is None):
+        if review_status == self.ReviewStatus.NEEDS_REVIEW and (
+                self.review_status != review_status or self.queued_at is None):
             self.queued_at = timezone.now()
-        self._save("review_status", "needs_review", "review_reasons", "queued_at")
+        self.review_status = review_status
+        self.updated_at = timezone.now()
+        fields = ("review_status", "needs_review", "review_reasons", "queued_at", "updated_at")
+        written = type(self).objects.filter(pk=self.pk).exclude(review_status__in=decided).update(
+            **{name: getattr(self, name) for name in fields})
+        if not written:
+            self.refresh_from_db()
 
     # --- claims: one reviewer works a case at a time ----------------------------------
 
@@ -367,8 +374,9 @@ class VerificationSession(models.Model):
         if not self._add_review_reasons(reasons):
             return
         if self.status in self.OUTCOME_STATUSES and self.review_status == self.ReviewStatus.NOT_NEEDED:
-            self.review_status, self.queued_at = self.ReviewStatus.NEEDS_REVIEW, timezone.now()
-        self._save("needs_review", "review_reasons", "review_status", "queued_at")
+            self.record_triage(self.ReviewStatus.NEEDS_REVIEW, ())
+            return
+        self._save("needs_review", "review_reasons")
 
     def _add_review_reasons(self, reasons) -> bool:
         new = [reason for reason in dict.fromkeys(reasons) if reason not in self.review_reasons]
