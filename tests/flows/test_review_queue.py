@@ -167,6 +167,15 @@ def test_next_case_claims_the_oldest_unclaimed_case(rita, ruth):
     assert newer.claimed_by is None
 
 
+def test_next_case_offers_a_four_eyes_case_to_anyone_but_the_first_reviewer(rita, ruth, settings):
+    settings.KYC_FOUR_EYES = True
+    waiting = case("waiting", 9)
+    other = case("other", 1)
+    review.session_decide(session=waiting, reviewer=rita, decision="reject", note="Not the same person.")
+    assert review.case_next(reviewer=rita) == other
+    assert review.case_next(reviewer=ruth) == waiting
+
+
 def test_next_case_finds_nothing_when_every_case_is_taken_or_decided(rita, ruth):
     review.case_claim(session=case("a"), reviewer=ruth)
     new_session(method="h5", external_ref="done", status="passed", passed=True, review_status="approved")

@@ -66,16 +66,20 @@ def test_no_decision_gives_no_rate():
 
 
 def test_failure_reasons_compare_vendors_on_the_same_terms():
-    for ref, reason, vendor in [("1", "not_live", "tencent"), ("2", "not_live", "juhe"), ("3", "not_live", "juhe"),
-                                ("6", "not_passed", "jumdata"),
-                                ("4", "face_mismatch", "tencent"), ("5", "vendor_unavailable", "jumdata")]:
-        new_session(method="h5", external_ref=ref, status="failed", reason=reason, outcome_vendor=vendor)
+    for ref, reason, vendor, code in [
+        ("1", "not_live", "tencent", "-5008"), ("2", "not_live", "juhe", ""), ("6", "not_passed", "jumdata", "202"),
+        ("3", "vendor_code", "juhe", "267549"),  # a video too short: what the others call not_live
+        ("7", "vendor_code", "juhe", "10001"),  # a key refused: the vendor rejected the request
+        ("4", "face_mismatch", "tencent", "0"), ("5", "vendor_unavailable", "jumdata", ""),
+    ]:
+        new_session(method="h5", external_ref=ref, status="failed", reason=reason, outcome_vendor=vendor,
+                    vendor_code=code)
     new_session(method="h5", external_ref="ok", status="passed", reason="passed", outcome_vendor="tencent")
 
     found = reports.failure_reasons_by_vendor(days=30)
 
-    assert found["reasons"] == ["not_live", "face_mismatch", "vendor_unavailable"]
-    assert found["series"] == {"juhe": [2, 0, 0], "jumdata": [1, 0, 1], "tencent": [1, 1, 0]}
+    assert found["reasons"] == ["not_live", "face_mismatch", "vendor_rejected", "vendor_unavailable"]
+    assert found["series"] == {"juhe": [2, 0, 1, 0], "jumdata": [1, 0, 0, 1], "tencent": [1, 1, 0, 0]}
 
 
 def test_tencent_field_statuses_are_charted_and_code_0_is_no_error():

@@ -212,6 +212,17 @@ def review_decisions(*, days: int = 30) -> dict:
 SAME_REASON = {"not_passed": "not_live"}
 
 
+def normalised_reason(reason: str, vendor: str, code: str) -> str:
+    """The portal's word for a failure, whoever's answer it was. Juhe's
+    videoAuth ends some failures on a code of its own (`vendor_code`): one
+    a better recording may pass is what the others call `not_live` (Tencent's
+    "no face found" is a `not_live` too); any other, `vendor_rejected`."""
+    if reason == "vendor_code":
+        known = vendors.describe(vendor, code)
+        return "not_live" if known is not None and known.user_fixable else "vendor_rejected"
+    return SAME_REASON.get(reason, reason) or "unknown"
+
+
 def failure_reasons_by_vendor(*, days: int = 30, limit: int = 8) -> dict:
     """Sessions of the window that failed or ended in error, by the portal's
     normalised reason (the same words for every vendor) and the vendor whose
@@ -220,14 +231,14 @@ def failure_reasons_by_vendor(*, days: int = 30, limit: int = 8) -> dict:
     rows = (
         VerificationSession.objects.filter(created_at__gte=window_start(days=days),
                                            status__in=[Status.FAILED, Status.ERROR])
-        .values_list("reason", "outcome_vendor")
+        .values_list("reason", "outcome_vendor", "vendor_code")
         .annotate(n=Count("pk"))
         .order_by()
     )
     counts: Counter = Counter()
     totals: Counter = Counter()
-    for reason, vendor, n in rows:
-        reason = SAME_REASON.get(reason, reason) or "unknown"
+    for reason, vendor, code, n in rows:
+        reason = normalised_reason(reason, vendor, code)
         counts[reason, vendor or "—"] += n
         totals[reason] += n
     reasons = [reason for reason, _n in sorted(totals.items(), key=lambda item: (-item[1], item[0]))[:limit]]

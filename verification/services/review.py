@@ -10,7 +10,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Case, IntegerField, Q, When
+from django.db.models import Case, Exists, IntegerField, OuterRef, Q, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -75,9 +75,11 @@ def case_next(*, reviewer, now=None) -> VerificationSession | None:
     claim of their own first): None when the queue has nothing for them."""
     now = now or timezone.now()
     free = Q(claimed_by=None) | Q(claimed_at=None) | Q(claimed_at__lte=now - claim_idle()) | Q(claimed_by=reviewer.pk)
+    # A case waiting for a second reviewer is not offered to the first one.
+    own_waiting = ReviewDecision.objects.filter(session=OuterRef("pk"), needs_second_reviewer=True,
+                                                confirmed_by=None, reviewer=reviewer)
     waiting = (VerificationSession.objects.filter(review_status=VerificationSession.ReviewStatus.NEEDS_REVIEW)
-               .filter(free).exclude(decisions__needs_second_reviewer=True, decisions__confirmed_by=None,
-                                     decisions__reviewer=reviewer))
+               .filter(free).exclude(Exists(own_waiting)))
     mine_first = Case(When(claimed_by=reviewer.pk, then=0), default=1, output_field=IntegerField())
     for session in waiting.order_by(mine_first, "queued_at", "created_at")[:20]:
         try:
