@@ -198,6 +198,15 @@ def test_a_supervisor_reassigns_and_confirms_four_eyes(live_server, settings, tm
         screenshot(browser, f"four-eyes-{lang}")
         press(browser, f"confirm-{decision.pk}")
         wait(browser).until(EC.visibility_of_element_located((By.CSS_SELECTOR, "#decision-messages .success")))
+
+        # What the compliance lead watches: one case left in the queue, one decision, overturning nothing.
+        browser.get(f"{live_server.url}/{settings.ADMIN_URL}verification/dashboard/")
+        size = wait(browser).until(EC.visibility_of_element_located((By.CSS_SELECTOR, "#queue-size dd strong")))
+        assert size.text == "1"
+        assert browser.find_element(By.CSS_SELECTOR, "#overturn-rate dd strong").text == "0%"
+        assert browser.find_element(By.ID, "decisions-per-reviewer")
+        assert no_sideways_scroll(browser)
+        screenshot(browser, f"dashboard-{lang}")
     finally:
         browser.quit()
     waiting.refresh_from_db()

@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from .. import vendors
 from ..methods import choices as method_choices
@@ -69,10 +70,11 @@ def _review_figures(days: int) -> list[dict]:
          "value": _duration((timezone.now() - oldest).total_seconds()) if oldest else "—", "note": ""},
         {"id": "time-to-decision", "label": _("Median time to decision"),
          "value": _duration(decided["median_seconds"]),
-         "note": _("%(n)d decisions") % {"n": decided["count"]}},
+         "note": ngettext("%(n)d decision", "%(n)d decisions", decided["count"]) % {"n": decided["count"]}},
         {"id": "overturn-rate", "label": _("Vendor verdicts overturned"),
          "value": f"{rate:.0%}" if rate is not None else "—",
-         "note": _("%(n)d of %(total)d decisions") % {"n": decided["overturned"], "total": decided["count"]}},
+         "note": ngettext("%(n)d of %(total)d decision", "%(n)d of %(total)d decisions", decided["count"])
+         % {"n": decided["overturned"], "total": decided["count"]}},
     ]
 
 
