@@ -140,6 +140,10 @@ def test_a_reviewer_works_through_the_queue(live_server, settings, tmp_path, lan
         press(browser, "decide-button")
         message = wait(browser).until(EC.visibility_of_element_located((By.CSS_SELECTOR, "#decision-messages .success")))
         assert message.text == WORDS[lang]["decided"]
+        # Where the reviewer was looking: the answer is on screen, not above it.
+        assert browser.execute_script(
+            "const r = arguments[0].getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight",
+            message)
         screenshot(browser, f"decided-{lang}")
         oldest.refresh_from_db()
         assert (oldest.review_status, oldest.claimed_by) == ("rejected", None)

@@ -375,7 +375,8 @@ class VerificationSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         }
 
     def _case_page(self, session_id):
-        return HttpResponseRedirect(reverse("admin:verification_verificationsession_change", args=[session_id]))
+        return HttpResponseRedirect(reverse("admin:verification_verificationsession_change", args=[session_id])
+                                    + "#decision")
 
     def _reviewer_post(self, request, session_id):
         if request.method != "POST" or not request.user.has_perm("verification.review_session"):
@@ -434,7 +435,8 @@ class VerificationSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             raise PermissionDenied
         session = get_object_or_404(VerificationSession, pk=session_id)
         form = DecisionForm(request.POST)
-        page = reverse("admin:verification_verificationsession_change", args=[session.pk])
+        # The answer appears where the reviewer is looking: at the decision.
+        page = reverse("admin:verification_verificationsession_change", args=[session.pk]) + "#decision"
         if not form.is_valid():
             messages.error(request, _("Choose a decision and write a note."))
             return HttpResponseRedirect(page)
@@ -458,7 +460,8 @@ class VerificationSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             messages.success(request, _("Decision confirmed."))
         except InvalidInput as invalid:
             messages.error(request, "; ".join(str(v) for v in invalid.fields.values()))
-        return HttpResponseRedirect(reverse("admin:verification_verificationsession_change", args=[session_id]))
+        return HttpResponseRedirect(reverse("admin:verification_verificationsession_change", args=[session_id])
+                                    + "#decision")
 
     def identity_view(self, request, session_id):
         """The full name and ID number, for supervisors only, audited."""
@@ -556,7 +559,9 @@ def timeline(session) -> list[dict]:
     for message in session.webhook_messages.all():
         events.append({"at": message.created_at, "kind": "webhook", "text": _("Webhook %(event)s") % {
             "event": message.event_type}, "detail": message.get_state_display()})
-    for entry in AuditEntry.objects.filter(session_ref=session.pk).order_by("created_at"):
+    # Decisions come from their own rows below (with their notes), not twice.
+    for entry in AuditEntry.objects.filter(session_ref=session.pk).exclude(
+            action=AuditEntry.Action.DECIDE).order_by("created_at"):
         events.append({"at": entry.created_at, "kind": "audit", "text": f"{entry.actor_name}: {entry.get_action_display()}",
                        "detail": entry.detail})
     for decision in session.decisions.select_related("reviewer", "confirmed_by"):
