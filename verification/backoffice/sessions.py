@@ -374,9 +374,9 @@ class VerificationSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "decide_url": reverse("admin:verification_decide", args=[session.pk]),
         }
 
-    def _case_page(self, session_id):
+    def _case_page(self, session_id, anchor=""):
         return HttpResponseRedirect(reverse("admin:verification_verificationsession_change", args=[session_id])
-                                    + "#decision")
+                                    + anchor)
 
     def _reviewer_post(self, request, session_id):
         if request.method != "POST" or not request.user.has_perm("verification.review_session"):
@@ -412,13 +412,13 @@ class VerificationSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         to = get_user_model().objects.filter(pk=request.POST.get("reviewer") or None).first()
         if to is None:
             messages.error(request, _("Choose a reviewer."))
-            return self._case_page(session_id)
+            return self._case_page(session_id, "#decision")
         try:
             review.case_reassign(session=session, actor=request.user, to=to)
             messages.success(request, _("The case now belongs to %(user)s.") % {"user": to.get_username()})
         except InvalidInput as invalid:
             messages.error(request, "; ".join(str(v) for v in invalid.fields.values()))
-        return self._case_page(session_id)
+        return self._case_page(session_id, "#decision")
 
     def note_view(self, request, session_id):
         session = self._reviewer_post(request, session_id)
@@ -428,7 +428,7 @@ class VerificationSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             messages.success(request, _("Note added."))
         else:
             messages.error(request, _("Write the note first."))
-        return self._case_page(session_id)
+        return self._case_page(session_id, "#decision")
 
     def decide_view(self, request, session_id):
         if request.method != "POST" or not request.user.has_perm("verification.review_session"):
