@@ -436,3 +436,16 @@ def test_reviewers_deciding_in_parallel_make_exactly_one_decision(round_):
     assert sorted(outcomes_) == ["decided"] + ["refused"] * (len(deciders) - 1)
     assert ReviewDecision.objects.filter(session_id=session_id).count() == 1
     assert VerificationSession.objects.get(pk=session_id).review_status == "approved"
+
+
+def test_vendor_codes_are_explained_in_the_reviewers_language(client, rita):
+    session = case("codes", vendor_code="-5008", outcome_vendor="tencent")
+    VendorCall.objects.create(session=session, vendor="tencent", endpoint="livedetectfour", vendor_code="-5008",
+                              billed=True)
+    client.force_login(rita)
+    english = client.get(page_of(session), HTTP_ACCEPT_LANGUAGE="en").text
+    chinese = client.get(page_of(session), HTTP_ACCEPT_LANGUAGE="zh-hans").text
+    outcome_en = english.split('id="outcome"')[1].split("</section>")[0]
+    assert "The numbers you read did not match" in outcome_en and "语音识别失败" in outcome_en
+    assert "The numbers you read did not match" in english.split('id="vendor-calls"')[1]
+    assert "您读的数字不正确" in chinese.split('id="vendor-calls"')[1]

@@ -536,8 +536,11 @@ def _outcome_meaning(session) -> str:
     vendor's own words for it."""
     if not session.vendor_code or not session.outcome_vendor:
         return ""
-    known = vendors.describe(session.outcome_vendor, session.vendor_code)
-    return f"{known.message} ({known.meaning})" if known is not None else ""
+    module = vendors.VENDORS.get(session.outcome_vendor)
+    if module is None or session.vendor_code in module.SUCCESS_CODES:
+        return ""  # the call went through; the scores say why it did not pass
+    known = module.describe(session.vendor_code)
+    return f"{known.message} ({known.meaning})"
 
 
 def timeline(session) -> list[dict]:
