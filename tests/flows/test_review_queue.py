@@ -146,6 +146,20 @@ def test_existing_pending_sessions_are_migrated_to_the_state_they_call_for():
     assert VerificationSession.objects.get(external_ref="created").queued_at is None
 
 
+def test_stored_tencent_detections_are_shown_under_their_field_status():
+    judged = VendorCall.objects.create(vendor="tencent", endpoint="livedetectfour", vendor_code="0", billed=True,
+                                       response_summary={"code": 0, "data": {"live_status": 0, "compare_status": -5803}})
+    passed = VendorCall.objects.create(vendor="tencent", endpoint="livedetectfour", vendor_code="0", billed=True,
+                                       response_summary={"code": 0, "data": {"live_status": 0, "compare_status": 0}})
+    lip = VendorCall.objects.create(vendor="tencent", endpoint="livegetfour", vendor_code="0", billed=True,
+                                    response_summary={"code": 0, "data": {"validate_data": "1234"}})
+
+    importlib.import_module("verification.migrations.0024_review_queue").tencent_field_statuses(apps, None)
+
+    codes = dict(VendorCall.objects.values_list("pk", "vendor_code"))
+    assert (codes[judged.pk], codes[passed.pk], codes[lip.pk]) == ("-5803", "0", "0")
+
+
 def test_supervisors_may_reassign_and_reviewers_may_not(rita, sam):
     assert sam.has_perm("verification.reassign_case") and not rita.has_perm("verification.reassign_case")
 

@@ -46,6 +46,25 @@ def triage_pending(apps, schema_editor):
         )
 
 
+def tencent_field_statuses(apps, schema_editor):
+    """Tencent detections stored before: a code-0 row whose answer held a
+    non-zero live_status or compare_status is shown under that status, as
+    new rows are (verification.vendors.tencent.field_status)."""
+    VendorCall = apps.get_model("verification", "VendorCall")
+    for call in VendorCall.objects.filter(vendor="tencent", vendor_code="0").iterator():
+        data = call.response_summary.get("data") if isinstance(call.response_summary, dict) else None
+        if not isinstance(data, dict):
+            continue
+        for name in ("live_status", "compare_status"):
+            try:
+                status = int(float(data[name]))
+            except (KeyError, TypeError, ValueError):
+                continue
+            if status != 0:
+                VendorCall.objects.filter(pk=call.pk).update(vendor_code=str(status)[:16])
+                break
+
+
 def back_to_pending(apps, schema_editor):
     Session = apps.get_model("verification", "VerificationSession")
     Session.objects.filter(review_status__in=["not_needed", "needs_review"]).update(review_status="pending")
@@ -170,6 +189,7 @@ class Migration(migrations.Migration):
             options={'ordering': ['-created_at'], 'verbose_name': 'webhook message', 'verbose_name_plural': 'webhook messages'},
         ),
     
+        migrations.RunPython(tencent_field_statuses, migrations.RunPython.noop),
         migrations.RunPython(triage_pending, back_to_pending),
         migrations.RunPython(grant, withdraw),
     ]
