@@ -92,7 +92,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "verification.web.context_processors.portal",
             ],
-            # The capture facts a reviewer sees (templates/admin/verification/_capture_facts.html).
+            # The capture facts a reviewer sees (templates/admin/verification/verificationsession/evidence/capture.html).
             "libraries": {"capture_facts": "verification.backoffice.capture_tags"},
         },
     },
@@ -472,6 +472,12 @@ KYC_WEBHOOK_CA_BUNDLE = env.str("KYC_WEBHOOK_CA_BUNDLE", default="")
 ADMIN_URL = env.str("ADMIN_URL", default="admin/").strip("/") + "/"
 # A rejection, or an approval against a failed vendor outcome, needs a second reviewer.
 KYC_FOUR_EYES = env.bool("KYC_FOUR_EYES", default=False)
+# The review policy (verification/domain/review_policy.py, docs/operations.md#the-review-queue):
+# a score within this percentage of its threshold sends the session to review;
+# the queue marks cases older than the SLA; a claim lapses after this long idle.
+KYC_REVIEW_SCORE_MARGIN_PERCENT = env.float("KYC_REVIEW_SCORE_MARGIN_PERCENT", default=10.0)
+KYC_REVIEW_SLA_HOURS = positive_int_setting("KYC_REVIEW_SLA_HOURS", 24)
+KYC_REVIEW_CLAIM_IDLE_MINUTES = positive_int_setting("KYC_REVIEW_CLAIM_IDLE_MINUTES", 30)
 # Admin login: failed attempts allowed within the window for one account from
 # one address (so nobody locks a colleague out from elsewhere), and from one
 # address across all accounts (password spraying).

@@ -36,6 +36,7 @@ class VendorCall(models.Model):
 
     class Meta:
         verbose_name = _("vendor call")
+        verbose_name_plural = _("vendor calls")
         ordering = ["created_at"]
 
     def __str__(self):
@@ -93,6 +94,7 @@ class Submission(models.Model):
 
     class Meta:
         verbose_name = _("submission")
+        verbose_name_plural = _("submissions")
         constraints = [
             models.UniqueConstraint(
                 fields=["session", "attempt"], condition=~models.Q(state="refused"), name="one_submission_per_attempt"
@@ -172,3 +174,4 @@ class SessionImage(models.Model):
 
     class Meta:
         verbose_name = _("session image")
+        verbose_name_plural = _("session images")

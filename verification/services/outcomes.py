@@ -17,6 +17,7 @@ from ..methods import method_of
 from ..models import SessionImage, VerificationSession
 from ..platform import crypto
 from ..vendors.base import VendorError, backoff_seconds
+from .review import session_triage
 from .vendor_calls import recorder_for
 from .webhooks import SESSION_COMPLETED, webhook_enqueue
 
@@ -34,6 +35,7 @@ def finish(session: VerificationSession, outcome: Outcome, *, give_back_attempt:
         for image in outcome.images:
             _keep_image(session, image)
         session.record_outcome(outcome, give_back_attempt=give_back_attempt)
+        session_triage(session=session)
         webhook_enqueue(session=session, event_type=SESSION_COMPLETED)
     if outcome.face_image_url:
         sealed_url = crypto.encrypt(outcome.face_image_url, field=FACE_URL_FIELD)
