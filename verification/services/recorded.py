@@ -5,12 +5,13 @@ Uploads themselves are checked in `uploads`."""
 import logging
 import shutil
 import tempfile
+import threading
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 from django.core.files.base import File
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_tasks import task
@@ -30,8 +31,16 @@ from .vendor_calls import recorder_for
 
 logger = logging.getLogger(__name__)
 
-# Far past any vendor call's timeouts: a submission still `sending` then was
-# left by a worker that died mid-call.
+# While it waits for the vendor, the sending worker writes a heartbeat on
+# the submission every SENDER_HEARTBEAT (a thread of its own); a submission
+# `sending` whose heartbeat is older than SENDER_SILENT_AFTER (three missed
+# beats) was left by a worker that died mid-call, and the watchdog (any
+# other worker) gives it up: the person sees a retry about half a minute
+# after the death, not minutes later.
+SENDER_HEARTBEAT = timedelta(seconds=10)
+SENDER_SILENT_AFTER = 3 * SENDER_HEARTBEAT
+# Far past any vendor call's timeouts: a submission still `sending` then is
+# given up even if its worker still beats (alive but hung).
 SENDING_GIVE_UP_AFTER = timedelta(minutes=5)
 SEND_RETRIES = 4  # connection failures before the request left: asked again with backoff
 
@@ -103,10 +112,12 @@ def submission_send(*, submission_id: int, tries: int = 0) -> None:
     with _vendor_ready_file(submission) as vendor_ready:
         if vendor_ready is None:
             return
+        # Armed before the claim, so no death between the two leaves a claim unwatched.
+        _enqueue_watchdog(submission.pk, at=timezone.now() + SENDER_SILENT_AFTER)
         if not submission.claim_for_sending():
             return  # another worker has it
-        _enqueue_watchdog(submission)
-        _send_claimed(session, submission, vendor_ready, tries=tries)
+        with _heartbeat(submission.pk):
+            _send_claimed(session, submission, vendor_ready, tries=tries)
 
 
 def _send_claimed(session: VerificationSession, submission: Submission, vendor_ready: Path, *, tries: int) -> None:
@@ -115,34 +126,86 @@ def _send_claimed(session: VerificationSession, submission: Submission, vendor_r
         outcome = method.send(session, submission, vendor_ready, recorder=recorder_for(session))
     except VendorError as error:
         if not error.reached and tries < SEND_RETRIES:
-            submission.release_unsent()
-            enqueue_submission(submission, tries=tries + 1, at=timezone.now() + timedelta(seconds=backoff_seconds(tries)))
+            if submission.release_unsent():
+                enqueue_submission(submission, tries=tries + 1, at=timezone.now() + timedelta(seconds=backoff_seconds(tries)))
             return
         unanswered = isinstance(error, VendorConnectionError) and error.reached
-        submission.record_sent(answered=not unanswered)
+        if not _recorded_sent(submission, answered=not unanswered):
+            return
         if unanswered:
             finish(session, Outcome(ERROR, "vendor_timeout", vendor=error.vendor, retryable=True))
         else:
             finish(session, vendor_failure(error))
         return
-    submission.record_sent(answered=True)
-    finish(session, outcome)
+    if _recorded_sent(submission, answered=True):
+        finish(session, outcome)
 
 
-def _enqueue_watchdog(submission: Submission) -> None:
-    at = timezone.now() + SENDING_GIVE_UP_AFTER
-    transaction.on_commit(lambda: check_submission_answered.using(run_after=at).enqueue(submission.pk))
+def _recorded_sent(submission: Submission, *, answered: bool) -> bool:
+    if submission.record_sent(answered=answered):
+        return True
+    # This worker looked dead to another (its heartbeat could not be written,
+    # e.g. the database was away): the person was offered a retry already,
+    # which stands; the vendor's answer is kept in its VendorCall row.
+    logger.warning("submission=%s session=%s answered after it was given up: answer not applied",
+                   submission.pk, submission.session_id)
+    return False
+
+
+@contextmanager
+def _heartbeat(submission_id: int):
+    """Beats for the submission in a thread while the block runs."""
+    stop = threading.Event()
+    beating = threading.Thread(target=sender_heartbeat, args=(submission_id, stop), daemon=True,
+                               name=f"sender-heartbeat-{submission_id}")
+    beating.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        beating.join()
+
+
+def sender_heartbeat(submission_id: int, stop: threading.Event) -> None:
+    """Writes the submission's heartbeat every SENDER_HEARTBEAT until `stop`
+    is set or the submission is no longer `sending`. A database that is away
+    costs beats, not the thread: it tries again at the next one."""
+    try:
+        while not stop.wait(SENDER_HEARTBEAT.total_seconds()):
+            try:
+                if not Submission.beat(submission_id):
+                    return
+            except DatabaseError as error:
+                logger.warning("submission=%s heartbeat not written: %s", submission_id, type(error).__name__)
+                connection.close()
+    finally:
+        connection.close()  # this thread's own connection
+
+
+def _enqueue_watchdog(submission_id: int, *, at) -> None:
+    transaction.on_commit(lambda: check_submission_answered.using(run_after=at).enqueue(submission_id))
 
 
 def submission_check_answered(*, submission_id: int) -> None:
     """A worker that died (or was killed) between sending a submission and
-    reading the answer leaves it `sending` for ever. Past
-    SENDING_GIVE_UP_AFTER it counts as sent but never answered: the person
-    is offered a retry, and it is never resent (the vendor may have billed it)."""
-    if not Submission.give_up_unanswered(submission_id, sent_before=timezone.now() - SENDING_GIVE_UP_AFTER):
+    reading the answer leaves it `sending`, its heartbeat silent. Once
+    silent for SENDER_SILENT_AFTER (or sending for SENDING_GIVE_UP_AFTER) it
+    counts as sent but never answered: the person is offered a retry, and it
+    is never resent (the vendor may have billed it). While the sender still
+    beats, the watchdog looks again when the heartbeat would go stale."""
+    now = timezone.now()
+    given_up = Submission.give_up_unanswered(
+        submission_id, silent_since=now - SENDER_SILENT_AFTER, sent_before=now - SENDING_GIVE_UP_AFTER,
+    )
+    if not given_up:
+        sending = Submission.objects.filter(pk=submission_id, state=Submission.State.SENDING).first()
+        if sending is not None:
+            last_sign = sending.heartbeat_at or sending.sent_at
+            _enqueue_watchdog(submission_id, at=max(last_sign + SENDER_SILENT_AFTER, now + timedelta(seconds=1)))
         return
     session = VerificationSession.objects.get(submissions__pk=submission_id)
-    logger.warning("submission=%s session=%s never answered: given up", submission_id, session.pk)
+    logger.warning("submission=%s session=%s sender silent since %s: given up unanswered (never resent)",
+                   submission_id, session.pk, Submission.objects.get(pk=submission_id).heartbeat_at)
     if session.status == session.Status.PROCESSING:
         finish(session, Outcome(ERROR, "vendor_timeout", retryable=True))
 
