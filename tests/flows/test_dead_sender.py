@@ -38,6 +38,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOT = Path(__file__).resolve().parents[2]
 WATCHDOG = "verification.services.recorded.check_submission_answered"
+SEND = "verification.services.recorded.send_submission"
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,9 @@ def sending_since(submission, *, sent_at, heartbeat_at=None):
 
 
 def watchdogs():
-    return list(DBTaskResult.objects.filter(task_path=WATCHDOG, status="READY").order_by("run_after"))
+    """The watchdogs of the sending (the upload's own, minutes later, aside)."""
+    soon = timezone.now() + timedelta(seconds=90)
+    return list(DBTaskResult.objects.filter(task_path=WATCHDOG, status="READY", run_after__lt=soon).order_by("run_after"))
 
 
 # --- the watchdog, on a fake clock --------------------------------------------------
@@ -180,6 +183,40 @@ def test_an_answer_that_arrives_after_the_sender_was_given_up_is_not_applied(san
     session.refresh_from_db()
     assert submission.state == "unanswered"
     assert (session.status, session.reason, session.retry_allowed) == ("error", "vendor_timeout", True)
+
+
+def test_a_send_task_lost_with_its_worker_before_sending_is_queued_again(sandbox, client, clip):
+    """The worker died while normalising (or the database went away under
+    it): the task row stays RUNNING, the submission `received`. The
+    upload's watchdog queues the send again; nothing had been sent."""
+    session, submission = uploaded(client, clip)
+    sends = DBTaskResult.objects.filter(task_path=SEND)
+    (upload_watchdog,) = DBTaskResult.objects.filter(task_path=WATCHDOG)
+    assert upload_watchdog.run_after - timezone.now() > timedelta(seconds=100)  # SEND_TASK_LOST_AFTER
+    started = timezone.now()
+    sends.update(status="RUNNING", started_at=started)  # taken by a worker that then died
+
+    with clock_at(started + timedelta(seconds=60)):
+        check_submission_answered.call(submission.pk)
+    assert sends.count() == 1  # too soon to tell: it may still be normalising
+
+    with clock_at(started + timedelta(minutes=2, seconds=1)):
+        check_submission_answered.call(submission.pk)
+    assert sends.filter(status="READY").count() == 1
+    run_due_tasks()
+
+    session.refresh_from_db()
+    assert session.status == "passed"
+    assert VendorCall.objects.filter(endpoint="face_vedio/verify").count() == 1
+
+
+def test_a_waiting_send_task_is_not_queued_twice(sandbox, client, clip):
+    session, submission = uploaded(client, clip)
+
+    with clock_at(timezone.now() + timedelta(minutes=3)):
+        check_submission_answered.call(submission.pk)
+
+    assert DBTaskResult.objects.filter(task_path=SEND).count() == 1
 
 
 # --- the heartbeat ------------------------------------------------------------------

@@ -136,9 +136,12 @@ class HealthCheckMiddleware:
         if request.path == "/readyz":
             checks = readiness()
             ready = all(value == "ok" for value in checks.values())
-            return JsonResponse(
+            response = JsonResponse(
                 {"status": "ready" if ready else "not_ready", "checks": checks},
                 status=200 if ready else 503,
                 headers={"Cache-Control": "no-store"},
             )
+            # Logged once per fault above, not as a server error at every probe.
+            response._has_been_logged = True
+            return response
         return self.get_response(request)

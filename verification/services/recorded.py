@@ -15,6 +15,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_tasks import task
+from django_tasks_db.models import DBTaskResult
 
 from .. import media
 from ..domain.errors import NotNow, VendorDown, WrongStep
@@ -22,6 +23,7 @@ from ..domain.outcome import ERROR, FAILED, Outcome
 from ..methods import Method, method_of
 from ..methods.base import Challenge, vendor_failure
 from ..models import Submission, VerificationSession
+from ..platform.storage import STORAGE_ERRORS
 from ..vendors.base import VendorConnectionError, VendorError, backoff_seconds
 from .messages import REPLAYED_MESSAGE, user_message
 from .outcomes import finish
@@ -42,7 +44,17 @@ SENDER_SILENT_AFTER = 3 * SENDER_HEARTBEAT
 # Far past any vendor call's timeouts: a submission still `sending` then is
 # given up even if its worker still beats (alive but hung).
 SENDING_GIVE_UP_AFTER = timedelta(minutes=5)
+# A submission still `received` this long after its send task was queued or
+# started has lost that task (its worker died normalising it, or the
+# database went away under it): nothing reached the vendor, so the watchdog
+# queues the send again.
+SEND_TASK_LOST_AFTER = timedelta(minutes=2)
 SEND_RETRIES = 4  # connection failures before the request left: asked again with backoff
+# Media storage away or full before anything was sent: the send is tried
+# again every STORAGE_RETRY_EVERY while the upload is younger than
+# STORAGE_RETRY_FOR, then the person is asked to upload again.
+STORAGE_RETRY_EVERY = timedelta(seconds=10)
+STORAGE_RETRY_FOR = timedelta(minutes=5)
 
 
 # --- the challenge ------------------------------------------------------------------
@@ -99,6 +111,8 @@ def refuse_while_processing(session: VerificationSession) -> None:
 def enqueue_submission(submission: Submission, *, tries: int, at=None) -> None:
     job = send_submission.using(run_after=at) if at else send_submission
     transaction.on_commit(lambda: job.enqueue(submission.pk, tries))
+    if tries == 0 and at is None:  # a new upload: watched until it is sent
+        _enqueue_watchdog(submission.pk, at=timezone.now() + SEND_TASK_LOST_AFTER)
 
 
 def submission_send(*, submission_id: int, tries: int = 0) -> None:
@@ -109,15 +123,35 @@ def submission_send(*, submission_id: int, tries: int = 0) -> None:
     session = submission.session
     if submission.state != Submission.State.RECEIVED or session.status != session.Status.PROCESSING:
         return
-    with _vendor_ready_file(submission) as vendor_ready:
-        if vendor_ready is None:
-            return
-        # Armed before the claim, so no death between the two leaves a claim unwatched.
-        _enqueue_watchdog(submission.pk, at=timezone.now() + SENDER_SILENT_AFTER)
-        if not submission.claim_for_sending():
-            return  # another worker has it
-        with _heartbeat(submission.pk):
-            _send_claimed(session, submission, vendor_ready, tries=tries)
+    try:
+        with _vendor_ready_file(submission) as vendor_ready:
+            if vendor_ready is None:
+                return
+            # Armed before the claim, so no death between the two leaves a claim unwatched.
+            _enqueue_watchdog(submission.pk, at=timezone.now() + SENDER_SILENT_AFTER)
+            if not submission.claim_for_sending():
+                return  # another worker has it
+            with _heartbeat(submission.pk):
+                _send_claimed(session, submission, vendor_ready, tries=tries)
+    except STORAGE_ERRORS as error:
+        if submission.state != Submission.State.RECEIVED:
+            raise  # sent (or being sent): never again; the watchdog gives it up
+        _storage_unavailable(session, submission, tries=tries, error=error)
+
+
+def _storage_unavailable(session: VerificationSession, submission: Submission, *, tries: int, error: Exception) -> None:
+    """The stored upload could not be read, or its vendor-ready copy kept:
+    nothing reached the vendor. Tried again a while; then the attempt is
+    given back and the person asked to upload again."""
+    if timezone.now() - submission.created_at < STORAGE_RETRY_FOR:
+        logger.warning("submission=%s session=%s media storage unavailable (%s): tried again in %d s",
+                       submission.pk, session.pk, type(error).__name__, STORAGE_RETRY_EVERY.total_seconds())
+        enqueue_submission(submission, tries=tries, at=timezone.now() + STORAGE_RETRY_EVERY)
+        return
+    logger.error("submission=%s session=%s media storage unavailable (%s) for %s: the person is asked again",
+                 submission.pk, session.pk, type(error).__name__, STORAGE_RETRY_FOR)
+    submission.refuse("storage_unavailable")
+    finish(session, Outcome(ERROR, "storage_unavailable", retryable=True), give_back_attempt=True)
 
 
 def _send_claimed(session: VerificationSession, submission: Submission, vendor_ready: Path, *, tries: int) -> None:
@@ -202,12 +236,32 @@ def submission_check_answered(*, submission_id: int) -> None:
         if sending is not None:
             last_sign = sending.heartbeat_at or sending.sent_at
             _enqueue_watchdog(submission_id, at=max(last_sign + SENDER_SILENT_AFTER, now + timedelta(seconds=1)))
+        else:
+            _resend_if_task_lost(submission_id, now=now)
         return
     session = VerificationSession.objects.get(submissions__pk=submission_id)
     logger.warning("submission=%s session=%s sender silent since %s: given up unanswered (never resent)",
                    submission_id, session.pk, Submission.objects.get(pk=submission_id).heartbeat_at)
     if session.status == session.Status.PROCESSING:
         finish(session, Outcome(ERROR, "vendor_timeout", retryable=True))
+
+
+def _resend_if_task_lost(submission_id: int, *, now) -> None:
+    """A submission still `received` while its session waits: queued again
+    when no send task of it is waiting nor was started lately (nothing was
+    sent: queueing it again bills nothing, and the claim lets one send)."""
+    waiting = Submission.objects.filter(
+        pk=submission_id, state=Submission.State.RECEIVED, session__status=VerificationSession.Status.PROCESSING,
+    ).exists()
+    if not waiting:
+        return
+    tasks = DBTaskResult.objects.filter(task_path=send_submission.module_path, args_kwargs__args__0=submission_id)
+    alive = tasks.filter(status="READY").exists() or tasks.filter(
+        status="RUNNING", started_at__gt=now - SEND_TASK_LOST_AFTER).exists()
+    if not alive:
+        logger.warning("submission=%s send task lost (its worker died before sending): queued again", submission_id)
+        send_submission.enqueue(submission_id, 0)
+    _enqueue_watchdog(submission_id, at=now + SEND_TASK_LOST_AFTER)
 
 
 @contextmanager

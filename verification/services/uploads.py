@@ -12,10 +12,11 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 
 from .. import media
-from ..domain.errors import FileRefused, NotMedia, NotNow, WrongStep
+from ..domain.errors import FileRefused, NotMedia, NotNow, StorageDown, WrongStep
 from ..methods import method_of
 from ..models import Submission, VerificationSession
-from .messages import REPLAYED_MESSAGE
+from ..platform.storage import STORAGE_ERRORS
+from .messages import REPLAYED_MESSAGE, STORAGE_DOWN_MESSAGE
 from .recorded import enqueue_submission
 from .replays import find_copy, keep_fingerprint, sent_before
 from .sessions import refuse_if_link_expired, refuse_without_consent
@@ -73,6 +74,11 @@ def session_submit_media(*, session: VerificationSession, kind: str, upload, cap
     except IntegrityError:
         submission.original.delete(save=False)
         raise NotNow(_("This attempt was already submitted."), code="already_submitted") from None
+    except STORAGE_ERRORS as error:
+        # Full, or away: nothing was kept (the transaction rolled back), the
+        # session still waits for this attempt's upload, the page asks again.
+        logger.error("session=%s %s not stored: media storage unavailable: %s", session.pk, kind, type(error).__name__)
+        raise StorageDown(STORAGE_DOWN_MESSAGE, code="storage_unavailable") from None
     enqueue_submission(submission, tries=0)
     logger.info("session=%s %s received capture=%s", session.pk, kind, capture)
     return submission
