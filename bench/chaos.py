@@ -407,11 +407,14 @@ class People:
         if start is None:
             return
         vendor_token = start.headers["Location"].split("token=")[1].split("&")[0]
-        back = self.retrying(trace, "return", lambda: browser.post(
+        finished = self.retrying(trace, "vendor page", lambda: browser.post(
             f"{self.portal.vendor_url}/sandbox/jumdata/h5/finish", data={"token": vendor_token, "outcome": "pass"},
-            timeout=30))
-        if back is not None:
-            trace.acknowledged = time.time()
+            timeout=30, allow_redirects=False), ok=lambda r: "Location" in r.headers)
+        if finished is None:
+            return
+        trace.acknowledged = time.time()  # the vendor has the (billed) check: the portal owes an outcome
+        # The vendor sends the browser back; a page that fails is loaded again, as a person reloads it.
+        self.retrying(trace, "return", lambda: browser.get(finished.headers["Location"], timeout=30))
 
     def recorded(self, trace, browser, base):
         if self.retrying(trace, "challenge", lambda: browser.post(f"{base}/challenge", timeout=30)) is None:

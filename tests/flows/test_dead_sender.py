@@ -219,6 +219,30 @@ def test_a_waiting_send_task_is_not_queued_twice(sandbox, client, clip):
     assert DBTaskResult.objects.filter(task_path=SEND).count() == 1
 
 
+def test_a_vendor_answer_waits_for_a_database_that_restarts_and_is_recorded(sandbox, client, clip, monkeypatch):
+    """PostgreSQL restarts between the vendor's answer and its recording:
+    the answer and the outcome are one transaction, tried again, not lost
+    (nor left half-written: an `answered` submission of a `processing` session)."""
+    session, submission = uploaded(client, clip)
+    real_finish = recorded.finish
+    failures = iter([OperationalError("terminating connection due to administrator command")])
+
+    def finish_after_a_restart(*args, **kwargs):
+        for error in failures:
+            raise error
+        return real_finish(*args, **kwargs)
+
+    monkeypatch.setattr(recorded, "finish", finish_after_a_restart)
+    monkeypatch.setattr(recorded.time, "sleep", lambda seconds: None)
+
+    send_submission.call(submission.pk, 0)
+
+    submission.refresh_from_db()
+    session.refresh_from_db()
+    assert (submission.state, session.status) == ("answered", "passed")
+    assert VendorCall.objects.filter(endpoint="face_vedio/verify").count() == 1
+
+
 # --- the heartbeat ------------------------------------------------------------------
 
 

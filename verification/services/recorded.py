@@ -6,6 +6,7 @@ import logging
 import shutil
 import tempfile
 import threading
+import time
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -49,6 +50,9 @@ SENDING_GIVE_UP_AFTER = timedelta(minutes=5)
 # database went away under it): nothing reached the vendor, so the watchdog
 # queues the send again.
 SEND_TASK_LOST_AFTER = timedelta(minutes=2)
+# How long a vendor's answer waits for a database that went away (inside
+# SENDER_SILENT_AFTER: the heartbeat keeps the claim meanwhile).
+RECORD_ANSWER_FOR = timedelta(seconds=20)
 SEND_RETRIES = 4  # connection failures before the request left: asked again with backoff
 # Media storage away or full before anything was sent: the send is tried
 # again every STORAGE_RETRY_EVERY while the upload is younger than
@@ -164,15 +168,36 @@ def _send_claimed(session: VerificationSession, submission: Submission, vendor_r
                 enqueue_submission(submission, tries=tries + 1, at=timezone.now() + timedelta(seconds=backoff_seconds(tries)))
             return
         unanswered = isinstance(error, VendorConnectionError) and error.reached
-        if not _recorded_sent(submission, answered=not unanswered):
-            return
         if unanswered:
-            finish(session, Outcome(ERROR, "vendor_timeout", vendor=error.vendor, retryable=True))
+            _record_answer(session, submission, Outcome(ERROR, "vendor_timeout", vendor=error.vendor, retryable=True),
+                           answered=False)
         else:
-            finish(session, vendor_failure(error))
+            _record_answer(session, submission, vendor_failure(error), answered=True)
         return
-    if _recorded_sent(submission, answered=True):
-        finish(session, outcome)
+    _record_answer(session, submission, outcome, answered=True)
+
+
+def _record_answer(session: VerificationSession, submission: Submission, outcome: Outcome, *, answered: bool) -> None:
+    """The vendor's answer (perhaps billed) and the session's outcome, in
+    one transaction. A database that goes away meanwhile (a restart) is
+    waited for, a while: the answer is not thrown away for a second's
+    outage. Should it stay away, nothing was recorded, the heartbeat stops
+    with this task, and the watchdog offers the person a retry."""
+    deadline = time.monotonic() + RECORD_ANSWER_FOR.total_seconds()
+    while True:
+        try:
+            with transaction.atomic():
+                if _recorded_sent(submission, answered=answered):
+                    finish(session, outcome)
+            return
+        except DatabaseError as error:
+            if time.monotonic() > deadline:
+                raise
+            logger.warning("submission=%s session=%s answer not recorded yet (%s): trying again",
+                           submission.pk, session.pk, type(error).__name__)
+            connection.close()
+            time.sleep(1)
+            session.refresh_from_db()  # what the failed transaction changed in memory, undone
 
 
 def _recorded_sent(submission: Submission, *, answered: bool) -> bool:
