@@ -361,3 +361,27 @@ def test_a_worker_killed_mid_call_is_noticed_by_the_watchdog_and_the_call_is_nev
 
 def test_the_silence_allowed_is_well_inside_the_ninety_seconds_promised():
     assert SENDER_SILENT_AFTER + timedelta(seconds=recorded.SENDER_HEARTBEAT.total_seconds()) < timedelta(seconds=90)
+
+
+def test_a_vendor_call_record_waits_for_a_database_that_restarts(sandbox, client, clip, monkeypatch):
+    """The database restarts just as the vendor answers: the call's row
+    (what was billed) waits for it, and the verdict is recorded."""
+    from verification.services import vendor_calls
+
+    session, submission = uploaded(client, clip)
+    real_create = VendorCall.objects.create
+    failures = iter([OperationalError("terminating connection due to administrator command")])
+
+    def create_after_a_restart(**fields):
+        for error in failures:
+            raise error
+        return real_create(**fields)
+
+    monkeypatch.setattr(VendorCall.objects, "create", create_after_a_restart)
+    monkeypatch.setattr(vendor_calls.time, "sleep", lambda seconds: None)
+
+    send_submission.call(submission.pk, 0)
+
+    session.refresh_from_db()
+    assert session.status == "passed"
+    assert VendorCall.objects.filter(endpoint="face_vedio/verify").count() == 1
