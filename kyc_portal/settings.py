@@ -128,7 +128,12 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "verification.platform.cache.PooledRedisCache", "LOCATION": REDIS_URL}}
+    # A Redis that is away (or hung) costs a request two seconds at most:
+    # breakers and rate limits then let people through, and /readyz says so.
+    CACHES = {"default": {
+        "BACKEND": "verification.platform.cache.PooledRedisCache", "LOCATION": REDIS_URL,
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+    }}
 else:
     # Made by `manage.py createcachetable` (make run, the test database, deployments).
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "kyc_cache"}}
@@ -396,6 +401,9 @@ JUHE_VIDEO_AUTH_KEY = vendor_setting("JUHE_VIDEO_AUTH_KEY", sandbox=SANDBOX_CRED
 # --- Recorded video and photos ---------------------------------------------
 
 KYC_UPLOAD_MAX_BYTES = env.int("KYC_UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
+# /readyz says "full" when local media storage has less room than this left
+# (two uploads of the largest size): uploads would soon fail.
+KYC_MEDIA_MIN_FREE_BYTES = env.int("KYC_MEDIA_MIN_FREE_BYTES", default=2 * KYC_UPLOAD_MAX_BYTES)
 KYC_RECORDING_SECONDS = env.int("KYC_RECORDING_SECONDS", default=6)
 # A challenge (lip code, digits, actions) answers one upload within this many
 # seconds of being issued; after that only a new one does (docs/security.md).
