@@ -196,7 +196,7 @@ def test_a_misread_code_is_a_lip_code_mismatch_with_a_bilingual_message(sandbox,
     # (Transactional tests flush the reviewers' group: a superuser reads the case page.)
     client.force_login(django_user_model.objects.create_superuser("root", password="pw-root-123"))
     page = client.get(reverse("admin:verification_verificationsession_change", args=[session.pk]))
-    assert '<q class="vendor-words" lang="zh-Hans">声音识别失败</q>' in page.text
+    assert '<q class="vendor-said" lang="zh-Hans">声音识别失败</q>' in page.text
     assert "声音识别失败（数字未识别）" in page.text  # the code table's meaning beside it
 
 

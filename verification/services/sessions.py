@@ -24,6 +24,7 @@ from ..platform import limits
 from ..platform.idcard import idcard_error, normalise_idcard
 from ..platform.origins import origin_of
 from .messages import link_expiry_applies
+from .review import session_triage
 from .scheduling import enqueue_unless_waiting
 from .webhooks import SESSION_COMPLETED, webhook_enqueue
 
@@ -265,6 +266,7 @@ def session_expire_link(*, session: VerificationSession) -> bool:
         return False
     if not session.record_link_expiry():
         return False
+    session_triage(session=session)
     webhook_enqueue(session=session, event_type=SESSION_COMPLETED)
     return True
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('verification', '0026_capture_report'),
+        ('verification', '0029_submission_heartbeat'),
     ]
 
     operations = [
