@@ -27,6 +27,8 @@ GENERIC_MESSAGES = {
     "too_large": _("The video is too large. Record for about 6 seconds."),
     "too_long": _("The video is too long. Record for about 6 seconds (at most 10)."),
     "replayed": REPLAYED_MESSAGE,
+    "declined": _("You declined the verification. Nothing more was recorded."),
+    "cancelled_by_client": _("This verification was cancelled by the company that asked for it."),
 }
 
 
@@ -68,6 +70,6 @@ def user_message(session: VerificationSession):
     known = vendors.describe(session.outcome_vendor, session.vendor_code) if session.vendor_code not in ("", "0") else None
     message = known.message if known is not None else GENERIC_MESSAGES.get(session.reason, GENERIC_MESSAGES["vendor_rejected"])
     if session.status in session.OUTCOME_STATUSES and not session.retry_allowed and session.status != "passed":
-        if session.reason != "link_expired":
+        if session.reason not in ("link_expired", "declined", "cancelled_by_client"):
             return _("%(message)s No further attempt is possible for this verification.") % {"message": message}
     return message
