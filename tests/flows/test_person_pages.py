@@ -323,3 +323,46 @@ def test_pages_of_no_session_switch_too(client):
     assert response.status_code == 404 and 'action="/i18n/setlang/"' in response.content.decode()
     client.post("/i18n/setlang/", {"language": "zh-hans", "next": "/v/no-such-token/"})
     assert "链接" in text_of(client.get("/v/no-such-token/", HTTP_ACCEPT_LANGUAGE="en"))
+
+
+# --- no dead ends --------------------------------------------------------------------
+
+
+def test_an_outage_says_the_page_keeps_checking_and_the_status_says_when_it_is_back(client, acme, settings):
+    from verification.vendors.breaker import breaker_record
+
+    settings.VENDOR_BREAKER_FAILURES = 1
+    session = new_session(client=acme, method="h5", external_ref="r", locale="en", status=S.ERROR,
+                          reason="vendor_unavailable", retryable=True, attempts_used=0, consent_at=timezone.now())
+    breaker_record("jumdata", failed=True)
+
+    html = page(client, session).content.decode()
+    assert "This page keeps checking and tells you when you can try again." in html
+    assert 'data-watch="true"' in html and "js/outage.js" in html
+    assert client.get(f"/v/{session.link_token}/status").json()["vendor_up"] is False
+    breaker_record("jumdata", failed=False)
+    assert client.get(f"/v/{session.link_token}/status").json()["vendor_up"] is True
+
+
+def test_while_a_result_is_fetched_through_an_outage_the_page_says_it_follows(client, acme):
+    session = new_session(client=acme, method="h5", external_ref="r", locale="en", status=S.PROCESSING,
+                          reason="vendor_unavailable", consent_at=timezone.now())
+
+    assert "We keep asking it for your result; this page updates by itself." in text_of(page(client, session))
+
+
+def test_a_failed_recorded_attempt_says_how_many_attempts_are_left(client, acme):
+    session = new_session(client=acme, method="juhe_video", external_ref="r", locale="en", status=S.FAILED,
+                          reason="not_live", retryable=True, attempts_used=1, max_attempts=3,
+                          consent_at=timezone.now())
+
+    assert "2 attempts left." in text_of(page(client, session))
+
+
+def test_pages_of_a_session_are_never_stored_and_reload_from_the_back_forward_cache(client, acme):
+    session = new_session(client=acme, method="h5", external_ref="r", locale="en")
+
+    response = page(client, session)
+
+    assert "no-store" in response["Cache-Control"]
+    assert "js/fresh.js" in response.content.decode()

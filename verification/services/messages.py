@@ -14,8 +14,11 @@ GENERIC_MESSAGES = {
     "created": _("Ready to start."),
     "in_progress": _("The check is under way."),
     "awaiting_result": _("We are fetching your result. This usually takes a few seconds."),
+    # Said only where it is true: the attempt ended, nothing was billed, and
+    # the page (static/js/outage.js) keeps asking whether the service is back.
     "vendor_unavailable": _(
-        "The verification service is not answering right now. We keep trying; you can also try again later."
+        "The verification service is not answering right now. Nothing was charged and your attempt was not used. "
+        "This page keeps checking and tells you when you can try again."
     ),
     "vendor_rejected": _("The verification service could not process this check. Please try again later."),
     "link_expired": _("This verification link has expired. Ask for a new one."),
@@ -60,7 +63,16 @@ def session_user_status(session: VerificationSession) -> UserStatus:
     return UserStatus(status=session.status, message=str(user_message(session)), retry_allowed=session.retry_allowed)
 
 
+# While a hosted check's result is being fetched, the worker keeps asking
+# the vendor and the page (static/js/status-poll.js) follows by itself.
+STILL_ASKING_MESSAGE = _(
+    "The verification service is not answering right now. We keep asking it for your result; this page updates by itself."
+)
+
+
 def user_message(session: VerificationSession):
+    if session.status == session.Status.PROCESSING and session.reason == "vendor_unavailable":
+        return STILL_ASKING_MESSAGE
     if session.status == session.Status.CREATED:
         return GENERIC_MESSAGES["created"]
     if session.status == session.Status.IN_PROGRESS:

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from ..domain.errors import NotNow, StepRefused
 from ..methods import method_of
 from ..platform import limits
+from ..vendors.breaker import OPEN, breaker_state
 from ..services import handoffs, hosted, messages, recorded, sessions
 from . import embedding
 from .steps import end_user_step, message_page, refusal_status, too_many_requests, who_is_asking
@@ -50,6 +51,7 @@ def entry(request, session):
             "consent_version": settings.KYC_CONSENT_VERSION,
             "recording_seconds": settings.KYC_RECORDING_SECONDS,
             "max_upload_bytes": settings.KYC_UPLOAD_MAX_BYTES,
+            "outage_check_seconds": settings.KYC_OUTAGE_CHECK_SECONDS,
         },
     )
 
@@ -129,8 +131,15 @@ def status(request, session):
             "message": current.message,
             "retry_allowed": current.retry_allowed,
             "opened_elsewhere": handoffs.session_opened_elsewhere(session),
+            "vendor_up": vendors_up(session),
         }
     )
+
+
+def vendors_up(session) -> bool:
+    """Whether every vendor of the session's method may be called now (no
+    breaker open): what the outage line waits for (static/js/outage.js)."""
+    return all(breaker_state(vendor.VENDOR) != OPEN for vendor in method_of(session.method).vendors_for(session))
 
 
 @require_http_methods(["GET", "POST"])
