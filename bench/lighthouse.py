@@ -46,15 +46,21 @@ def session(portal, method: str, *, locale: str = "en", passed: bool = False, co
     return url
 
 
-def lighthouse(url: str, out: Path) -> dict:
+def lighthouse(url: str, out: Path, *, tries: int = 3) -> dict:
+    """One Lighthouse run; a run whose trace Chromium lost (Lighthouse's own
+    NO_NAVSTART, "please run Lighthouse again") is run again, twice at most."""
     env = {**os.environ, "CHROME_PATH": CHROMIUM}
-    subprocess.run(
-        ["npx", "-y", LIGHTHOUSE, url, "--quiet", "--output=json", f"--output-path={out}",
-         f"--only-categories={','.join(CATEGORIES)}", "--form-factor=mobile", "--throttling-method=simulate",
-         "--chrome-flags=--headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage"],
-        check=True, env=env, stdout=subprocess.DEVNULL,
-    )
-    return json.loads(out.read_text())
+    for attempt in range(tries):
+        done = subprocess.run(
+            ["npx", "-y", LIGHTHOUSE, url, "--quiet", "--output=json", f"--output-path={out}",
+             f"--only-categories={','.join(CATEGORIES)}", "--form-factor=mobile", "--throttling-method=simulate",
+             "--chrome-flags=--headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        if done.returncode == 0:
+            return json.loads(out.read_text())
+        print(f"  lighthouse failed (try {attempt + 1}): {done.stderr.strip().splitlines()[-1:]}", flush=True)
+    raise RuntimeError(f"Lighthouse failed {tries} times on {url}")
 
 
 def failed_audits(report: dict) -> list[str]:

@@ -178,3 +178,34 @@ def test_an_outage_keeps_checking_and_says_when_to_try_again(sandbox, person, ac
     press(person, "retry-button")
     wait(person).until(EC.visibility_of_element_located((By.ID, "sandbox-pass")))
     assert VerificationSession.objects.get(pk=session.pk).status == "in_progress"
+
+
+def test_action_checks_mark_each_change_and_the_end_and_never_cover_the_face_guide(sandbox, monkeypatch, tmp_path):
+    from tests.support.browser_media import fake_media_args, write_fake_media
+
+    monkeypatch.setattr(browser_support, "PHONE_METRICS", PHONE)
+    driver = chromium(extra_args=(*fake_media_args(write_fake_media(tmp_path)), "--window-size=390,844",
+                                  "--autoplay-policy=no-user-gesture-required"))
+    try:
+        session = new_session(method="juhe_video", external_ref="r", locale="en", options={"liveness_type": 2})
+        open_session(driver, sandbox, session)
+        press(driver, "consent-button")
+        wait(driver).until(EC.element_to_be_clickable((By.ID, "camera-button"))).click()
+        wait(driver).until(EC.element_to_be_clickable((By.ID, "record-button")))
+        actions = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "#challenge-actions li")]
+        driver.execute_script("window.vibrations = []; navigator.vibrate = (p) => (window.vibrations.push(p), true);")
+
+        driver.find_element(By.ID, "record-button").click()
+        wait(driver).until(EC.visibility_of_element_located((By.ID, "action-now")))
+        prompt = driver.find_element(By.ID, "action-now").rect
+        guide = driver.find_element(By.CSS_SELECTOR, ".rec-oval").rect
+        screenshot(driver, "person-actions-recording")
+        wait(driver, 25).until(EC.visibility_of_element_located((By.ID, "upload-button")))
+
+        assert prompt["y"] >= guide["y"] + guide["height"], (prompt, guide)  # under the guide, not over it
+        vibrations = driver.execute_script("return window.vibrations")
+        assert len(vibrations) == len(actions) + 1 and vibrations[-1] == [120, 80, 120], vibrations
+        assert driver.execute_script("return document.getElementById('recorder').dataset.cues") == str(len(actions) + 1)
+        assert driver.execute_script("return !!(window.AudioContext || window.webkitAudioContext)")
+    finally:
+        driver.quit()
