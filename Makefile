@@ -24,7 +24,7 @@ DEBUG ?= 1
 SITE_URL ?= $(if $(CERT),https,http)://$(PUBLIC_HOST):$(PORT)
 ALLOWED_HOSTS ?= localhost,127.0.0.1,$(PUBLIC_HOST)
 
-.PHONY: run dev-cert test install install-dev lock browser messages wrk bench-h5 bench-video bench-concurrent bench-faults bench-malformed
+.PHONY: run dev-cert test install install-dev lock browser messages wrk bench-h5 bench-video bench-concurrent bench-faults bench-malformed bench-lighthouse
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -129,3 +129,6 @@ bench-faults: install-dev
 	$(BIN)/python bench/vendor_faults.py
 bench-malformed: install-dev
 	$(BIN)/python bench/malformed_uploads.py
+# Lighthouse 12 from the npm registry (npx), in Debian's Chromium.
+bench-lighthouse: install-dev browser
+	$(BIN)/python bench/lighthouse.py
