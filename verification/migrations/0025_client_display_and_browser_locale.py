@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('verification', '0023_review_reasons'),
+        ('verification', '0024_api_idempotency_and_listing'),
     ]
 
     operations = [
