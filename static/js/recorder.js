@@ -403,6 +403,7 @@
   function resetCameraView() {
     clearTimers();
     root.classList.remove("is-recording");
+    document.documentElement.classList.remove("kyc-recording");
     el.recordButton.hidden = false;
     el.recordButton.disabled = false;
     el.countdown.hidden = true;
@@ -537,6 +538,8 @@
     var actions = state.challenge && state.challenge.kind === "actions" ? state.challenge.value || [] : [];
     var started = Date.now();
     root.classList.add("is-recording");
+    // No language switch mid-recording: its reload would lose the clip.
+    document.documentElement.classList.add("kyc-recording");
     el.indicator.hidden = false;
     notify("started");
     announce(t("status.recording"));

@@ -199,8 +199,12 @@ def test_action_checks_mark_each_change_and_the_end_and_never_cover_the_face_gui
         wait(driver).until(EC.visibility_of_element_located((By.ID, "action-now")))
         prompt = driver.find_element(By.ID, "action-now").rect
         guide = driver.find_element(By.CSS_SELECTOR, ".rec-oval").rect
+        switch_while_recording = driver.find_element(By.ID, "language-switch").is_displayed()
         screenshot(driver, "person-actions-recording")
         wait(driver, 25).until(EC.visibility_of_element_located((By.ID, "upload-button")))
+
+        # No language switch mid-recording (its reload would lose the clip); back once it is over.
+        assert not switch_while_recording and driver.find_element(By.ID, "language-switch").is_displayed()
 
         assert prompt["y"] >= guide["y"] + guide["height"], (prompt, guide)  # under the guide, not over it
         vibrations = driver.execute_script("return window.vibrations")
