@@ -99,6 +99,11 @@ class Method:
         feature name delegates it to the frame's own origin."""
         return "camera" if self.page == PHOTO else "camera; microphone"
 
+    def vendors_for(self, session) -> list:
+        """The vendor modules that will see this session's face or identity,
+        as the consent names them (their `DISPLAY_NAME`)."""
+        return [self.vendor]
+
     def needs_speech(self, session) -> bool:
         """Whether the person reads something aloud (the upload must carry
         audible sound)."""

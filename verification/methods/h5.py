@@ -26,6 +26,10 @@ class JumdataH5(Method):
     option_names = frozenset({"actions", "colors"})
     result_retry_codes = jumdata.RESULT_RETRY_CODES
 
+    def vendors_for(self, session) -> list:
+        # With a name and ID number, Tencent compares the returned face too.
+        return [jumdata, tencent] if session.realname and session.idcard else [jumdata]
+
     def _clean_known_options(self, options):
         cleaned, errors = {}, {}
         for key in ("actions", "colors"):

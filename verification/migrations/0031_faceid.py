@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('verification', '0029_submission_heartbeat'),
+        ('verification', '0030_client_display_and_browser_locale'),
     ]
 
     operations = [
