@@ -27,6 +27,11 @@ AUDIO_BITRATE = 64_000
 # costs 0.05 CPU-s for 6 s where the default (two-loop) costs 0.09, which
 # is most of what a copied H.264 upload with Opus sound costs.
 AAC_OPTIONS = {"aac_coder": "fast"}
+# libx264's preset for what must be transcoded (VP9 and VP8 from Firefox,
+# rotated or oversized H.264): the fastest whose SSIM against the source
+# is at least 0.97 on the benchmark clips (`make bench-video`,
+# docs/benchmarks.md).
+X264_PRESET = "veryfast"
 # Transcodes one process runs at once (see _transcode).
 _TRANSCODE_SLOTS = threading.BoundedSemaphore(os.cpu_count() or 1)
 
@@ -199,7 +204,7 @@ def _encode_h264_aac(src, dst, *, facts: VideoFacts, max_bytes: int) -> Normalis
             out_video.codec_context.time_base = Fraction(1, 1000)
             out_video.thread_type = "AUTO"
             out_video.options = {
-                "preset": "veryfast",
+                "preset": X264_PRESET,
                 "crf": "26",
                 "maxrate": str(max(max_video_rate, 200_000)),
                 "bufsize": str(max(max_video_rate, 200_000) * 2),
