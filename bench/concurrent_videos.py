@@ -17,6 +17,7 @@ The task workers run at nice 10 (bench/portal.py).
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -33,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.portal import running_portal  # noqa: E402
 from bench.video_pipeline import make_clip  # noqa: E402
 
-REDIS_URL = "redis://127.0.0.1:6379/13"
-POLL_SECONDS = 2  # as static/js/recorder.js
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+POLL_SECONDS = 0.5  # as static/js/recorder.js while an outcome is due
 OUTCOMES = {"passed", "failed", "error", "expired"}
 
 
@@ -42,7 +43,8 @@ def personal_copies(clip: Path, folder: Path, count: int) -> list[Path]:
     copies = []
     for number in range(count):
         copy = folder / f"person-{number}{clip.suffix}"
-        with av.open(str(clip)) as source, av.open(str(copy), "w", format=clip.suffix[1:]) as target:
+        muxer = {"mkv": "matroska"}.get(clip.suffix[1:], clip.suffix[1:])
+        with av.open(str(clip)) as source, av.open(str(copy), "w", format=muxer) as target:
             target.metadata["title"] = f"person {number}"
             streams = {s.index: target.add_stream_from_template(s) for s in source.streams}
             for packet in source.demux():

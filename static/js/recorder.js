@@ -49,7 +49,14 @@
   var COUNTDOWN_FROM = 3;
   // Record a little past the advertised length, so a clip is never short.
   var RECORDING_GRACE_MS = 300;
-  var POLL_MS = 2000;
+  // The status poll: every half second while an outcome is due (a vendor
+  // answers in a few seconds), so the page shows it within about half a
+  // second of the portal recording it; then slower, up to every 2 s. A held
+  // request or server-sent events would each keep a web thread per waiting
+  // person (docs/benchmarks.md has the measurements behind the choice).
+  var POLL_FAST_MS = 500;
+  var POLL_FAST_FOR_MS = 20000;
+  var POLL_MAX_MS = 2000;
   var POLL_GIVE_UP_MS = 10 * 60 * 1000;
   var FINAL_STATUSES = { passed: true, failed: true, error: true, expired: true };
   // In-app browsers known to refuse the camera to web pages.
@@ -716,7 +723,13 @@
     el.retryAdvice.hidden = true;
     showStep("waiting");
     announce(t("status.uploaded"));
-    var deadline = Date.now() + POLL_GIVE_UP_MS;
+    var since = Date.now();
+    var deadline = since + POLL_GIVE_UP_MS;
+    var delay = POLL_FAST_MS;
+    function next() {
+      if (Date.now() - since > POLL_FAST_FOR_MS) delay = Math.min(POLL_MAX_MS, delay * 1.5);
+      return delay;
+    }
     function poll() {
       if (Date.now() > deadline) {
         window.location.reload();
@@ -730,11 +743,11 @@
             return;
           }
           if (body && body.status === "processing" && body.message) el.waitingMessage.textContent = body.message;
-          later(poll, POLL_MS);
+          later(poll, next());
         })
-        .catch(function () { later(poll, POLL_MS * 2); });
+        .catch(function () { later(poll, POLL_MAX_MS * 2); });
     }
-    later(poll, POLL_MS);
+    later(poll, POLL_FAST_MS);
   }
 
   // --- wiring -----------------------------------------------------------------------------

@@ -5,6 +5,7 @@ is made AAC. A real headless Chromium at desktop size, fake camera and
 microphone, the Tencent sandbox as the vendor."""
 
 import io
+import statistics
 
 import av
 import pytest
@@ -20,7 +21,7 @@ from tests.browser.test_video import (
     result_after_reload,
     upload,
 )
-from tests.support.browser import chromium
+from tests.support.browser import chromium, wait
 from tests.support.browser_media import fake_media_args, write_fake_media
 from verification.media import normalise
 
@@ -69,6 +70,11 @@ def encoder_calls(monkeypatch):
 
     monkeypatch.setattr(normalise, "_encode_h264_aac", counted)
     return calls
+
+
+def wait_for_polls(browser, count):
+    wait(browser, 10).until(lambda b: len(b.execute_script("return window.statusPolls")) >= count)
+    return browser.execute_script("return window.statusPolls")
 
 
 def streams_and_video_packets(data: bytes):
@@ -121,10 +127,23 @@ def test_a_desktop_chromium_recording_reaches_the_vendor_as_the_h264_it_recorded
     h264_first = ["video/mp4;codecs=avc1.42E01E,mp4a.40.2", "video/mp4;codecs=avc1,opus", "video/webm;codecs=h264,opus"]
     assert asked == h264_first[: 2 + len(refused)], "H.264 asked for first; VP9 never"
     assert recorded_clip(browser)["type"] == recorded_type
+    browser.execute_script(
+        "window.statusPolls = []; const ask = window.fetch;"
+        "window.fetch = (url, options) => { if (String(url).endsWith('/status')) window.statusPolls.push(Date.now());"
+        " return ask(url, options); };"
+    )
     waiting, form = upload(browser)
+    uploaded_at = browser.execute_script("return Date.now()")
     assert form["video"] == "recording." + {"video/mp4": "mp4", "video/x-matroska": "mkv"}[recorded_type]
+    polls = wait_for_polls(browser, 3)
     let_the_server_finish(session)
     result_after_reload(browser, waiting, "passed")
+    # The page polls every half second while the outcome is due, not every
+    # two: it shows the outcome well within a second of the portal recording it.
+    gaps = [later - earlier for earlier, later in zip([uploaded_at, *polls], polls)]
+    assert statistics.median(gaps) < 900, gaps
+    shown_after = browser.execute_script("return performance.timeOrigin") / 1000 - session.completed_at.timestamp()
+    assert shown_after < 1.5, f"the page reloaded {shown_after:.2f} s after the outcome was recorded"
 
     submission = session.submissions.get()
     with submission.original.open("rb") as file:
