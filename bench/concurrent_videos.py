@@ -7,10 +7,11 @@ attempts (target: none).
 
     .venv/bin/python bench/concurrent_videos.py [--people 50] [--workers 2] [--threads 16] [--latency 3] [--clip webm|mp4]
 
-The clip is what a MediaRecorder uploads (6 s, 480×640, at the recorder's
-bitrate): with --clip webm desktop Chromium's VP9 + Opus, which every upload
-must be transcoded from; with --clip mp4 a phone's H.264 + AAC (Safari,
-Android Chrome), which is remuxed. Each person's copy is remuxed with its own
+The clip is what a MediaRecorder uploads (6 s, at the recorder's bitrate):
+with --clip webm Firefox's VP9 + Opus (480×640), which every upload must be
+transcoded from; with --clip mp4 a phone's H.264 + AAC (Safari, Android
+Chrome), which is remuxed; with --clip desktop desktop Chromium's H.264 +
+Opus in Matroska (640×480), whose picture is copied and sound made AAC. Each person's copy is remuxed with its own
 title so no two files are the same (a repeated file is refused as a replay).
 The task workers run at nice 10 (bench/portal.py).
 """
@@ -104,14 +105,15 @@ def main():
     parser.add_argument("--threads", type=int, default=16,
                         help="tasks each worker runs at once (a video task mostly waits for the vendor)")
     parser.add_argument("--latency", type=float, default=3.0)
-    parser.add_argument("--clip", choices=["webm", "mp4"], default="webm",
-                        help="webm: desktop Chromium's VP9 + Opus (transcoded); mp4: a phone's H.264 + AAC (remuxed)")
+    parser.add_argument("--clip", choices=["webm", "mp4", "desktop"], default="webm",
+                        help="webm: Firefox's VP9 + Opus (transcoded); mp4: a phone's H.264 + AAC (remuxed); "
+                             "desktop: desktop Chromium's H.264 + Opus in Matroska (picture copied, sound made AAC)")
     arguments = parser.parse_args()
     redis.Redis.from_url(REDIS_URL).flushdb()
     env = {"REDIS_URL": REDIS_URL, "SANDBOX_LATENCY_SECONDS": str(arguments.latency)}
     with tempfile.TemporaryDirectory() as scratch, running_portal(
             workers=arguments.workers, worker_threads=arguments.threads, extra_env=env) as portal:
-        clip = Path(scratch) / f"recording.{arguments.clip}"
+        clip = Path(scratch) / ("desktop.mkv" if arguments.clip == "desktop" else f"recording.{arguments.clip}")
         make_clip(clip)
         videos = personal_copies(clip, Path(scratch), arguments.people)
         tokens = []

@@ -134,7 +134,7 @@ def main():
             created.raise_for_status()
             token = created.json()["url"].rstrip("/").rsplit("/", 1)[1]
             setup.post(f"{portal.url}/v/{token}/consent").raise_for_status()
-            setup.get(f"{portal.url}/v/{token}/challenge").raise_for_status()
+            setup.post(f"{portal.url}/v/{token}/challenge").raise_for_status()
             tokens.append(token)
         log = []
         people = [Person(portal, token, video, at, log) for token, video, at in zip(tokens, videos, arrivals)]
