@@ -39,12 +39,14 @@ AUDIO_BITS_PER_SECOND = 64_000
 SECONDS = 6
 
 
-def make_clip(path: Path) -> None:
+def make_clip(path: Path, *, start: float = 0.0, preset: str = "veryfast") -> None:
     """A 6 s clip at the recorder's bitrates: `recording.webm` as Firefox's
     MediaRecorder makes it (VP9 + Opus, 480x640), `recording.mp4` as
     Safari's and Android Chrome's do (H.264 + AAC, fragmented MP4, 480x640),
     `desktop.mp4` and `desktop.mkv` as desktop Chromium's does when asked
-    for H.264 with Opus (640x480 Constrained Baseline)."""
+    for H.264 with Opus (640x480 Constrained Baseline). `start` makes
+    another take of the scene (the portal refuses a recording sent before);
+    `preset` is libx264's, for making many takes quickly."""
     sys.path.insert(0, str(ROOT))
     from tests.support import media_samples
 
@@ -55,26 +57,26 @@ def make_clip(path: Path) -> None:
         draw, grain = media_samples._face_frame, np.random.default_rng(7)
         media_samples._face_frame = lambda w, h, t=0.0: np.clip(
             draw(w, h, t) + grain.normal(0, 4, (h, w, 1)), 0, 255).astype(np.uint8)
-    if path.stem == "desktop":
+    if path.stem.startswith("desktop"):
         media_samples.VIDEO_OPTIONS["libx264"] = {
-            "preset": "veryfast", "profile": "baseline", "b": str(VIDEO_BITS_PER_SECOND), "tune": "zerolatency",
+            "preset": preset, "profile": "baseline", "b": str(VIDEO_BITS_PER_SECOND), "tune": "zerolatency",
         }
         container = "mkv" if path.suffix == ".mkv" else "mp4"
         media_samples.make_video(path, seconds=SECONDS, width=640, height=480, fps=30, container=container,
-                                 audio_codec="libopus", fragmented=container == "mp4")
+                                 audio_codec="libopus", fragmented=container == "mp4", start=start)
         return
 
     # Encode at the recorder's bitrate, so the file is as large as a real upload.
     media_samples.VIDEO_OPTIONS["libvpx-vp9"] = {
         "deadline": "realtime", "cpu-used": "8", "b:v": str(VIDEO_BITS_PER_SECOND), "row-mt": "1",
     }
-    media_samples.VIDEO_OPTIONS["libx264"] = {"preset": "veryfast", "b": str(VIDEO_BITS_PER_SECOND), "tune": "zerolatency"}
+    media_samples.VIDEO_OPTIONS["libx264"] = {"preset": preset, "b": str(VIDEO_BITS_PER_SECOND), "tune": "zerolatency"}
     if path.suffix == ".mp4":
-        media_samples.make_video(path, seconds=SECONDS, width=480, height=640, fps=30, fragmented=True)
+        media_samples.make_video(path, seconds=SECONDS, width=480, height=640, fps=30, fragmented=True, start=start)
         return
     media_samples.make_video(
         path, seconds=SECONDS, width=480, height=640, fps=30, container="webm",
-        video_codec="libvpx-vp9", audio_codec="libopus",
+        video_codec="libvpx-vp9", audio_codec="libopus", start=start,
     )
 
 
