@@ -41,7 +41,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.concurrent_videos import percentile  # noqa: E402
+from bench.concurrent_videos import percentile, personal_copies  # noqa: E402
 from bench.portal import running_portal  # noqa: E402
 from bench.video_pipeline import make_clip  # noqa: E402
 from verification.platform.timing import parse_server_timing  # noqa: E402
@@ -123,18 +123,32 @@ def main():
     with tempfile.TemporaryDirectory() as scratch, running_portal(
             workers=arguments.workers, worker_threads=arguments.threads, extra_env=env) as portal:
         scratch = Path(scratch)
-        # Each person's own take of the scene: the same recording sent twice
-        # is refused as a replay (its frames' fingerprint), whatever its bytes.
-        names = {"phone": "recording-{}.mp4", "desktop": "desktop-{}.mkv"}
-        mix = [chance.choice(sorted(names)) for _ in arrivals]
-        videos = []
-        for number, kind in enumerate(mix):
-            videos.append(scratch / names[kind].format(number))
-            make_clip(videos[-1], start=number * 2.9, preset="ultrafast")
+        kinds = {"phone": scratch / "recording.mp4", "desktop": scratch / "desktop.mkv"}
+        for clip in kinds.values():
+            make_clip(clip)
+        mix = [chance.choice(sorted(kinds)) for _ in arrivals]
+        copies = {}
+        for kind, clip in kinds.items():
+            (scratch / kind).mkdir()
+            copies[kind] = iter(personal_copies(clip, scratch / kind, mix.count(kind)))
+        videos = [next(copies[kind]) for kind in mix]
+        # One synthetic scene for everyone: within one API client the portal
+        # refuses the second person's video as a replay of the first (its
+        # frames' fingerprint). Real people differ; here each person comes
+        # through an API client of their own, where no replay is compared.
+        os.environ.update(portal.env)
+        import django
+
+        django.setup()
+        from verification.models import ApiClient
+
+        keys = [ApiClient.issue(name=f"bench-person-{n}")[1] for n in range(len(arrivals))]
         tokens, setup = [], requests.Session()
         for number in range(len(arrivals)):
-            created = portal.api("POST", "/api/v1/sessions", {"method": "juhe_video", "external_ref": f"bench-{number}",
-                                                              "options": {"liveness_type": 1}})
+            created = requests.post(f"{portal.url}/api/v1/sessions", timeout=60,
+                                    headers={"Authorization": f"Bearer {keys[number]}"},
+                                    json={"method": "juhe_video", "external_ref": f"bench-{number}",
+                                          "options": {"liveness_type": 1}})
             created.raise_for_status()
             token = created.json()["url"].rstrip("/").rsplit("/", 1)[1]
             setup.post(f"{portal.url}/v/{token}/consent").raise_for_status()
@@ -149,10 +163,6 @@ def main():
         for person in people:
             person.join(timeout=180)
 
-        os.environ.update(portal.env)
-        import django
-
-        django.setup()
         from django.db.models import Count
 
         from verification.models import VendorCall, VerificationSession
