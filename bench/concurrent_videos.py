@@ -116,10 +116,22 @@ def main():
         clip = Path(scratch) / ("desktop.mkv" if arguments.clip == "desktop" else f"recording.{arguments.clip}")
         make_clip(clip)
         videos = personal_copies(clip, Path(scratch), arguments.people)
+        # One synthetic scene for everyone: within one API client the portal
+        # refuses the second person's copy as a replay (its frames'
+        # fingerprint), so each person comes through a client of their own.
+        os.environ.update(portal.env)
+        import django
+
+        django.setup()
+        from verification.models import ApiClient
+
+        keys = [ApiClient.issue(name=f"bench-person-{n}")[1] for n in range(arguments.people)]
         tokens = []
         for number in range(arguments.people):
-            created = portal.api("POST", "/api/v1/sessions", {"method": "juhe_video", "external_ref": f"bench-{number}",
-                                                              "options": {"liveness_type": 1}})
+            created = requests.post(f"{portal.url}/api/v1/sessions", timeout=60,
+                                    headers={"Authorization": f"Bearer {keys[number]}"},
+                                    json={"method": "juhe_video", "external_ref": f"bench-{number}",
+                                          "options": {"liveness_type": 1}})
             created.raise_for_status()
             tokens.append(created.json()["url"].rstrip("/").rsplit("/", 1)[1])
         go = threading.Event()
@@ -137,12 +149,6 @@ def main():
         ended = max((p.finished_at for p in people if p.finished_at), default=time.perf_counter())
         cpu_after = portal.cpu_seconds()
 
-        import os
-
-        os.environ.update(portal.env)
-        import django
-
-        django.setup()
         from django.db.models import Count
 
         from verification.models import Submission, VendorCall, VerificationSession
