@@ -112,6 +112,14 @@ class Submission(models.Model):
         type(self).objects.filter(pk=self.pk).update(state=self.State.RECEIVED, sent_at=None)
         self.state, self.sent_at = self.State.RECEIVED, None
 
+    def set_aside(self, code: str) -> None:
+        """Claimed but never billed (its vendor was down and the session
+        moved to another vendor's method): kept, refused, never to be sent,
+        and no longer holding its attempt."""
+        type(self).objects.filter(pk=self.pk, state=self.State.SENDING).update(state=self.State.REFUSED,
+                                                                             refusal=code)
+        self.state, self.refusal = self.State.REFUSED, code
+
     def record_sent(self, *, answered: bool) -> None:
         """Sent; `answered` False when no answer came back (it may have been billed)."""
         self.state = self.State.ANSWERED if answered else self.State.UNANSWERED

@@ -13,11 +13,11 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import media
 from ..domain.errors import FileRefused, NotMedia, NotNow, WrongStep
-from ..methods import method_of
 from ..models import Submission, VerificationSession
 from .messages import REPLAYED_MESSAGE
 from .recorded import enqueue_submission
 from .replays import find_copy, keep_fingerprint, sent_before
+from .routing import require_method
 from .sessions import refuse_if_link_expired, refuse_without_consent
 
 logger = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ NOT_MEDIA_CODES = frozenset({"not_a_video", "not_an_image", "unreadable", "anima
 
 def session_submit_media(*, session: VerificationSession, kind: str, upload, capture: str) -> Submission:
     """Checks an uploaded video or photo and queues it for the vendor."""
-    method = method_of(session.method)
+    method = require_method(session)
     expected = Submission.Kind.PHOTO if method.takes_photo else Submission.Kind.VIDEO
     if not method.is_recorded or kind != expected:
         raise WrongStep(_("This verification does not take this kind of file."), code="wrong_method")

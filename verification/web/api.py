@@ -13,10 +13,10 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from ..domain.errors import InvalidInput
-from ..methods import method_of
 from ..models import ApiClient, KeyRefused, VerificationSession
 from ..platform import limits
 from ..services.sessions import session_create
+from . import embedding
 
 logger = logging.getLogger(__name__)
 
@@ -90,14 +90,14 @@ def sessions(request, client):
             "url": settings.SITE_URL + reverse("verification:entry", args=[session.link_token]),
             "status": session.status,
             "expires_at": session.expires_at.isoformat(),
-            "iframe_allow": method_of(session.method).iframe_allow(),
+            "iframe_allow": embedding.iframe_allow(session),
         },
         status=201,
     )
 
 
 SESSION_FIELDS = {
-    "method", "external_ref", "realname", "idcard", "reference_photo", "options", "return_url", "locale",
+    "method", "methods", "external_ref", "realname", "idcard", "reference_photo", "options", "return_url", "locale",
 }
 
 
@@ -113,7 +113,9 @@ def session_detail(request, client, session_id):
         {
             "id": str(session.id),
             "external_ref": session.external_ref,
-            "method": session.method,
+            "method": session.method or None,
+            "method_requested": session.method_requested or session.method,
+            "methods_tried": session.route_taken,
             "status": session.status,
             "review_status": session.review_status,
             "result": {

@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/v1/sessions/<str:session_id>", api.session_detail, name="api_session_detail"),
     path("v/<str:token>/", views.entry, name="entry"),
     path("v/<str:token>/consent", views.consent, name="consent"),
+    path("v/<str:token>/route", views.route, name="route"),
     path("v/<str:token>/h5/start", views.h5_start, name="h5_start"),
     path("v/<str:token>/h5/return", views.h5_return, name="h5_return"),
     path("v/<str:token>/challenge", views.challenge, name="challenge"),

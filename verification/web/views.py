@@ -3,6 +3,8 @@ hand-off link (`/h/<code>`). Each view is thin: it asks one service and
 renders or answers; `steps.end_user_step` resolves the token and turns a
 refused step into an answer."""
 
+import json
+
 import segno
 from django.conf import settings
 from django.http import JsonResponse
@@ -15,7 +17,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from ..domain.errors import NotNow, StepRefused
 from ..methods import method_of
 from ..platform import limits
-from ..services import handoffs, hosted, messages, recorded, sessions
+from ..domain.device import Device
+from ..services import handoffs, hosted, messages, recorded, routing, sessions
 from . import embedding
 from .steps import end_user_step, message_page, refusal_status, too_many_requests
 from .uploads import receive_upload
@@ -30,15 +33,15 @@ def entry(request, session):
             request, _("Link expired"), _("This verification link has expired. Ask for a new one."),
             status=410, session=session, code="link_expired",
         )
-    method = method_of(session.method)
+    method = method_of(session.method) if session.method else None
     return render(
         request,
         "verification/entry.html",
         {
             "session": session,
             "method": method,
-            "needs_speech": method.needs_speech(session),
-            "vendor": method.vendor.DISPLAY_NAME,
+            "needs_speech": method.needs_speech(session) if method else False,
+            "vendor": routing.consent_vendors(session),
             "embed": embedding.parent_config(session, events=embedding.page_events(session, after=request.GET.get("after", ""))),
             "user_status": messages.session_user_status(session),
             "can_continue": session.status in ("in_progress", "processing") and session.has_live_vendor_token(),
@@ -58,6 +61,21 @@ def consent(request, session):
         user_agent=request.headers.get("User-Agent", ""),
     )
     return redirect_to_entry(session, after="consent")
+
+
+@require_POST
+@end_user_step(json_errors=True)
+def route(request, session):
+    """An `auto` session's page reports what the device can do (JSON, see
+    static/js/route.js); the portal chooses the method and the page reloads
+    into it."""
+    try:
+        report = json.loads(request.body or b"null")
+    except (ValueError, RecursionError):
+        report = None
+    device = Device.from_report(report, user_agent=request.headers.get("User-Agent", ""))
+    chosen = routing.session_route(session=session, device=device)
+    return JsonResponse({"method": chosen})
 
 
 @require_POST
