@@ -20,7 +20,7 @@ IN_APP_BROWSERS = (
     ("weibo", re.compile(r"\bWeibo\b|__weibo__", re.I)),
     ("alipay", re.compile(r"AlipayClient/", re.I)),
     ("dingtalk", re.compile(r"DingTalk/", re.I)),
-    ("douyin", re.compile(r"\baweme\b|BytedanceWebview", re.I)),
+    ("douyin", re.compile(r"\baweme[_/]|BytedanceWebview", re.I)),
     ("facebook", re.compile(r"\bFBAN/|\bFBAV/", re.I)),
     ("instagram", re.compile(r"\bInstagram\b", re.I)),
 )
