@@ -147,6 +147,7 @@ def test_after_consent_the_page_probes_then_shows_the_chosen_methods_step(client
 
     page = client.get(f"/v/{session.link_token}/").content.decode()
     assert 'id="route"' in page and "js/route.js" in page and "<script>" not in page  # CSP: no inline script
+    assert "正在检查此设备的功能" in page  # the session's language (zh-hans)
 
     assert route(client, session).json() == {"method": "tencent_lip"}
     assert route(client, session, device={"camera": False}).json() == {"method": "tencent_lip"}, "chosen once"
@@ -415,6 +416,30 @@ def test_a_fixed_method_never_moves(faulty, client, alice):
     assert client.post(f"/v/{session.link_token}/challenge").status_code == 503
     session.refresh_from_db()
     assert (session.method, session.status) == ("tencent_lip", "error")
+
+
+def test_a_supervisor_sets_the_clients_order_in_the_back_office(alice, admin_client):
+    url = f"/admin/verification/apiclient/{alice.pk}/methods/"
+    assert admin_client.get(f"/admin/verification/apiclient/{alice.pk}/change/").content.decode().count(url) == 1
+
+    response = admin_client.post(url, {"methods": "h5, nope"})
+    assert response.status_code == 200 and "unknown method(s): nope" in response.content.decode()
+    response = admin_client.post(url, {"methods": "tencent_photo, h5"})
+    assert response.status_code == 302
+    alice.refresh_from_db()
+    assert alice.methods == ["tencent_photo", "h5"]
+
+
+def test_a_reviewer_cannot_set_an_order(alice, client, django_user_model):
+    from django.contrib.auth.models import Permission
+
+    reviewer = django_user_model.objects.create_user("rita", password="pw-long-enough-1", is_staff=True)
+    reviewer.user_permissions.add(Permission.objects.get(codename="view_apiclient"))  # sees clients, no more
+    client.force_login(reviewer)
+    response = client.post(f"/admin/verification/apiclient/{alice.pk}/methods/", {"methods": "h5"})
+    assert response.status_code == 403
+    alice.refresh_from_db()
+    assert alice.methods == []
 
 
 def test_the_back_office_shows_the_route(faulty, client, alice, admin_client):
