@@ -448,3 +448,29 @@ def test_the_back_office_shows_the_route(faulty, client, alice, admin_client):
     client.post(f"/v/{session.link_token}/h5/start")
     page = admin_client.get(f"/admin/verification/verificationsession/{session.pk}/change/").content.decode()
     assert "h5 → tencent_lip" in page and "auto" in page
+
+
+# --- sessions from before auto -------------------------------------------------------------
+
+ROUTING_MIGRATION = ("verification", "0024_auto_routing")
+
+
+def test_the_migration_keeps_what_earlier_sessions_ran():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    from tests.flows.test_encryption_at_rest import migrate
+
+    executor = MigrationExecutor(connection)
+    previous = executor.loader.get_migration(*ROUTING_MIGRATION).dependencies
+    latest = executor.loader.graph.leaf_nodes()
+    old_apps = migrate(previous)
+    OldSession = old_apps.get_model("verification", "VerificationSession")
+    lip = OldSession.objects.create(method="tencent_lip", external_ref="a", link_token="t-a")
+    h5 = OldSession.objects.create(method="h5", external_ref="b", link_token="t-b")
+
+    migrate(latest)
+
+    for old, method in ((lip, "tencent_lip"), (h5, "h5")):
+        session = VerificationSession.objects.get(pk=old.pk)
+        assert (session.method, session.method_requested, session.methods_tried) == (method, method, [method])
