@@ -200,6 +200,31 @@ def test_no_method_for_this_device_says_so_and_chooses_nothing(client, alice, se
     assert (session.method, session.status, session.methods_tried) == ("", "created", [])
 
 
+def test_a_session_ended_before_choosing_chooses_nothing(client, alice):
+    session = created(client, alice, methods=["tencent_lip"])
+    client.post(f"/v/{session.link_token}/consent")
+    session.cancel(reason="declined")
+
+    response = route(client, session)
+
+    assert response.status_code == 409 and response.json()["error"]["code"] == "finished"
+    session.refresh_from_db()
+    assert (session.status, session.method) == ("cancelled", "")
+    assert detail(client, alice, session)["method"] is None
+
+
+def test_without_a_cache_routing_goes_on_as_if_every_breaker_were_closed(client, alice, monkeypatch):
+    from verification.vendors import breaker
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("no cache")
+
+    monkeypatch.setattr(breaker.cache, "get", unreachable)
+    session = created(client, alice, methods=["tencent_lip"])
+    client.post(f"/v/{session.link_token}/consent")
+    assert route(client, session).json() == {"method": "tencent_lip"}
+
+
 def test_steps_of_a_method_wait_for_the_choice(client, alice):
     session = created(client, alice, methods=["tencent_lip"])
     client.post(f"/v/{session.link_token}/consent")

@@ -18,7 +18,7 @@ from ..domain.errors import NotNow, VendorDown
 from ..methods import Method, method_of
 from ..models import VerificationSession
 from ..vendors.base import VendorError, may_fall_over
-from ..vendors.breaker import OPEN, breaker_state
+from ..vendors.breaker import breaker_is_open
 from .sessions import refuse_if_link_expired, refuse_without_consent
 
 logger = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def method_unavailable(method: Method, device: Device) -> str:
     problem = method.device_problem(device)
     if problem:
         return problem
-    if breaker_state(method.vendor.VENDOR) == OPEN:
+    if breaker_is_open(method.vendor.VENDOR):
         return "vendor_down"
     return ""
 
@@ -47,6 +47,8 @@ def session_route(*, session: VerificationSession, device: Device) -> str:
     refuse_without_consent(session)
     if session.method:
         return session.method
+    if session.status != session.Status.CREATED:
+        raise NotNow(_("This verification is finished."), code="finished")
     passed_over = {name: method_unavailable(method_of(name), device) for name in session.method_order}
     chosen = next((name for name, why in passed_over.items() if not why), None)
     if chosen is None:
