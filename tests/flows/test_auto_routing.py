@@ -499,3 +499,48 @@ def test_the_migration_keeps_what_earlier_sessions_ran():
     for old, method in ((lip, "tencent_lip"), (h5, "h5")):
         session = VerificationSession.objects.get(pk=old.pk)
         assert (session.method, session.method_requested, session.methods_tried) == (method, method, [method])
+
+
+# --- a hosted page's vendor down: the next hosted page opens at once --------------------------
+
+
+class DownHosted:
+    """A hosted-page method (as FaceID's H5 will be) whose vendor is
+    unreachable: its start never leaves the machine."""
+
+    @staticmethod
+    def make():
+        from verification.methods.h5 import JumdataH5
+        from verification.vendors.base import VendorConnectionError
+
+        class Method(JumdataH5):
+            name = "down_hosted"
+
+            def hosted_page_origin(self):
+                return "https://hosted.vendor.example"
+
+            def start(self, session, *, return_url, recorder):
+                raise VendorConnectionError("refused", vendor="jumdata", endpoint="start", reached=False,
+                                            billed=False)
+
+        return Method()
+
+
+def test_a_hosted_page_down_opens_the_next_hosted_page_in_the_same_request(sandbox, client, alice, monkeypatch):
+    from verification.methods import REGISTRY
+
+    monkeypatch.setitem(REGISTRY, "down_hosted", DownHosted.make())
+    session = consented_and_routed(client, alice, ["down_hosted", "h5"])
+    page = client.get(f"/v/{session.link_token}/")
+    # The start form may end on either vendor's page: both are allowed form targets.
+    assert "https://hosted.vendor.example" in page["Content-Security-Policy"]
+    assert sandbox.url in page["Content-Security-Policy"].split("form-action")[1].split(";")[0]
+
+    response = client.post(f"/v/{session.link_token}/h5/start")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(f"{sandbox.url}/sandbox/jumdata/lifecheck/h5/v2/html?token=")
+    session.refresh_from_db()
+    assert (session.method, session.methods_tried) == ("h5", ["down_hosted", "h5"])
+    assert (session.status, session.attempts_used) == ("in_progress", 1)  # one attempt: the one running
+    assert calls_to("jumdata") == ["init"]
