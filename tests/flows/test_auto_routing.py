@@ -544,3 +544,14 @@ def test_a_hosted_page_down_opens_the_next_hosted_page_in_the_same_request(sandb
     assert (session.method, session.methods_tried) == ("h5", ["down_hosted", "h5"])
     assert (session.status, session.attempts_used) == ("in_progress", 1)  # one attempt: the one running
     assert calls_to("jumdata") == ["init"]
+
+
+def test_the_demo_landing_page_starts_an_auto_session_over_every_method(client):
+    from verification.methods import REGISTRY
+
+    assert b'id="demo-auto"' in client.get("/").content
+    response = client.post("/demo/sessions", {"method": "auto"})
+
+    session = VerificationSession.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/v/{session.link_token}/"
+    assert (session.method, session.method_requested, session.method_order) == ("", "auto", list(REGISTRY))
