@@ -48,7 +48,7 @@ class VerificationSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ]
     list_display_links = ["created_at", "external_ref"]
     list_filter = [
-        "review_status", "status", "method", VendorCodeFilter, "needs_review", ("created_at", admin.DateFieldListFilter),
+        "review_status", "status", "method", "method_requested", VendorCodeFilter, "needs_review", ("created_at", admin.DateFieldListFilter),
     ]
     search_fields = ["=external_ref", "=vendor_order_no", "=vendor_task_no"]
     search_help_text = _(
