@@ -57,6 +57,8 @@ MIDDLEWARE = [
     # Outermost, so every answer gets the Content-Security-Policy: the health
     # checks, error pages and whatever an inner middleware answers alike.
     "csp.middleware.CSPMiddleware",
+    # Under /api/ every answer is JSON, whatever made it (DEBUG's pages, a refused host).
+    "verification.web.errors.ApiJsonMiddleware",
     # /healthz and /readyz, answered before the host check and the HTTPS redirect.
     "verification.platform.health.HealthCheckMiddleware",
     "verification.platform.logs.RequestIdMiddleware",
@@ -424,6 +426,8 @@ KYC_RATE_PUBLIC_WRITES = rate_setting("KYC_RATE_PUBLIC_WRITES", "30/60")
 KYC_RATE_PUBLIC_READS = rate_setting("KYC_RATE_PUBLIC_READS", "300/60")
 KYC_RATE_HANDOFF_OPENS = rate_setting("KYC_RATE_HANDOFF_OPENS", "20/600")
 KYC_RATE_API_SESSIONS = rate_setting("KYC_RATE_API_SESSIONS", "120/60")
+# Every other call of the integration API (reads, lists, cancels), per API client.
+KYC_RATE_API = rate_setting("KYC_RATE_API", "600/60")
 # The sandbox's documented test identities are shared by everyone trying it.
 KYC_MAX_ATTEMPTS_PER_IDCARD_PER_DAY = env.int("KYC_MAX_ATTEMPTS_PER_IDCARD_PER_DAY", default=100 if SANDBOX_MODE else 5)
 # Mobile carriers put many phones behind one address: not too low.

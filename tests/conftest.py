@@ -19,6 +19,15 @@ def portal_urls():
     import kyc_portal.urls  # noqa: F401
 
 
+@pytest.fixture
+def client():
+    """Django's test client, checking every answer under /api/ against the
+    OpenAPI document (tests/support/openapi.py)."""
+    from tests.support.openapi import CheckedClient
+
+    return CheckedClient()
+
+
 @pytest.fixture(autouse=True)
 def fresh_cache():
     """Breakers and rate limits live in the cache, which no database

@@ -5,7 +5,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 
-from tests.support.browser import press, screenshot, wait
+from tests.support.browser import left_the_page, press, screenshot, wait
 from tests.conftest import run_due_tasks
 from verification.models import VerificationSession
 from verification.services.hosted import collect_hosted_result
@@ -124,7 +124,7 @@ def test_leaving_without_finishing_keeps_checking_until_time_runs_out(sandbox, b
     assert (session.status, session.reason) == ("expired", "token_expired")
 
     # The page's own polling (every 2 s) notices and reloads itself.
-    wait(browser).until(EC.staleness_of(pending))
+    wait(browser).until(left_the_page(pending))
     expired = result_view(browser, "failed")
     assert "Time ran out" in expired.text
     assert browser.find_element(By.ID, "retry-button").is_displayed()

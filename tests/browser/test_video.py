@@ -13,7 +13,7 @@ from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 
-from tests.support.browser import WAIT_SECONDS, chromium, press, screenshot, wait
+from tests.support.browser import WAIT_SECONDS, chromium, left_the_page, press, screenshot, wait
 from tests.support.browser_media import fake_media_args, write_fake_media
 from tests.conftest import run_due_tasks
 from tests.support.media_samples import make_video
@@ -190,7 +190,7 @@ def let_the_server_finish(session, seconds=WAIT_SECONDS * 3):
 
 def result_after_reload(browser, waiting, kind):
     """The page reloads itself on the outcome and shows the result card."""
-    wait(browser, WAIT_SECONDS * 2).until(EC.staleness_of(waiting))
+    wait(browser, WAIT_SECONDS * 2).until(left_the_page(waiting))
     return wait(browser).until(EC.visibility_of_element_located((By.CSS_SELECTOR, f"#result.{kind}")))
 
 

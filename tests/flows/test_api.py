@@ -67,14 +67,16 @@ def test_the_answer_names_the_iframe_allow_attribute_the_method_needs(client, al
 def test_alice_reads_the_outcome(client, alice):
     session = new_session(
         client=alice, method="h5", external_ref="order-7", status="passed", passed=True, reason="passed",
-        vendor_code="200",
+        vendor_code="200", outcome_vendor="jumdata", attempts_used=1,
     )
 
     response = client.get(f"/api/v1/sessions/{session.pk}", HTTP_AUTHORIZATION=f"Bearer {alice.key}")
 
     assert response.status_code == 200
     body = response.json()
-    assert body["result"] == {"passed": True, "reason": "passed", "vendor_code": "200", "scores": {}}
+    assert body["result"] == {"passed": True, "reason": "passed", "vendor": "jumdata", "vendor_code": "200",
+                              "scores": {}}
+    assert (body["attempts_used"], body["attempts_left"], body["retry_allowed"]) == (1, 2, False)
     assert (body["id"], body["external_ref"], body["method"], body["status"], body["review_status"]) == (
         str(session.pk), "order-7", "h5", "passed", "pending",
     )
@@ -345,9 +347,9 @@ def test_a_deactivated_client_is_locked_out(client, alice):
 
 
 def test_the_wrong_method_is_a_405_in_json(client, alice):
-    response = client.get("/api/v1/sessions", HTTP_AUTHORIZATION=f"Bearer {alice.key}")
+    response = client.delete("/api/v1/sessions", HTTP_AUTHORIZATION=f"Bearer {alice.key}")
     assert response.status_code == 405
-    assert response["Allow"] == "POST" and response.json()["error"]["code"] == "method_not_allowed"
+    assert response["Allow"] == "GET, POST" and response.json()["error"]["code"] == "method_not_allowed"
 
 
 @pytest.mark.parametrize("path", ["/api/v1/sessions/not-a-uuid", "/api/v1/nothing", "/api/v2/sessions"])

@@ -135,7 +135,7 @@ def test_the_image_commands_serve_a_production_portal(production):
         https = {"X-Forwarded-Proto": "https"}
         assert requests.get(f"{base}/api/v1/sessions", headers={**https, "Host": "evil.example"}, timeout=5).status_code == 400
         api = requests.get(f"{base}/api/v1/sessions", headers={**https, "Host": "kyc.bank.example.cn"}, timeout=5)
-        assert api.status_code == 405 and api.json()["error"]["code"] == "method_not_allowed"
+        assert api.status_code == 401 and api.json()["error"]["code"] == "unauthorized"
         assert re.fullmatch(r"[0-9a-f]{32}", api.headers["X-Request-ID"])
     finally:
         for process in (web, worker):

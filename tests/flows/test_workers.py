@@ -58,7 +58,7 @@ needs_postgresql = pytest.mark.skipif(
 @needs_postgresql
 def test_two_workers_share_the_queue_and_run_each_task_once(tmp_path):
     notes = tmp_path / "runs.txt"
-    queue(notes, TASKS)
+    queue(notes, TASKS, meet=2)
 
     workers = [start_worker(worker_database_url(), "--batch") for _ in range(2)]
     for worker in workers:
@@ -75,7 +75,7 @@ def test_two_workers_share_the_queue_and_run_each_task_once(tmp_path):
 @needs_postgresql
 def test_a_worker_with_threads_runs_tasks_side_by_side_each_once(tmp_path):
     notes = tmp_path / "runs.txt"
-    queue(notes, TASKS, seconds=0.05)
+    queue(notes, TASKS, seconds=0.05, meet=4)
 
     worker = start_worker(worker_database_url(), "--batch", "--threads", "4")
     finished(worker)

@@ -1,11 +1,13 @@
 """The Jumdata client over real HTTP against the sandbox's emulator: each
 outcome a tester can choose, a dead token, a wrong secret."""
 
-import time
+from datetime import timedelta
 
 import pytest
 import requests
+from django.utils import timezone
 
+from sandbox.models import JumdataTask
 from verification.models import VendorCall
 from verification.services.vendor_calls import recorder_for
 from verification.vendors import jumdata
@@ -73,10 +75,11 @@ def test_it_reads_each_outcome_the_tester_chooses(sandbox, outcome, code, expect
 
 
 def test_it_reads_a_dead_token_as_expired(sandbox, settings):
-    settings.SANDBOX_JUMDATA_TOKEN_TTL = 1
+    settings.SANDBOX_JUMDATA_TOKEN_TTL = 60
     client = client_for(f"{sandbox.url}/sandbox/jumdata")
     token = client.init(return_url=RETURN_URL).token
-    time.sleep(1.2)
+    # The token was issued a minute ago, as far as the emulator knows.
+    JumdataTask.objects.filter(token=token).update(created_at=timezone.now() - timedelta(seconds=61))
 
     assert client.fetch_result(token).outcome is jumdata.H5Outcome.TOKEN_EXPIRED
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -169,8 +169,26 @@ def press(driver, element_id):
         # The next page came before chromedriver finished with the button.
         if not _node_left_document(error):
             raise
-    wait(driver).until(EC.staleness_of(page))
+    wait(driver).until(left_the_page(page))
     wait(driver).until(lambda b: b.execute_script("return document.readyState") == "complete")
+
+
+def left_the_page(element):
+    """A wait condition: `element`'s document has been replaced. Chromium
+    says so in one of two ways, depending on how far it is in swapping the
+    documents: a stale element, or an inspector error that the node does not
+    belong to the document (which Selenium's staleness_of does not know)."""
+    def replaced(_driver):
+        try:
+            element.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as error:
+            if _node_left_document(error):
+                return True
+            raise
+        return False
+    return replaced
 
 
 def _node_left_document(error: WebDriverException) -> bool:

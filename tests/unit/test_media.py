@@ -17,6 +17,7 @@ from tests.support.media_samples import (
     make_png_declaring,
     make_png_inflating_past,
     make_sideways_video,
+    make_stalled_recording,
     make_video,
     make_video_with_long_audio,
     png_chunk,
@@ -129,6 +130,22 @@ def test_h264_that_vendors_cannot_take_as_it_is_is_transcoded(clips, tmp_path, c
     assert (again.video_codec, again.audio_codec) == ("h264", "aac")
     if change.get("rotation") == 90:
         assert (again.width, again.height) == (640, 480)
+
+
+def test_a_recording_whose_recorder_stalled_is_transcoded_not_refused(tmp_path):
+    # Seen in a browser test on a loaded machine: frames repeating the time
+    # of the frame before made the muxer refuse the file, and the person
+    # was told it could not be read.
+    source = make_stalled_recording(tmp_path / "stalled.webm")
+    target = tmp_path / "out.mp4"
+
+    result = media.normalise_video(source, target, facts=media.probe_video(source), max_bytes=3_000_000)
+
+    again = media.probe_video(target)
+    assert not result.remuxed and again.video_codec == "h264"
+    with av.open(str(target)) as output:
+        times = [packet.pts for packet in output.demux(video=0) if packet.pts is not None]
+    assert len(times) == len(set(times)) and abs(again.duration - 4.0) < 0.2
 
 
 def test_h264_over_the_size_limit_is_transcoded_to_fit(clips, tmp_path):

@@ -59,3 +59,13 @@ class FileRefused(StepRefused):
 
 class NotMedia(FileRefused):
     """An upload that is not a video or photo we can read at all."""
+
+
+class IdempotencyConflict(Exception):
+    """An `Idempotency-Key` used before for another request (`code`
+    idempotency_conflict), or whose first request has no answer yet (`code`
+    idempotency_in_progress). The API answers 409."""
+
+    def __init__(self, message: str, *, code: str):
+        super().__init__(message)
+        self.message, self.code = message, code

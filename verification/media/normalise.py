@@ -156,7 +156,7 @@ def _encode_h264_aac(src, dst, *, facts: VideoFacts, max_bytes: int) -> Normalis
                 resampler = av.AudioResampler(format="fltp", layout="mono", rate=AUDIO_RATE)
             graph = upright_graph({"template": in_video}, facts.rotation, width, height)
             streams = [in_video] + ([in_audio] if in_audio is not None else [])
-            first_pts, frames = None, 0
+            first_pts, last_pts, frames = None, None, 0
             for frame in source.decode(*streams):
                 if isinstance(frame, av.VideoFrame):
                     frames += 1
@@ -165,9 +165,16 @@ def _encode_h264_aac(src, dst, *, facts: VideoFacts, max_bytes: int) -> Normalis
                     if frame.time is None:
                         continue
                     first_pts = frame.time if first_pts is None else first_pts
+                    pts = round((frame.time - first_pts) * 1000)
+                    # A recorder that stalled (a busy phone) writes frames
+                    # with the moment of the one before; the muxer refuses
+                    # a repeated time, and the frame shows nothing new.
+                    if last_pts is not None and pts <= last_pts:
+                        continue
+                    last_pts = pts
                     graph.push(frame)
                     for out in pull_frames(graph):
-                        out.pts = round((frame.time - first_pts) * 1000)
+                        out.pts = pts
                         out.time_base = Fraction(1, 1000)
                         sampler.offer(out, frame.time - first_pts)
                         # Decoded frames keep their old I/P/B type; libx264 would

@@ -101,7 +101,7 @@ class JumdataH5(Method):
         if comparison.passed:
             return Outcome.passed(vendor=jumdata.VENDOR, vendor_code=result.code, scores=scores,
                                   face_image_url=result.face_image_url)
-        return Outcome.failed("face_mismatch", vendor=tencent.VENDOR, scores=scores,
+        return Outcome.failed("face_mismatch", vendor=tencent.VENDOR, vendor_code="0", scores=scores,
                               face_image_url=result.face_image_url)
 
     def fetch_face_image(self, url, *, recorder) -> bytes:

@@ -64,7 +64,7 @@ class JuheVideo(Method):
         images = tuple(Image("best_frame", frame, is_face=number == 0)
                        for number, frame in enumerate(verdict.best_frames))
         if verdict.passed:
-            return Outcome.passed(vendor=juhe.VENDOR, vendor_code=verdict.vendor_code or "", images=images,
+            return Outcome.passed(vendor=juhe.VENDOR, vendor_code=verdict.vendor_code, images=images,
                                   order_no=verdict.order_id)
         return Outcome.failed("not_live", vendor=juhe.VENDOR, vendor_code=verdict.vendor_code,
                               retryable=verdict.retryable, images=images, order_no=verdict.order_id)

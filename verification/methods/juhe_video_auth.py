@@ -45,7 +45,7 @@ class JuheVideoAuth(Method):
             if picture:
                 images.append(Image("vendor_picture", picture, is_face=not images))
         if verdict.passed:
-            return Outcome.passed(vendor=juhe.VENDOR, vendor_code=verdict.vendor_code or "", scores=verdict.scores,
+            return Outcome.passed(vendor=juhe.VENDOR, vendor_code=verdict.vendor_code, scores=verdict.scores,
                                   images=tuple(images), order_no=verdict.order_id)
         return Outcome.failed(verdict.reason, vendor=juhe.VENDOR, vendor_code=verdict.vendor_code,
                               retryable=verdict.retryable, scores=verdict.scores, images=tuple(images),

@@ -49,7 +49,7 @@ class TencentLip(Method):
 def verdict_outcome(verdict: "tencent.Verdict") -> Outcome:
     """A Tencent detection verdict as an outcome; its photo is the face."""
     images = (Image("vendor_photo", verdict.photo, is_face=True),) if verdict.photo else ()
-    code = verdict.vendor_code or ""
+    code = str(verdict.vendor_code)  # 0 when Tencent answered and the scores decided
     if verdict.passed:
         return Outcome.passed(vendor=tencent.VENDOR, vendor_code=code, scores=verdict.scores, images=images)
     return Outcome.failed(verdict.reason, vendor=tencent.VENDOR, vendor_code=code, retryable=verdict.retryable,

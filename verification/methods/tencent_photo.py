@@ -29,13 +29,13 @@ class TencentPhoto(Method):
                                   retryable=tencent.describe(error.code).user_fixable)
         scores = {"photo_score": liveness.score, "photo_score_threshold": liveness.threshold}
         if not liveness.passed:
-            return Outcome.failed("not_live", vendor=tencent.VENDOR, scores=scores)
+            return Outcome.failed("not_live", vendor=tencent.VENDOR, vendor_code="0", scores=scores)
         if session.idcard:
             comparison = client.compare_idcard_image(
                 idcard_number=session.idcard, idcard_name=session.realname, image=image
             )
             scores.update({"similarity": comparison.similarity, "similarity_threshold": comparison.threshold})
             if not comparison.passed:
-                return Outcome.failed("face_mismatch", vendor=tencent.VENDOR, scores=scores)
-        return Outcome.passed(vendor=tencent.VENDOR, scores=scores,
+                return Outcome.failed("face_mismatch", vendor=tencent.VENDOR, vendor_code="0", scores=scores)
+        return Outcome.passed(vendor=tencent.VENDOR, vendor_code="0", scores=scores,
                               images=(Image("vendor_photo", image, is_face=True),))

@@ -4,12 +4,13 @@ models here). Each module holds one concern; this one names them all."""
 from .clients import ApiClient, ApiKey, KeyRefused
 from .evidence import FingerprintBand, SessionImage, Submission, VendorCall
 from .handoffs import Handoff
+from .idempotency import IdempotencyKey
 from .oversight import AuditEntry, LoginFailure, ReviewDecision
 from .sessions import VerificationSession
 from .webhooks import WebhookAttempt, WebhookMessage
 
 __all__ = [
-    "ApiClient", "ApiKey", "AuditEntry", "FingerprintBand", "Handoff", "KeyRefused", "LoginFailure",
+    "ApiClient", "ApiKey", "AuditEntry", "FingerprintBand", "Handoff", "IdempotencyKey", "KeyRefused", "LoginFailure",
     "ReviewDecision", "SessionImage", "Submission", "VendorCall", "VerificationSession", "WebhookAttempt",
     "WebhookMessage",
 ]

@@ -151,6 +151,8 @@ class VerificationSession(models.Model):
     class Meta:
         verbose_name = _("verification session")
         ordering = ["-created_at"]
+        # The API's list: one client's sessions, newest first, in cursor pages.
+        indexes = [models.Index(fields=["client", "-created_at", "-id"], name="session_client_newest")]
         permissions = [
             ("review_session", _("Can review sessions and decide on them")),
             ("view_media", _("Can play the videos and see the images of sessions")),

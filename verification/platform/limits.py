@@ -33,21 +33,45 @@ class Rate:
         return rate
 
 
-def retry_after(name: str, key: str, rate: Rate, *, now: float | None = None) -> int:
-    """Counts one request of `key` under the limit `name`; 0 when it is
-    within `rate`, else the seconds until the window ends."""
+@dataclass(frozen=True)
+class Usage:
+    """One request counted under a limit: what the IETF RateLimit headers
+    say (`limit`, `remaining`, `reset` seconds until the window ends) and
+    `retry_after`, 0 while within the limit."""
+
+    limit: int
+    remaining: int
+    reset: int
+    retry_after: int
+
+    def headers(self) -> dict[str, str]:
+        headers = {"RateLimit-Limit": str(self.limit), "RateLimit-Remaining": str(self.remaining),
+                   "RateLimit-Reset": str(self.reset)}
+        if self.retry_after:
+            headers["Retry-After"] = str(self.retry_after)
+        return headers
+
+
+def take(name: str, key: str, rate: Rate, *, now: float | None = None) -> Usage:
+    """Counts one request of `key` under the limit `name` (fixed windows of
+    `rate.seconds`)."""
     now = time.time() if now is None else now
     window = int(now // rate.seconds)
+    reset = max(1, int((window + 1) * rate.seconds - now))
     # Addresses are personal data: the cache holds a hash of them.
     digest = hashlib.sha256(key.encode()).hexdigest()[:24]
     try:
         hits = count(f"rate:{name}:{digest}:{window}", timeout=rate.seconds + 1)
     except Exception:  # the cache is down: people are let through, and it is logged
         logger.warning("rate limit %s not counted: the cache is unreachable", name, exc_info=True)
-        return 0
-    if hits <= rate.count:
-        return 0
-    return max(1, int((window + 1) * rate.seconds - now))
+        return Usage(rate.count, rate.count, reset, 0)
+    return Usage(rate.count, max(rate.count - hits, 0), reset, reset if hits > rate.count else 0)
+
+
+def retry_after(name: str, key: str, rate: Rate, *, now: float | None = None) -> int:
+    """Counts one request of `key` under the limit `name`; 0 when it is
+    within `rate`, else the seconds until the window ends."""
+    return take(name, key, rate, now=now).retry_after
 
 
 def count(key: str, *, timeout: float | None) -> int:

@@ -12,6 +12,7 @@ from django_tasks import task
 
 from ..models import AuditEntry, VerificationSession
 from ..vendors.base import erase_personal
+from .idempotency import idempotency_keys_purge_expired
 from .replays import forget_fingerprints
 from .scheduling import enqueue_unless_waiting
 
@@ -91,6 +92,8 @@ def schedule_daily_purge(*, after: timedelta) -> bool:
 
 @task()
 def purge_expired_data() -> None:
-    """Applies the retention periods, then queues itself for the next day."""
+    """Applies the retention periods (and forgets idempotency keys past
+    their 24 hours), then queues itself for the next day."""
     sessions_purge_expired()
+    idempotency_keys_purge_expired()
     schedule_daily_purge(after=timedelta(days=1))

@@ -181,7 +181,10 @@ class JuheClient:
         threshold = RATE_TYPE_THRESHOLDS[rate_type]
         living = _float(result.get("livingScore"))
         face = _float(result.get("faceScore"))
+        # faceScore has no threshold in document 001 (its sample calls 0.72 "the same
+        # person"): ours is JUHE_FACE_SCORE_THRESHOLD, shown beside the score.
         scores = {"living_score": living, "living_threshold": threshold, "face_score": face,
+                  "face_score_threshold": settings.JUHE_FACE_SCORE_THRESHOLD,
                   "face_advise": str(result.get("faceAdvise", ""))[:100]}
         pictures = [u for u in result.get("pictures") or [] if isinstance(u, str) and u.startswith(("http://", "https://"))]
         order_id = str(result.get("orderid", ""))

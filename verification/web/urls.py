@@ -3,7 +3,7 @@ the demo, each to its view (the admin is mounted in kyc_portal/urls.py)."""
 
 from django.urls import path
 
-from . import api, demo, views
+from . import api, demo, openapi, views
 
 app_name = "verification"
 
@@ -12,6 +12,10 @@ urlpatterns = [
     path("demo/sessions", demo.demo_start, name="demo_start"),
     path("api/v1/sessions", api.sessions, name="api_sessions"),
     path("api/v1/sessions/<str:session_id>", api.session_detail, name="api_session_detail"),
+    path("api/v1/sessions/<str:session_id>/cancel", api.session_cancel_view, name="api_session_cancel"),
+    path("api/v1/events", api.events, name="api_events"),
+    path("api/v1/openapi.json", openapi.document_view, name="api_openapi"),
+    path("docs/api", openapi.reference_page, name="api_reference"),
     path("v/<str:token>/", views.entry, name="entry"),
     path("v/<str:token>/consent", views.consent, name="consent"),
     path("v/<str:token>/route", views.route, name="route"),
