@@ -184,6 +184,20 @@ def test_a_vendor_whose_breaker_is_open_is_passed_over(client, alice, settings):
     assert not VendorCall.objects.exists()
 
 
+def test_h5_with_an_identity_is_passed_over_while_tencent_is_down(client, alice, settings):
+    """Its returned face goes to Tencent's idcardcompare: Jumdata would bill
+    a check whose answer could not be confirmed."""
+    settings.VENDOR_BREAKER_FAILURES = 1
+    breaker_record("tencent", failed=True)
+    with_identity = created(client, alice, methods=["h5", "juhe_video"], realname="张三", idcard=IDCARD)
+    without = created(client, alice, methods=["h5", "juhe_video"])
+    for session in (with_identity, without):
+        client.post(f"/v/{session.link_token}/consent")
+
+    assert route(client, with_identity).json() == {"method": "juhe_video"}
+    assert route(client, without).json() == {"method": "h5"}
+
+
 def test_no_method_for_this_device_says_so_and_chooses_nothing(client, alice, settings):
     session = created(client, alice, methods=["tencent_lip", "h5"])
     client.post(f"/v/{session.link_token}/consent")

@@ -117,6 +117,11 @@ class Method:
             return "in_app_browser"
         return ""
 
+    def vendors_for(self, session) -> tuple:
+        """Every vendor an attempt of this session would call (`auto` passes
+        over a method while any of them is down)."""
+        return (self.vendor,)
+
     def iframe_allow(self) -> str:
         """The `allow` attribute an embedding `<iframe>` needs. A bare
         feature name delegates it to the frame's own origin."""

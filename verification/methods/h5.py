@@ -45,6 +45,10 @@ class JumdataH5(Method):
             errors = {f"options.{key}": problem for key, problem in problems.items()}
         return cleaned, errors
 
+    def vendors_for(self, session) -> tuple:
+        # With a name and ID number the returned face goes to Tencent too.
+        return (jumdata, tencent) if session.idcard else (jumdata,)
+
     def hosted_page_origin(self) -> str:
         return origin_of(settings.JUMDATA_BASE_URL)
 

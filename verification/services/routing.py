@@ -17,6 +17,7 @@ from ..domain.device import Device
 from ..domain.errors import NotNow, VendorDown
 from ..methods import Method, method_of
 from ..models import VerificationSession
+from ..vendors import VENDORS
 from ..vendors.base import VendorError, may_fall_over
 from ..vendors.breaker import breaker_is_open
 from .sessions import refuse_if_link_expired, refuse_without_consent
@@ -26,13 +27,13 @@ logger = logging.getLogger(__name__)
 # --- choosing a method for this device ------------------------------------------------
 
 
-def method_unavailable(method: Method, device: Device) -> str:
+def method_unavailable(method: Method, device: Device, session: VerificationSession) -> str:
     """Why `method` is passed over for this device now ("" when it is not):
-    the device cannot do it, or its vendor's breaker is open."""
+    the device cannot do it, or the breaker of a vendor it would call is open."""
     problem = method.device_problem(device)
     if problem:
         return problem
-    if breaker_is_open(method.vendor.VENDOR):
+    if any(breaker_is_open(vendor.VENDOR) for vendor in method.vendors_for(session)):
         return "vendor_down"
     return ""
 
@@ -49,7 +50,7 @@ def session_route(*, session: VerificationSession, device: Device) -> str:
         return session.method
     if session.status != session.Status.CREATED:
         raise NotNow(_("This verification is finished."), code="finished")
-    passed_over = {name: method_unavailable(method_of(name), device) for name in session.method_order}
+    passed_over = {name: method_unavailable(method_of(name), device, session) for name in session.method_order}
     chosen = next((name for name, why in passed_over.items() if not why), None)
     if chosen is None:
         logger.warning("session=%s auto: no method fits %s", session.pk, passed_over)
@@ -86,7 +87,9 @@ def next_method(session: VerificationSession, device: Device | None = None) -> s
     """The next method of the order after the running one whose vendor is
     up (and, as the session's device reported it, that it can do)."""
     device = device or device_of(session)
-    return next((name for name in session.methods_left() if not method_unavailable(method_of(name), device)), "")
+    return next(
+        (name for name in session.methods_left() if not method_unavailable(method_of(name), device, session)), ""
+    )
 
 
 def device_of(session: VerificationSession) -> Device:
@@ -102,7 +105,8 @@ def fall_over(session: VerificationSession, error: VendorError) -> str:
     billed, no method left, or another process moved it on)."""
     if not session.is_auto or not session.method:
         return ""
-    vendor = method_of(session.method).vendor
+    # The busy codes of the vendor that answered (a method may call more than one).
+    vendor = VENDORS.get(error.vendor, method_of(session.method).vendor)
     if not may_fall_over(error, unavailable_codes=getattr(vendor, "UNAVAILABLE_CODES", frozenset())):
         return ""
     to = next_method(session)
