@@ -38,6 +38,14 @@ def test_a_retry_with_the_same_key_and_body_gets_the_first_answer(client, alice)
     assert VerificationSession.objects.count() == 1
 
 
+def test_the_same_json_written_otherwise_is_the_same_request(client, alice):
+    first = create(client, alice, '{"method": "h5", "external_ref": "order-1"}')
+    again = create(client, alice, '{"external_ref":"order-1",\n "method":"h5"}')
+
+    assert again.status_code == 201 and again.json() == first.json()
+    assert VerificationSession.objects.count() == 1
+
+
 def test_the_same_key_with_another_body_is_a_409(client, alice):
     create(client, alice)
 

@@ -7,6 +7,7 @@ The key is claimed by inserting its row before any work; the unique
 constraint on (client, key) decides between concurrent requests."""
 
 import hashlib
+import json
 import logging
 from dataclasses import dataclass
 
@@ -32,6 +33,12 @@ class Claim:
 
 
 def request_fingerprint(*, method: str, path: str, body: bytes) -> str:
+    """What makes two requests the same: the method, the path and the body,
+    a JSON body as its values (key order and spacing aside)."""
+    try:
+        body = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        pass  # not JSON: compared as sent
     return hashlib.sha256(b"%s %s\n%s" % (method.encode(), path.encode(), body)).hexdigest()
 
 

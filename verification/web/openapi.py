@@ -7,11 +7,14 @@ the code that decides them, and the tests check every answer the API gives
 against it (tests/support/openapi.py) and run Schemathesis against a live
 portal: the document cannot drift from what the API does."""
 
+import re
 from functools import cache
 
 from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
 from ..methods import REGISTRY
@@ -460,7 +463,7 @@ def document_view(request):
 def reference_page(request):
     """The document as a page people read: each operation, its parameters,
     its answers and the schemas, rendered here (no script)."""
-    spec = document()
+    spec = _with_code_marks(document())
     operations = []
     for path, item in spec["paths"].items():
         shared = item.get("parameters", [])
@@ -478,6 +481,17 @@ def reference_page(request):
     return render(request, "api_reference.html", {
         "spec": spec, "operations": operations, "schemas": schemas, "webhooks": list(spec["webhooks"].items()),
     })
+
+
+def _with_code_marks(item):
+    """A copy whose descriptions show `code` as code (escaped first)."""
+    if isinstance(item, dict):
+        return {key: (mark_safe(re.sub(r"`([^`]+)`", r"<code>\1</code>", escape(value)))
+                      if key == "description" and isinstance(value, str) else _with_code_marks(value))
+                for key, value in item.items()}
+    if isinstance(item, list):
+        return [_with_code_marks(value) for value in item]
+    return item
 
 
 def _resolve(spec: dict, item: dict) -> dict:
