@@ -38,6 +38,8 @@
   function probe() {
     var types = recorderTypes();
     var facts = { camera: false, microphone: false, media_recorder: types.length > 0, recorder_types: types };
+    // The device the person continued on (the hand-off): the portal may choose again for it.
+    if (root.hasAttribute("data-handoff-device")) facts.handoff = true;
     var media = navigator.mediaDevices;
     if (window.isSecureContext === false || !media || !media.getUserMedia || !media.enumerateDevices) {
       return Promise.resolve(facts);

@@ -239,6 +239,35 @@ def test_without_a_cache_routing_goes_on_as_if_every_breaker_were_closed(client,
     assert route(client, session).json() == {"method": "tencent_lip"}
 
 
+def test_continued_on_a_phone_before_anything_started_the_phone_is_probed_again(client, alice):
+    session = created(client, alice, methods=["tencent_lip", "tencent_photo"])
+    client.post(f"/v/{session.link_token}/consent")
+    assert route(client, session).json() == {"method": "tencent_lip"}  # the computer, with a microphone
+
+    page = client.get(f"/v/{session.link_token}/?via=handoff").content.decode()  # the phone, from the QR code
+    assert 'id="route"' in page and "data-handoff-device" in page and 'id="recorder"' not in page
+    phone = {**FULL_DEVICE, "microphone": False, "handoff": True}
+    assert route(client, session, device=phone).json() == {"method": "tencent_photo"}
+
+    session.refresh_from_db()
+    assert (session.method, session.methods_tried, session.device_facts["handoff"]) == (
+        "tencent_photo", ["tencent_photo"], True)
+    # Once only: a third device, or the phone again, keeps what the phone got.
+    assert route(client, session, device={**FULL_DEVICE, "handoff": True}).json() == {"method": "tencent_photo"}
+    assert 'id="route"' not in client.get(f"/v/{session.link_token}/?via=handoff").content.decode()
+
+
+def test_once_an_attempt_began_the_phone_gets_the_same_method(client, alice, sandbox):
+    session = created(client, alice, methods=["tencent_lip", "tencent_photo"])
+    client.post(f"/v/{session.link_token}/consent")
+    route(client, session)
+    client.post(f"/v/{session.link_token}/challenge")  # the computer began
+
+    assert 'id="route"' not in client.get(f"/v/{session.link_token}/?via=handoff").content.decode()
+    phone = {**FULL_DEVICE, "microphone": False, "handoff": True}
+    assert route(client, session, device=phone).json() == {"method": "tencent_lip"}
+
+
 def test_steps_of_a_method_wait_for_the_choice(client, alice):
     session = created(client, alice, methods=["tencent_lip"])
     client.post(f"/v/{session.link_token}/consent")

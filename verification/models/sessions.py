@@ -305,6 +305,16 @@ class VerificationSession(models.Model):
         self.method, self.methods_tried, self.device_facts = name, [*self.methods_tried, name], device
         return self._save_if_unchanged(seen, ("method", "methods_tried", "device_facts"))
 
+    def choose_method_again(self, name: str, *, device: dict) -> bool:
+        """The person continued on another device before anything started:
+        the method is chosen again for it (the route starts over), in one
+        conditional UPDATE; False (this object read again) when an attempt
+        began or another window chose meanwhile."""
+        seen = {"method": self.method, "status": self.Status.CREATED, "attempts_used": self.attempts_used,
+                "challenge_kind": "", "vendor_token": ""}
+        self.method, self.methods_tried, self.device_facts = name, [name], device
+        return self._save_if_unchanged(seen, ("method", "methods_tried", "device_facts"))
+
     FALL_OVER_FIELDS = ("method", "methods_tried", "status", "attempts_used", "passed", "reason", "vendor_code",
                         "outcome_vendor", "retryable", "completed_at", "challenge_kind", "challenge_value",
                         "vendor_token", "vendor_token_expires_at", "vendor_task_no", "awaiting_return",

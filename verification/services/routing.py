@@ -38,15 +38,30 @@ def method_unavailable(method: Method, device: Device, session: VerificationSess
     return ""
 
 
-def session_route(*, session: VerificationSession, device: Device) -> str:
+def may_choose_again(session: VerificationSession) -> bool:
+    """Whether the person, continuing on another device (the hand-off),
+    may have the method chosen again for it: once, and only while nothing
+    has started (no attempt, no challenge, no fall-over)."""
+    return (
+        session.is_auto and bool(session.method) and session.status == session.Status.CREATED
+        and session.methods_tried == [session.method] and not session.attempts_used
+        and not session.challenge_kind and not session.vendor_token
+        and not session.device_facts.get("handoff")
+    )
+
+
+def session_route(*, session: VerificationSession, device: Device, handoff: bool = False) -> str:
     """Chooses an `auto` session's method for the person's device: the first
     of its order the device can do whose vendor is up. Asking again once
-    chosen gets the same method. Refuses (VendorDown) when none fits now."""
+    chosen gets the same method, except once from the device the person
+    continued on (`handoff`) while nothing has started. Refuses (VendorDown)
+    when none fits now."""
     if not session.is_auto:
         return session.method
     refuse_if_link_expired(session)
     refuse_without_consent(session)
-    if session.method:
+    again = handoff and may_choose_again(session)
+    if session.method and not again:
         return session.method
     if session.status != session.Status.CREATED:
         raise NotNow(_("This verification is finished."), code="finished")
@@ -59,7 +74,13 @@ def session_route(*, session: VerificationSession, device: Device) -> str:
                                "your phone's own browser."), code="no_method_for_device")
         raise VendorDown(_("The verification service is busy. Please try again in a few minutes."),
                          code="vendors_down")
-    if not session.choose_method(chosen, device={**device.as_dict(), "passed_over": passed_over}):
+    facts = {**device.as_dict(), "passed_over": passed_over, "handoff": handoff}
+    if again:
+        if not session.choose_method_again(chosen, device=facts):
+            return session.method
+        logger.info("session=%s auto chose method=%s again on the device continued on", session.pk, chosen)
+        return chosen
+    if not session.choose_method(chosen, device=facts):
         return session.method  # another window chose first
     logger.info("session=%s auto chose method=%s", session.pk, chosen)
     return chosen

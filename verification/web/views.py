@@ -33,13 +33,16 @@ def entry(request, session):
             request, _("Link expired"), _("This verification link has expired. Ask for a new one."),
             status=410, session=session, code="link_expired",
         )
-    method = method_of(session.method) if session.method else None
+    # Continued on a phone before anything started: the phone is probed and may get another method.
+    choose_again = request.GET.get("via") == "handoff" and routing.may_choose_again(session)
+    method = method_of(session.method) if session.method and not choose_again else None
     return render(
         request,
         "verification/entry.html",
         {
             "session": session,
             "method": method,
+            "choose_again": choose_again,
             "needs_speech": method.needs_speech(session) if method else False,
             "vendor": routing.consent_vendors(session),
             "embed": embedding.parent_config(session, events=embedding.page_events(session, after=request.GET.get("after", ""))),
@@ -74,7 +77,8 @@ def route(request, session):
     except (ValueError, RecursionError):
         report = None
     device = Device.from_report(report, user_agent=request.headers.get("User-Agent", ""))
-    chosen = routing.session_route(session=session, device=device)
+    handoff = isinstance(report, dict) and report.get("handoff") is True
+    chosen = routing.session_route(session=session, device=device, handoff=handoff)
     return JsonResponse({"method": chosen})
 
 
