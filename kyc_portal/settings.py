@@ -92,6 +92,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "verification.web.context_processors.portal",
             ],
+            # The capture facts a reviewer sees (templates/admin/verification/_capture_facts.html).
+            "libraries": {"capture_facts": "verification.backoffice.capture_tags"},
         },
     },
 ]
@@ -395,6 +397,16 @@ JUHE_VIDEO_AUTH_KEY = vendor_setting("JUHE_VIDEO_AUTH_KEY", sandbox=SANDBOX_CRED
 
 KYC_UPLOAD_MAX_BYTES = env.int("KYC_UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
 KYC_RECORDING_SECONDS = env.int("KYC_RECORDING_SECONDS", default=6)
+# A challenge (lip code, digits, actions) answers one upload within this many
+# seconds of being issued; after that only a new one does (docs/security.md).
+KYC_CHALLENGE_TTL_SECONDS = env.int("KYC_CHALLENGE_TTL_SECONDS", default=120)
+# A clip that starts more than this many seconds after its challenge was
+# issued is noted for review (`late_start`).
+KYC_CHALLENGE_LATE_START_SECONDS = env.int("KYC_CHALLENGE_LATE_START_SECONDS", default=60)
+# Camera labels (or parts of them, case ignored) that are programs rather than
+# cameras, beyond the known ones (OBS, ManyCam, Snap Camera, XSplit, DroidCam,
+# v4l2loopback): a recording through one is marked for review (services.capture).
+KYC_VIRTUAL_CAMERA_LABELS = env.list("KYC_VIRTUAL_CAMERA_LABELS", default=[])
 # videoAuth: faceScore at or above this counts as "same person" (the
 # document's sample calls 0.72 the same person and gives no threshold).
 JUHE_FACE_SCORE_THRESHOLD = env.float("JUHE_FACE_SCORE_THRESHOLD", default=0.6)

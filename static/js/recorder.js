@@ -100,7 +100,15 @@
     stream: null,
     recorder: null, // {recorder, cancel()} while recording
     timers: [],
-    clip: null, // {blob, name, capture, url}
+    clip: null, // {blob, name, capture, url, mimeType}
+    // What the browser says about the capture, sent with the upload as
+    // `capture_report` (verification/services/capture.py): evidence for a
+    // reviewer, never a reason to pass.
+    devices: [], // [{kind, label}], labels readable once permission is given
+    hiddenCount: 0, // times the page was hidden since the challenge appeared
+    hiddenMs: 0,
+    hiddenSince: null,
+    watching: false,
   };
 
   // --- small helpers ------------------------------------------------------------------
@@ -245,6 +253,7 @@
             throw failure;
           }
           state.challenge = { kind: body.kind || "none", value: body.value };
+          watchVisibility();
           renderChallenge(false);
         });
       },
@@ -254,6 +263,76 @@
         throw failure;
       }
     );
+  }
+
+  // From the first challenge on: was the page hidden (another app, another
+  // tab) while the person was asked to act?
+  function watchVisibility() {
+    if (state.watching) return;
+    state.watching = true;
+    if (document.hidden) noteHidden();
+    document.addEventListener("visibilitychange", function () {
+      if (document.hidden) noteHidden();
+      else noteVisible();
+    });
+  }
+
+  function noteHidden() {
+    if (state.hiddenSince !== null) return;
+    state.hiddenSince = Date.now();
+    state.hiddenCount += 1;
+  }
+
+  function noteVisible() {
+    if (state.hiddenSince === null) return;
+    state.hiddenMs += Date.now() - state.hiddenSince;
+    state.hiddenSince = null;
+  }
+
+  function noteDevices() {
+    if (!navigator.mediaDevices || !navigator.mediaDevices.enumerateDevices) return;
+    navigator.mediaDevices.enumerateDevices().then(
+      function (devices) {
+        state.devices = devices
+          .filter(function (d) { return d.kind === "videoinput" || d.kind === "audioinput"; })
+          .slice(0, 16)
+          .map(function (d) { return { kind: d.kind, label: clipText(d.label || "", 200) }; });
+      },
+      function () {}
+    );
+  }
+
+  function clipText(text, most) {
+    return String(text).replace(/[\u0000-\u001f\u007f]/g, " ").slice(0, most);
+  }
+
+  function whole(n) {
+    return typeof n === "number" && isFinite(n) && n >= 0 ? Math.min(Math.round(n), 16384) : null;
+  }
+
+  function trackFacts(track) {
+    var settings = typeof track.getSettings === "function" ? track.getSettings() : {};
+    var rate = settings.frameRate;
+    var facing = settings.facingMode || "";
+    return {
+      kind: track.kind === "audio" ? "audio" : "video",
+      label: clipText(track.label || "", 200),
+      width: track.kind === "video" ? whole(settings.width) : null,
+      height: track.kind === "video" ? whole(settings.height) : null,
+      frame_rate: typeof rate === "number" && isFinite(rate) && rate >= 0 ? Math.min(rate, 1000) : null,
+      facing_mode: ["user", "environment", "left", "right"].indexOf(facing) >= 0 ? facing : "",
+    };
+  }
+
+  function captureReport(clip) {
+    var hiddenMs = state.hiddenMs + (state.hiddenSince !== null ? Date.now() - state.hiddenSince : 0);
+    return JSON.stringify({
+      mime_type: clipText(clip.mimeType || clip.blob.type || "", 100),
+      devices: state.devices,
+      tracks: clip.tracks || [],
+      hidden_count: Math.min(state.hiddenCount, 10000),
+      hidden_ms: Math.min(Math.round(hiddenMs), 86400000),
+    });
   }
 
   function actionText(action) {
@@ -342,6 +421,7 @@
             if (state.stream === stream && (state.step === "camera" || state.recorder)) cameraLost();
           });
         });
+        noteDevices();
         renderChallenge(false);
         resetCameraView();
         showStep("camera");
@@ -481,7 +561,7 @@
         recordingFailed();
         return;
       }
-      setClip(blob, "recording." + extensionFor(used), "recorder");
+      setClip(blob, "recording." + extensionFor(used), "recorder", recorder.mimeType || type || used);
       showReview(t("status.recorded"));
     };
     try {
@@ -567,7 +647,7 @@
           showError(t("error.recording"));
           return;
         }
-        setClip(blob, "photo.jpg", "recorder");
+        setClip(blob, "photo.jpg", "recorder", "image/jpeg");
         showReview(t("status.photo_taken"));
       },
       "image/jpeg",
@@ -577,10 +657,15 @@
 
   // --- review ---------------------------------------------------------------------------
 
-  function setClip(blob, name, capture) {
+  function setClip(blob, name, capture, mimeType) {
     notify("started");
     dropClip();
-    state.clip = { blob: blob, name: name, capture: capture, url: URL.createObjectURL(blob) };
+    // The tracks it came from, as they are now (the recording just ended).
+    var tracks = capture === "recorder" && state.stream ? state.stream.getTracks().slice(0, 4).map(trackFacts) : [];
+    state.clip = {
+      blob: blob, name: name, capture: capture, url: URL.createObjectURL(blob),
+      mimeType: mimeType || blob.type || "", tracks: tracks,
+    };
   }
 
   function dropClip() {
@@ -663,6 +748,7 @@
     var form = new FormData();
     form.append(MODE === "photo" ? "photo" : "video", clip.blob, clip.name);
     form.append("capture", clip.capture);
+    form.append("capture_report", captureReport(clip));
     var xhr = new XMLHttpRequest();
     xhr.open("POST", URLS.upload);
     xhr.setRequestHeader("Accept", "application/json");
@@ -688,8 +774,24 @@
 
   function uploadFailed(status, body) {
     var message = errorText(body) || (status === 0 ? t("error.network") : t("error.server"));
-    notify("error", { code: (body && body.error && body.error.code) || (status === 0 ? "network" : "server") });
-    if (status === 400 || status === 413 || status === 415 || status === 422) {
+    var code = (body && body.error && body.error.code) || (status === 0 ? "network" : "server");
+    notify("error", { code: code });
+    if (code === "challenge_expired") {
+      // The challenge lives a short while: fetch the new one, record again.
+      showStep("uploading");
+      loadChallenge().then(
+        function () {
+          again();
+          showError(message);
+        },
+        function (failure) {
+          stopStream();
+          dropClip();
+          showStep("none");
+          showError(failure.message, true);
+        }
+      );
+    } else if (status === 400 || status === 413 || status === 415 || status === 422) {
       // Something about the clip itself (too short, no sound, too large):
       // say what, and record again.
       again();

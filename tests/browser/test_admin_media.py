@@ -20,7 +20,7 @@ from tests.support.browser import chromium, wait
 from tests.conftest import run_due_tasks
 from tests.support.http_double import HttpDouble
 from tests.support.media_samples import make_png, make_video
-from tests.support.factories import new_session
+from tests.support.factories import challenge_shown_ago, new_session
 from verification.models import AuditEntry, SessionImage, Submission, VerificationSession
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -67,6 +67,7 @@ def attacked_session(marker_url, tmp_path) -> VerificationSession:
     person = Client()
     person.post(f"/v/{session.link_token}/consent")
     person.post(f"/v/{session.link_token}/challenge")
+    challenge_shown_ago(session)
     for name, content, expected in [
         ("x.svg", markup["svg"], 415),
         ("x.xhtml", markup["xhtml"], 415),

@@ -4,6 +4,7 @@ at phone size, with a fake camera and microphone playing generated files
 
 Set BROWSER_SCREENSHOT_DIR to keep the screenshots."""
 
+import json
 import re
 import time
 
@@ -280,15 +281,20 @@ def test_a_person_who_refuses_the_camera_is_told_how_to_allow_it_and_can_send_a_
     visible(browser, "permission-help")
     assert not browser.find_element(By.ID, "record-button").is_displayed()
 
-    # They record with the phone's camera app instead (an H.264/AAC MP4).
+    # They record with the phone's camera app instead (an H.264/AAC MP4),
+    # which takes them a while: a clip longer than the time since the
+    # challenge appeared was made before it, and would be refused.
     clip = make_video(tmp_path / "VID_20250101_120000.mp4")
+    factories.challenge_shown_ago(session, seconds=30)
     browser.find_element(By.ID, "file-input").send_keys(str(clip))
     visible(browser, "upload-button")
     wait(browser).until(
         lambda b: b.execute_script("return document.getElementById('review-video').readyState >= 1")
     )
     waiting, form = upload(browser)
+    report = json.loads(form.pop("capture_report"))
     assert form == {"video": "VID_20250101_120000.mp4", "capture": "file"}
+    assert (report["mime_type"], report["tracks"]) == ("video/mp4", []), "a chosen file comes from no track"
     let_the_server_finish(session)
     result_after_reload(browser, waiting, "passed")
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 from tests.conftest import run_due_tasks
 from tests.support.http_double import HttpDouble
 from tests.support.media_samples import make_jpeg, make_video
-from tests.support.factories import new_session
+from tests.support.factories import challenge_shown_ago, new_session
 from verification import migrations
 from verification.models import VendorCall, VerificationSession
 from verification.services import retention
@@ -96,6 +96,7 @@ def juhe_identity_video(client, tmp_path, *, realname: str) -> VerificationSessi
     client.post(f"/v/{session.link_token}/consent")
     client.post(f"/v/{session.link_token}/challenge")
     video = make_video(tmp_path / "v.mp4").read_bytes()
+    challenge_shown_ago(session)
     client.post(f"/v/{session.link_token}/video",
                 {"video": SimpleUploadedFile("v.mp4", video, content_type="video/mp4"), "capture": "recorder"})
     run_due_tasks()

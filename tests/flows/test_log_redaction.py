@@ -19,6 +19,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, quote_plus, urlsplit
 
@@ -186,10 +187,22 @@ def video_check(portal, token):
     assert requests.post(page + "consent", timeout=TIMEOUT).status_code == 200
     assert requests.post(page + "challenge", timeout=TIMEOUT, headers={"Referer": page}).status_code == 200
     assert requests.get(page + "challenge", timeout=TIMEOUT, headers={"Referer": page}).status_code == 200
+    challenge_shown_ago(portal.database, token, seconds=20)
     uploaded = requests.post(page + "video", files={"video": ("recording.mp4", video_bytes(), "video/mp4")},
                              data={"capture": "recorder"}, timeout=TIMEOUT * 2, headers={"Referer": page})
     assert uploaded.status_code == 202, uploaded.text
     assert requests.get(page + "status", timeout=TIMEOUT, headers={"Referer": page}).status_code == 200
+
+
+def challenge_shown_ago(database, token, *, seconds):
+    """As if the challenge had been on screen a while: a clip cannot be longer
+    than the time since its challenge (the server is another process, so its
+    own database file is written)."""
+    issued = (datetime.now(UTC) - timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M:%S.%f")
+    with sqlite3.connect(database) as db:
+        changed = db.execute("UPDATE verification_verificationsession SET challenge_issued_at = ? WHERE link_token = ?",
+                             (issued, token)).rowcount
+    assert changed == 1
 
 
 def hand_off(portal, token):

@@ -25,7 +25,7 @@ from tests.support.media_samples import (
     remux,
     with_extra_stream,
 )
-from tests.support.factories import new_session
+from tests.support.factories import challenge_shown_ago, new_session, report_for
 from verification import media
 from verification.models import SessionImage, Submission, VendorCall, VerificationSession
 from verification.services.recorded import check_submission_answered, send_submission
@@ -70,9 +70,11 @@ def consented(browser, method, **kwargs):
 def upload(client, session, path_or_bytes, *, field="video", capture="recorder", name=None):
     content = path_or_bytes.read_bytes() if isinstance(path_or_bytes, Path) else path_or_bytes
     name = name or (path_or_bytes.name if isinstance(path_or_bytes, Path) else "upload.bin")
+    challenge_shown_ago(session)  # the person took their time: the clip fits since the challenge
     return client.post(
         f"/v/{session.link_token}/{field}",
-        {field: SimpleUploadedFile(name, content, content_type="application/octet-stream"), "capture": capture},
+        {field: SimpleUploadedFile(name, content, content_type="application/octet-stream"), "capture": capture,
+         "capture_report": report_for(name)},
     )
 
 
@@ -191,7 +193,7 @@ def test_juhe_video_in_each_mode(vendors, client, clips, liveness_type, kind):
 
 def test_juhe_video_auth_keeps_the_pictures_at_once(vendors, client, clips):
     session = consented(client, "juhe_video_auth", realname="张三", idcard=IDCARD, options={"rate_type": 1})
-    assert client.post(f"/v/{session.link_token}/challenge").json() == {"kind": "none", "value": None}
+    assert client.post(f"/v/{session.link_token}/challenge").json() == {"kind": "none", "value": None, "expires_at": None}
     upload(client, session, clips["phone"])
 
     run_due_tasks()

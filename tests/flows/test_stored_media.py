@@ -19,7 +19,7 @@ from django.urls import reverse
 from tests.conftest import run_due_tasks
 from tests.support.http_double import HttpDouble
 from tests.support.media_samples import make_jpeg, make_png, make_video
-from tests.support.factories import new_session
+from tests.support.factories import challenge_shown_ago, new_session
 from verification import media
 from verification.models import SessionImage, Submission, VendorCall, VerificationSession
 
@@ -59,6 +59,7 @@ def consented(client, method, **kwargs):
 
 
 def upload(client, session, content: bytes, *, name: str, content_type: str, field="video"):
+    challenge_shown_ago(session)
     return client.post(
         f"/v/{session.link_token}/{field}",
         {field: SimpleUploadedFile(name, content, content_type=content_type), "capture": "file"},

@@ -78,8 +78,14 @@ class Submission(models.Model):
     # has a near one. Looked up through its FingerprintBand rows.
     fingerprint = models.CharField(max_length=80, blank=True)
     facts = models.JSONField(default=dict, blank=True)
+    # What the browser said about the capture (services.capture): device
+    # labels, track settings, recorder type, page visibility. Empty when it
+    # said nothing. Evidence for the reviewer; never a reason to pass.
+    capture_report = models.JSONField(default=dict, blank=True)
     challenge_kind = models.CharField(max_length=16, blank=True)
     challenge_value = models.CharField(max_length=32, blank=True)
+    # When the challenge it answers was issued (created_at is when it came).
+    challenge_issued_at = models.DateTimeField(null=True, blank=True)
     state = models.CharField(max_length=12, choices=State.choices, default=State.RECEIVED)
     refusal = models.CharField(max_length=32, blank=True)  # why it was refused: a media.MediaRejected code
     sent_at = models.DateTimeField(null=True, blank=True)

@@ -27,6 +27,8 @@ class AuditEntry(models.Model):
         SEARCH_REFUSED = "search_refused", _("Refused a search by ID number")
         ROTATE_API_KEY = "rotate_api_key", _("Rotated an API key")
         REVOKE_API_KEYS = "revoke_api_keys", _("Revoked API keys")
+        # What the browser said about how an accepted upload was captured.
+        CAPTURE = "capture", _("Capture facts received")
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,

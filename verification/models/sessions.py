@@ -138,6 +138,10 @@ class VerificationSession(models.Model):
     # What the person was asked to do on camera in the current attempt.
     challenge_kind = models.CharField(verbose_name=_("challenge"), max_length=16, blank=True)
     challenge_value = models.CharField(verbose_name=_("challenge value"), max_length=32, blank=True)
+    # When the challenge was issued: it answers uploads for
+    # KYC_CHALLENGE_TTL_SECONDS from then, and a clip cannot be longer than
+    # the time since (services.uploads).
+    challenge_issued_at = models.DateTimeField(verbose_name=_("challenge issued at"), null=True, blank=True)
     # Set when something calls for a human look (a video chosen from files
     # may have been recorded earlier, or by someone else); review_reasons
     # says what, as codes (e.g. "file_upload"), in the order they arose.
@@ -211,7 +215,8 @@ class VerificationSession(models.Model):
             self.completed_at = None
 
     ATTEMPT_START_FIELDS = ("status", "attempts_used", "passed", "reason", "vendor_code", "outcome_vendor",
-                            "retryable", "completed_at", "challenge_kind", "challenge_value")
+                            "retryable", "completed_at", "challenge_kind", "challenge_value",
+                            "challenge_issued_at")
 
     def claim_attempt(self) -> bool:
         """Begins an attempt and saves it in one conditional UPDATE, unless
@@ -223,6 +228,7 @@ class VerificationSession(models.Model):
         self.transition(self.Status.IN_PROGRESS)
         self.attempts_used += 1
         self.challenge_kind = self.challenge_value = ""
+        self.challenge_issued_at = None
         return self._save_if_unchanged(seen, self.ATTEMPT_START_FIELDS)
 
     OUTCOME_FIELDS = ("status", "passed", "reason", "vendor_code", "outcome_vendor", "retryable", "scores",
@@ -317,7 +323,7 @@ class VerificationSession(models.Model):
 
     FALL_OVER_FIELDS = ("method", "methods_tried", "status", "attempts_used", "passed", "reason", "vendor_code",
                         "outcome_vendor", "retryable", "completed_at", "challenge_kind", "challenge_value",
-                        "vendor_token", "vendor_token_expires_at", "vendor_task_no", "awaiting_return",
+                        "challenge_issued_at", "vendor_token", "vendor_token_expires_at", "vendor_task_no", "awaiting_return",
                         "result_poll_due_at")
 
     def fall_over(self, to: str) -> bool:
@@ -335,6 +341,7 @@ class VerificationSession(models.Model):
         self.passed, self.reason, self.vendor_code, self.outcome_vendor = None, "", "", ""
         self.retryable, self.completed_at = False, None
         self.challenge_kind = self.challenge_value = ""
+        self.challenge_issued_at = None
         self.vendor_token, self.vendor_token_expires_at, self.vendor_task_no = "", None, ""
         self.awaiting_return, self.result_poll_due_at = False, None
         return self._save_if_unchanged(seen, self.FALL_OVER_FIELDS)
@@ -373,8 +380,41 @@ class VerificationSession(models.Model):
     # --- recorded methods -------------------------------------------------------
 
     def set_challenge(self, *, kind: str, value: str) -> None:
+        """The challenge of the attempt under way, issued now."""
         self.challenge_kind, self.challenge_value = kind, value
-        self._save("challenge_kind", "challenge_value")
+        self.challenge_issued_at = timezone.now()
+        self._save("challenge_kind", "challenge_value", "challenge_issued_at")
+
+    def drop_challenge(self) -> bool:
+        """The challenge has expired: it answers nothing more, and the next
+        one asked for is new. One conditional UPDATE (the attempt stays under
+        way): False, and this object read again, when the challenge is no
+        longer the one this object holds."""
+        seen = {"status": self.status, "challenge_value": self.challenge_value,
+                "challenge_issued_at": self.challenge_issued_at}
+        self.challenge_kind = self.challenge_value = ""
+        self.challenge_issued_at = None
+        return self._save_if_unchanged(seen, ("challenge_kind", "challenge_value", "challenge_issued_at"))
+
+    def challenge_age(self, now=None) -> timedelta | None:
+        """How long ago the challenge was issued (None when none is, or when
+        it was issued before issue times were kept)."""
+        if not self.challenge_kind or self.challenge_issued_at is None:
+            return None
+        return (now or timezone.now()) - self.challenge_issued_at
+
+    @property
+    def challenge_expires_at(self):
+        """When the challenge stops answering uploads (issued, plus
+        KYC_CHALLENGE_TTL_SECONDS); None when there is none, or it asks for
+        nothing ("none": nothing to answer late)."""
+        if not self.challenge_kind or self.challenge_kind == "none" or self.challenge_issued_at is None:
+            return None
+        return self.challenge_issued_at + timedelta(seconds=settings.KYC_CHALLENGE_TTL_SECONDS)
+
+    def challenge_expired(self, now=None) -> bool:
+        expires_at = self.challenge_expires_at
+        return expires_at is not None and (now or timezone.now()) >= expires_at
 
     def start_processing(self, *, review_reasons: tuple[str, ...] = ()) -> None:
         """An upload was accepted: the vendor's answer is awaited."""

@@ -40,6 +40,15 @@ SEND_RETRIES = 4  # connection failures before the request left: asked again wit
 # --- the challenge ------------------------------------------------------------------
 
 
+# Asked again when a new challenge comes out equal to the one it replaces.
+NEW_CHALLENGE_TRIES = 3
+
+CHALLENGE_EXPIRED_MESSAGE = _(
+    "What to say or do on camera has expired: it lasts a short while, so that a recording "
+    "cannot be prepared in advance. A new one is ready: please record again."
+)
+
+
 def session_current_challenge(*, session: VerificationSession) -> tuple[Method, Challenge]:
     """The live challenge of the attempt under way, read only: it never starts
     an attempt nor calls a vendor (`session_issue_challenge` does, on POST)."""
@@ -49,23 +58,33 @@ def session_current_challenge(*, session: VerificationSession) -> tuple[Method, 
     refuse_without_consent(session)
     refuse_while_processing(session)
     if session.status == session.Status.IN_PROGRESS and session.challenge_kind:
+        if session.challenge_expired():
+            raise NotNow(CHALLENGE_EXPIRED_MESSAGE, code="challenge_expired")
         return method, Challenge(session.challenge_kind, session.challenge_value)
     raise NotNow(_("No check is under way. Start one first."), code="no_challenge")
 
 
 def session_issue_challenge(*, session: VerificationSession, ip: str = "") -> tuple[Method, Challenge]:
     """What to do on camera for the current attempt, starting an attempt when
-    none is under way (asking again gets the same challenge back)."""
+    none is under way. Asking again within the challenge's life (a reload, a
+    second window) gets the same challenge back; once it has expired, a new
+    one (for a vendor's lip code, a new call) in the same attempt."""
     method = recorded_method(session)
     refuse_if_link_expired(session)
     refuse_without_consent(session)
+    previous = ""
     if session.status == session.Status.IN_PROGRESS and session.challenge_kind:
-        return method, Challenge(session.challenge_kind, session.challenge_value)
+        if not session.challenge_expired():
+            return method, Challenge(session.challenge_kind, session.challenge_value)
+        previous = session.challenge_value
+        if not session_expire_challenge(session=session):
+            # Another request moved the attempt on since this one read it.
+            return session_issue_challenge(session=session, ip=ip)
     refuse_while_processing(session)
     if session.status != session.Status.IN_PROGRESS:
         begin_attempt(session, ip=ip)
     try:
-        challenge = method.new_challenge(session, recorder=recorder_for(session))
+        challenge = _new_challenge(method, session, unlike=previous)
     except VendorError as error:
         if fall_over(session, error):
             # The page was made for the previous method: it reloads into the next one.
@@ -74,6 +93,26 @@ def session_issue_challenge(*, session: VerificationSession, ip: str = "") -> tu
         raise VendorDown(user_message(session), code="vendor_unavailable") from None
     session.set_challenge(kind=challenge.kind, value=challenge.value)
     return method, challenge
+
+
+def _new_challenge(method: Method, session: VerificationSession, *, unlike: str) -> Challenge:
+    """A challenge whose value differs from the expired one it replaces
+    (a short code or two actions can come out the same by chance)."""
+    for _try in range(NEW_CHALLENGE_TRIES):
+        challenge = method.new_challenge(session, recorder=recorder_for(session))
+        if not unlike or challenge.value != unlike:
+            break
+    return challenge
+
+
+def session_expire_challenge(*, session: VerificationSession) -> bool:
+    """An expired challenge answers nothing more; the attempt stays under way
+    and the next challenge asked for is new. False (the session read again)
+    when another request changed the challenge first."""
+    dropped = session.drop_challenge()
+    if dropped:
+        logger.info("session=%s challenge expired", session.pk)
+    return dropped
 
 
 def recorded_method(session: VerificationSession) -> Method:

@@ -47,6 +47,7 @@ def receive_upload(request, session, *, kind: str):
     try:
         files = request.FILES.getlist(kind)
         capture = request.POST.get("capture", "")
+        capture_report = request.POST.get("capture_report")
     except MultiPartParserError:
         return end_user_error(400, "bad_upload", _("The upload was not understood. Please try again."))
     if handler.exceeded:
@@ -55,5 +56,5 @@ def receive_upload(request, session, *, kind: str):
         return end_user_error(400, "one_file", _("Send exactly one file, in the field %(field)s.") % {"field": kind})
     if files[0].size == 0:
         return end_user_error(400, "empty", _("The file is empty. Please record again."))
-    session_submit_media(session=session, kind=kind, upload=files[0], capture=capture)
+    session_submit_media(session=session, kind=kind, upload=files[0], capture=capture, capture_report=capture_report)
     return JsonResponse({"status_url": reverse("verification:status", args=[session.link_token])}, status=202)

@@ -133,7 +133,12 @@ def challenge(request, session):
         method, issued = recorded.session_issue_challenge(session=session, ip=limits.client_ip(request))
     else:
         method, issued = recorded.session_current_challenge(session=session)
-    return JsonResponse({"kind": issued.kind, "value": method.challenge_for_page(issued)})
+    expires_at = session.challenge_expires_at
+    return JsonResponse({
+        "kind": issued.kind,
+        "value": method.challenge_for_page(issued),
+        "expires_at": expires_at.isoformat() if expires_at else None,
+    })
 
 
 @require_POST

@@ -16,7 +16,7 @@ def keep_what_ran(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('verification', '0024_api_idempotency_and_listing'),
+        ('verification', '0026_capture_report'),
     ]
 
     operations = [
