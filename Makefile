@@ -10,7 +10,7 @@ PORT ?= 8000
 DEBUG ?= 1
 SITE_URL ?= http://127.0.0.1:$(PORT)
 
-.PHONY: run test install install-dev lock browser messages wrk bench-h5 bench-video bench-concurrent bench-faults bench-malformed
+.PHONY: run test install install-dev lock browser messages wrk bench-h5 bench-video bench-concurrent bench-faults bench-malformed bench-chaos
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -84,3 +84,6 @@ bench-faults: install-dev
 	$(BIN)/python bench/vendor_faults.py
 bench-malformed: install-dev
 	$(BIN)/python bench/malformed_uploads.py
+# Kills and stops its own private PostgreSQL, Redis, tmpfs and S3: run as root.
+bench-chaos: install-dev
+	$(BIN)/python bench/chaos.py

@@ -92,7 +92,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "verification.web.context_processors.portal",
             ],
-            # The capture facts a reviewer sees (templates/admin/verification/_capture_facts.html).
+            # The capture facts a reviewer sees (templates/admin/verification/verificationsession/evidence/capture.html).
             "libraries": {"capture_facts": "verification.backoffice.capture_tags"},
         },
     },
@@ -128,7 +128,12 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "verification.platform.cache.PooledRedisCache", "LOCATION": REDIS_URL}}
+    # A Redis that is away (or hung) costs a request two seconds at most:
+    # breakers and rate limits then let people through, and /readyz says so.
+    CACHES = {"default": {
+        "BACKEND": "verification.platform.cache.PooledRedisCache", "LOCATION": REDIS_URL,
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+    }}
 else:
     # Made by `manage.py createcachetable` (make run, the test database, deployments).
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "kyc_cache"}}
@@ -396,6 +401,9 @@ JUHE_VIDEO_AUTH_KEY = vendor_setting("JUHE_VIDEO_AUTH_KEY", sandbox=SANDBOX_CRED
 # --- Recorded video and photos ---------------------------------------------
 
 KYC_UPLOAD_MAX_BYTES = env.int("KYC_UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
+# /readyz says "full" when local media storage has less room than this left
+# (two uploads of the largest size): uploads would soon fail.
+KYC_MEDIA_MIN_FREE_BYTES = env.int("KYC_MEDIA_MIN_FREE_BYTES", default=2 * KYC_UPLOAD_MAX_BYTES)
 KYC_RECORDING_SECONDS = env.int("KYC_RECORDING_SECONDS", default=6)
 # A challenge (lip code, digits, actions) answers one upload within this many
 # seconds of being issued; after that only a new one does (docs/security.md).
@@ -472,6 +480,12 @@ KYC_WEBHOOK_CA_BUNDLE = env.str("KYC_WEBHOOK_CA_BUNDLE", default="")
 ADMIN_URL = env.str("ADMIN_URL", default="admin/").strip("/") + "/"
 # A rejection, or an approval against a failed vendor outcome, needs a second reviewer.
 KYC_FOUR_EYES = env.bool("KYC_FOUR_EYES", default=False)
+# The review policy (verification/domain/review_policy.py, docs/operations.md#the-review-queue):
+# a score within this percentage of its threshold sends the session to review;
+# the queue marks cases older than the SLA; a claim lapses after this long idle.
+KYC_REVIEW_SCORE_MARGIN_PERCENT = env.float("KYC_REVIEW_SCORE_MARGIN_PERCENT", default=10.0)
+KYC_REVIEW_SLA_HOURS = positive_int_setting("KYC_REVIEW_SLA_HOURS", 24)
+KYC_REVIEW_CLAIM_IDLE_MINUTES = positive_int_setting("KYC_REVIEW_CLAIM_IDLE_MINUTES", 30)
 # Admin login: failed attempts allowed within the window for one account from
 # one address (so nobody locks a colleague out from elsewhere), and from one
 # address across all accounts (password spraying).

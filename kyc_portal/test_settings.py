@@ -14,7 +14,8 @@ os.environ.setdefault("KYC_SEARCH_KEY", "dGVzdHMtb25seSBzZWFyY2gga2V5LCBub3QgcmV
 
 from .settings import *  # noqa: E402,F403
 
-MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="kyc-test-media-"))  # noqa: F405
+# A worker process a test starts is handed the test's folder (tests/flows/test_dead_sender.py).
+MEDIA_ROOT = Path(os.environ.get("KYC_TEST_MEDIA_ROOT") or tempfile.mkdtemp(prefix="kyc-test-media-"))  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
 # Serve static files from the app folders, as runserver does, for the

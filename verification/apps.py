@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
+from django.utils.translation import gettext_lazy as _
 
 
 class KycAdminConfig(admin_apps.AdminConfig):
@@ -12,7 +13,7 @@ class KycAdminConfig(admin_apps.AdminConfig):
 class VerificationConfig(AppConfig):
     default = True
     name = "verification"
-    verbose_name = "Verification"
+    verbose_name = _("Verification")
 
     def ready(self):
         from django_tasks.signals import task_started

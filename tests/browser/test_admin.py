@@ -44,7 +44,8 @@ def test_a_reviewer_logs_in_and_approves_a_session(live_server, browser, setting
     rita.groups.add(reviewers_group())
     session = new_session(
         method="tencent_lip", external_ref="order-77", status="passed", passed=True, realname="张三",
-        idcard="11010519491231002X", scores={"sim": 91, "sim_threshold": 80},
+        idcard="11010519491231002X", scores={"sim": 91, "sim_threshold": 80}, review_status="needs_review",
+        review_reasons=["file_upload"],
     )
     session.face_image.save("face.jpg", ContentFile(make_jpeg()), save=True)
 
@@ -54,19 +55,20 @@ def test_a_reviewer_logs_in_and_approves_a_session(live_server, browser, setting
     browser.find_element(By.CSS_SELECTOR, "#login-form [type=submit]").click()
     wait(browser).until(EC.presence_of_element_located((By.ID, "user-tools")))
 
-    browser.get(f"{live_server.url}/{settings.ADMIN_URL}verification/verificationsession/")
+    browser.get(f"{live_server.url}/{settings.ADMIN_URL}verification/verificationsession/")  # opens on the queue
     wait(browser).until(EC.element_to_be_clickable((By.LINK_TEXT, "order-77"))).click()
     wait(browser).until(EC.visibility_of_element_located((By.ID, "evidence")))
     face = browser.find_element(By.CSS_SELECTOR, "#faces img")
     wait(browser).until(lambda b: b.execute_script("return arguments[0].complete && arguments[0].naturalWidth", face))
     assert "张三" not in browser.page_source and "**************002X" in browser.page_source
 
-    browser.find_element(By.CSS_SELECTOR, "#decision-form select[name=decision] option[value=approve]").click()
+    browser.find_element(By.CSS_SELECTOR, "#decision-form input[name=decision][value=approve]").click()
     browser.find_element(By.CSS_SELECTOR, "#decision-form textarea[name=note]").send_keys("Face and video match; lip code read correctly.")
     press(browser, "decide-button")
 
-    wait(browser).until(EC.visibility_of_element_located((By.CSS_SELECTOR, ".messagelist .success")))
+    wait(browser).until(EC.visibility_of_element_located((By.CSS_SELECTOR, "#decision-messages .success")))
     session.refresh_from_db()
     assert session.review_status == "approved"
     assert ReviewDecision.objects.get().reviewer == rita
-    assert set(AuditEntry.objects.values_list("action", flat=True)) >= {"view_session", "view_media", "decide"}
+    assert set(AuditEntry.objects.values_list("action", flat=True)) >= {"view_session", "decide"}
+    assert "face" in AuditEntry.objects.filter(action="view_session").first().detail

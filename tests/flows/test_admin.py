@@ -65,6 +65,7 @@ def session(settings, tmp_path):
         method="tencent_lip", external_ref="order-42", vendor_task_no="043439882226367117195632", status="failed",
         passed=False, reason="face_mismatch", realname="张三", idcard=IDCARD, attempts_used=1,
         scores={"sim": 62, "sim_threshold": 80}, vendor_code="0", outcome_vendor="tencent",
+        review_status="needs_review", review_reasons=["file_upload"], needs_review=True,
     )
     found.face_image.save("face.jpg", ContentFile(make_jpeg()), save=True)
     Submission.objects.create(session=found, attempt=1, kind="video", capture="file", content_sha256="a" * 64,
@@ -83,20 +84,30 @@ def change_url(session):
 # --- the queue ----------------------------------------------------------------------------
 
 
-def test_the_queue_shows_sessions_awaiting_review_first_oldest_first(client, rita):
+def test_the_queue_opens_on_cases_needing_review_oldest_first(client, rita, settings):
+    settings.KYC_REVIEW_SLA_HOURS = 24
     now = timezone.now()
-    for ref, review, age in [("new-pending", "pending", 1), ("old-approved", "approved", 9), ("old-pending", "pending", 5)]:
+    for ref, review, age in [("new-pending", "needs_review", 1), ("old-approved", "approved", 9),
+                             ("old-pending", "needs_review", 5), ("auto-passed", "not_needed", 7)]:
         made = new_session(method="h5", external_ref=ref, review_status=review)
-        VerificationSession.objects.filter(pk=made.pk).update(created_at=now - timedelta(days=age))
+        at = now - timedelta(days=age)
+        VerificationSession.objects.filter(pk=made.pk).update(
+            created_at=at, queued_at=at - timedelta(days=10) if review == "approved" else at)
+    changelist = reverse("admin:verification_verificationsession_changelist")
 
-    page = as_user(client, rita).get(reverse("admin:verification_verificationsession_changelist")).text
+    page = as_user(client, rita).get(changelist, follow=True).text
+    assert page.index("old-pending") < page.index("new-pending")
+    assert "old-approved" not in page and "auto-passed" not in page
+    assert page.count('class="sla"') == 2  # both waited past the 24-hour SLA
 
-    assert page.index("old-pending") < page.index("new-pending") < page.index("old-approved")
+    everything = client.get(changelist, {"review_status__exact": "all"}).text
+    assert everything.index("old-pending") < everything.index("new-pending") < everything.index("old-approved")
+    assert "auto-passed" in everything
 
 
 def test_the_queue_masks_names_and_id_numbers(client, rita, session):
-    page = as_user(client, rita).get(reverse("admin:verification_verificationsession_changelist")).text
-    assert "张**" in page and "**************002X" in page
+    page = as_user(client, rita).get(reverse("admin:verification_verificationsession_changelist"), follow=True).text
+    assert "张**" in page
     assert "张三" not in page and IDCARD[:6] not in page and IDCARD[6:14] not in page
 
 
@@ -203,7 +214,7 @@ def test_a_reviewer_approves_with_a_note(client, rita, session):
 def test_a_decision_needs_a_note(client, rita, session):
     decide(as_user(client, rita), session, "reject", note="  ")
     session.refresh_from_db()
-    assert session.review_status == "pending" and not ReviewDecision.objects.exists()
+    assert session.review_status == "needs_review" and not ReviewDecision.objects.exists()
 
 
 def test_asking_for_a_retry_gives_the_person_one_more_attempt(client, rita, session):
@@ -211,26 +222,26 @@ def test_asking_for_a_retry_gives_the_person_one_more_attempt(client, rita, sess
     session.save()
     decide(as_user(client, rita), session, "retry")
     session.refresh_from_db()
-    assert (session.review_status, session.max_attempts, session.retry_allowed) == ("pending", 2, True)
+    assert (session.review_status, session.max_attempts, session.retry_allowed) == ("needs_review", 2, True)
 
 
 def test_staff_without_review_permission_cannot_decide(client, oscar, session):
     assert decide(as_user(client, oscar), session, "approve").status_code == 403
     session.refresh_from_db()
-    assert session.review_status == "pending"
+    assert session.review_status == "needs_review"
 
 
 def test_four_eyes_a_rejection_waits_for_a_second_reviewer(client, rita, sam, session, settings):
     settings.KYC_FOUR_EYES = True
     decide(as_user(client, rita), session, "reject")
     session.refresh_from_db()
-    assert session.review_status == "pending"
+    assert session.review_status == "needs_review"
     waiting = ReviewDecision.objects.get()
     assert waiting.needs_second_reviewer and not waiting.is_final
 
     client.post(reverse("admin:verification_confirm", args=[session.pk, waiting.pk]))  # rita again: refused
     session.refresh_from_db()
-    assert session.review_status == "pending"
+    assert session.review_status == "needs_review"
 
     as_user(client, sam).post(reverse("admin:verification_confirm", args=[session.pk, waiting.pk]))
     session.refresh_from_db()
@@ -240,13 +251,13 @@ def test_four_eyes_a_rejection_waits_for_a_second_reviewer(client, rita, sam, se
 
 def test_four_eyes_approving_a_failed_outcome_waits_but_a_passed_one_does_not(client, rita, session, settings):
     settings.KYC_FOUR_EYES = True
-    passed = new_session(method="h5", external_ref="ok", status="passed", passed=True)
+    passed = new_session(method="h5", external_ref="ok", status="passed", passed=True, review_status="needs_review")
     as_user(client, rita)
     decide(client, session, "approve")
     decide(client, passed, "approve")
     session.refresh_from_db()
     passed.refresh_from_db()
-    assert (session.review_status, passed.review_status) == ("pending", "approved")
+    assert (session.review_status, passed.review_status) == ("needs_review", "approved")
 
 
 # --- the audit log is append-only ---------------------------------------------------------------
@@ -303,11 +314,39 @@ def test_a_supervisor_erases_a_session_on_request(client, sam, rita, session):
     session.refresh_from_db()
     assert session.idcard == IDCARD, "reviewers may not erase"
 
-    as_user(client, sam).post(changelist, {"action": "erase_personal_data", "_selected_action": [session.pk]})
+    asked = as_user(client, sam).post(changelist, {"action": "erase_personal_data", "_selected_action": [session.pk]},
+                                      HTTP_ACCEPT_LANGUAGE="en")
+    session.refresh_from_db()
+    assert session.idcard == IDCARD and not AuditEntry.objects.filter(action="erase").exists(), "nothing yet"
+    page = asked.text
+    # The face, one upload and one best frame: three files.
+    assert 'id="erase-confirmation"' in page and "order-42" in page and "3 files in all." in page
+    assert "ID number" in page.split('id="erase-fields"')[1] and "audit log" in page.split('id="erase-kept"')[1]
+
+    client.post(changelist, {"action": "erase_personal_data", "_selected_action": [session.pk], "confirm_erase": "yes"})
 
     session.refresh_from_db()
     assert (session.realname, session.idcard, bool(session.face_image)) == ("", "", False)
     assert AuditEntry.objects.get(action="erase").actor_name == "sam"
+
+
+def test_a_supervisor_erases_one_session_from_its_page_after_confirming(client, sam, rita, session):
+    erase = reverse("admin:verification_erase", args=[session.pk])
+    assert as_user(client, rita).get(erase).status_code == 403
+    assert 'id="erase-link"' not in client.get(change_url(session)).text
+
+    as_user(client, sam)
+    assert 'id="erase-link"' in client.get(change_url(session)).text
+    confirmation = client.get(erase).text
+    assert 'id="confirm-erase"' in confirmation
+    client.post(erase)  # without the confirmation: nothing
+    session.refresh_from_db()
+    assert session.idcard == IDCARD
+
+    client.post(erase, {"confirm_erase": "yes"})
+    session.refresh_from_db()
+    assert (session.realname, session.idcard) == ("", "")
+    assert AuditEntry.objects.filter(action="erase", actor_name="sam").count() == 1
 
 
 # --- login -----------------------------------------------------------------------------------------

@@ -81,14 +81,14 @@ def rows_of(response) -> list[dict]:
 # --- dashboard ----------------------------------------------------------------------------
 
 
-def test_it_shows_five_charts_to_a_viewer(client, vera, sessions):
+def test_it_shows_seven_charts_to_a_viewer(client, vera, sessions):
     VendorCall.objects.create(vendor="jumdata", endpoint="init", vendor_code="602", billed=True,
                               latency_ms=120)
     client.force_login(vera)
     page = client.get(DASHBOARD)
     assert page.status_code == 200
-    assert page.content.decode().count('<svg xmlns="http://www.w3.org/2000/svg" class="chart"') == 5
-    assert page.content.decode().count("<details>") == 5
+    assert page.content.decode().count('<svg xmlns="http://www.w3.org/2000/svg" class="chart"') == 7
+    assert page.content.decode().count("<details>") == 7
     assert reverse("admin:verification_dashboard") == DASHBOARD
 
 
@@ -124,6 +124,14 @@ def test_non_staff_users_get_the_login_page_even_with_permissions(client):
 
 
 # --- CSV export ---------------------------------------------------------------------------
+
+
+def test_the_two_exports_have_distinct_dated_file_names(client, sabine, sessions):
+    day = timezone.localtime().strftime("%Y-%m-%d")
+    masked = export(client, sabine)["Content-Disposition"]
+    full = export(client, sabine, "?include_identity=1")["Content-Disposition"]
+    assert masked.startswith(f'attachment; filename="kyc-sessions-masked-{day}-')
+    assert full.startswith(f'attachment; filename="kyc-sessions-full-identity-{day}-')
 
 
 def test_the_export_is_masked_by_default(client, sabine, sessions):

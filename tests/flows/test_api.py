@@ -78,7 +78,7 @@ def test_alice_reads_the_outcome(client, alice):
                               "scores": {}}
     assert (body["attempts_used"], body["attempts_left"], body["retry_allowed"]) == (1, 2, False)
     assert (body["id"], body["external_ref"], body["method"], body["status"], body["review_status"]) == (
-        str(session.pk), "order-7", "h5", "passed", "pending",
+        str(session.pk), "order-7", "h5", "passed", "not_needed",
     )
     assert body["completed_at"] is None and body["created_at"]
     assert response["Cache-Control"] == "no-store"

@@ -243,7 +243,7 @@ def test_the_payload_names_no_person_and_has_the_outcome(alice_hooked, receiver,
     assert sent["data"] == {
         "session_id": str(session.pk), "external_ref": "order-42", "method": "tencent_lip",
         "method_requested": "tencent_lip", "methods_tried": ["tencent_lip"], "status": "passed",
-        "review_status": "pending", "passed": True, "reason": "passed", "vendor_code": "0", "sequence": 1,
+        "review_status": "not_needed", "passed": True, "reason": "passed", "vendor_code": "0", "sequence": 1,
     }
     assert receiver.requests[0].headers["Content-Type"] == "application/json"
 
@@ -288,7 +288,7 @@ def test_a_recorded_outcome_sends_session_completed(alice_hooked, receiver, djan
 
 def test_a_final_review_decision_sends_session_reviewed(alice_hooked, settings):
     settings.KYC_FOUR_EYES = False
-    session = finished_session(alice_hooked)
+    session = finished_session(alice_hooked, review_status="needs_review")
     reviewer = User.objects.create_user("rita", is_staff=True)
 
     review.session_decide(session=session, reviewer=reviewer, decision="approve", note="Looks right.")
@@ -300,7 +300,7 @@ def test_a_final_review_decision_sends_session_reviewed(alice_hooked, settings):
 
 def test_under_four_eyes_the_webhook_waits_for_the_confirmation(alice_hooked, settings):
     settings.KYC_FOUR_EYES = True
-    session = finished_session(alice_hooked)
+    session = finished_session(alice_hooked, review_status="needs_review")
     rita = User.objects.create_user("rita", is_staff=True)
     sam = User.objects.create_user("sam", is_staff=True)
 
@@ -314,7 +314,7 @@ def test_under_four_eyes_the_webhook_waits_for_the_confirmation(alice_hooked, se
 
 def test_a_retry_decision_sends_nothing(alice_hooked, settings):
     settings.KYC_FOUR_EYES = False
-    session = finished_session(alice_hooked, attempts_used=1)
+    session = finished_session(alice_hooked, attempts_used=1, review_status="needs_review")
     reviewer = User.objects.create_user("rita", is_staff=True)
 
     review.session_decide(session=session, reviewer=reviewer, decision="retry", note="Try again.")

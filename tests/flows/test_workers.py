@@ -101,3 +101,24 @@ def test_a_threaded_worker_told_to_stop_finishes_its_running_tasks_first(tmp_pat
 
     assert sorted(number for number, _runner in runs_of(notes)) == [0, 1]
     assert set(DBTaskResult.objects.values_list("status", flat=True)) == {"SUCCESSFUL"}
+
+
+def test_a_worker_thread_takes_up_its_loop_again_after_the_database_went_away():
+    """A PostgreSQL restart ends a worker's loop with an error; the thread
+    resumes rather than leaving the process with one thread fewer."""
+    from django.db import OperationalError
+
+    from verification.management.commands.db_worker import _run_and_close
+
+    class Worker:
+        worker_id, running, runs = "w-0", True, 0
+
+        def run(self):
+            self.runs += 1
+            if self.runs == 1:
+                raise OperationalError("terminating connection due to administrator command")
+
+    worker = Worker()
+    _run_and_close(worker, pause=0)
+
+    assert worker.runs == 2

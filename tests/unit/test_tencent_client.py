@@ -185,6 +185,25 @@ def test_a_non_zero_code_is_a_typed_refusal_and_not_billed(double, code, permane
     assert (call.vendor_code, call.billed) == (str(code), False)
 
 
+@pytest.mark.parametrize("data, shown", [
+    ({"live_status": -5008}, "-5008"),
+    ({"live_status": 0, "compare_status": -5803}, "-5803"),
+    ({"live_status": 0, "compare_status": 0, "sim": 91}, "0"),
+])
+def test_the_call_row_shows_the_field_status_that_judged_the_person(double, calls, tmp_path, data, shown):
+    double.respond = reply({**OK, "data": data})
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"v")
+    client_for(double.url, recorder=calls).detect_lip_video(validate_data="1", video=video, card=make_jpeg())
+    call = calls.get()
+    assert (call.vendor_code, call.billed) == (shown, True)
+    assert tencent.describe(shown) is not tencent.UNKNOWN_CODE
+
+
+def test_code_0_is_success_not_an_unknown_code():
+    assert tencent.describe(0) is not tencent.UNKNOWN_CODE and "0" in tencent.SUCCESS_CODES
+
+
 def test_a_processed_request_is_counted_as_billed(double, calls):
     double.respond = reply({**OK, "data": {"validate_data": "1"}})
     client_for(double.url, recorder=calls).get_lip_code()

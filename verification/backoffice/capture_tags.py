@@ -1,5 +1,5 @@
 """`{% capture_facts session as attempts %}`: what each attempt's capture
-looked like, for the reviewer (templates/admin/verification/_capture_facts.html).
+looked like, for the reviewer (templates/admin/verification/verificationsession/evidence/capture.html).
 A tag library, so the include needs only `session` in its context and any
 case page can show it. Registered in settings (TEMPLATES libraries)."""
 

@@ -1,7 +1,10 @@
 """What the back office's model admins share: nothing a vendor or a person
 sent can be edited, added or deleted here."""
 
+from datetime import timedelta
+
 from django.contrib import admin
+from django.utils.translation import ngettext
 
 
 class ReadOnlyAdminMixin:
@@ -24,3 +27,14 @@ class ReadOnlyInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+def age_text(delta: timedelta) -> str:
+    """How long, as a reviewer reads it: minutes, then hours, then days."""
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    if minutes < 60:
+        return ngettext("%(n)d min", "%(n)d min", minutes) % {"n": minutes}
+    hours = minutes // 60
+    if hours < 48:
+        return ngettext("%(n)d h", "%(n)d h", hours) % {"n": hours}
+    return ngettext("%(n)d day", "%(n)d days", hours // 24) % {"n": hours // 24}

@@ -3,17 +3,22 @@ calls, vendor errors and latency, as server-side SVG charts with a table
 under each."""
 
 import logging
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from .. import vendors
 from ..methods import choices as method_choices
 from . import reports
 from .charts import Series, horizontal_bar_chart, stacked_bar_chart
+from .common import age_text
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +46,36 @@ def dashboard(request):
         "title": _("Oversight dashboard"),
         "days": days,
         "day_choices": DASHBOARD_DAYS,
+        "review": _review_figures(days),
         "charts": _charts(days),
         "can_export": request.user.has_perm("verification.export_sessions"),
     }
     return TemplateResponse(request, "admin/verification/dashboard.html", context)
+
+
+def _duration(seconds) -> str:
+    return "—" if seconds is None else age_text(timedelta(seconds=seconds))
+
+
+def _review_figures(days: int) -> list[dict]:
+    """What a compliance lead watches, as figures above the charts."""
+    queue = reports.review_queue_summary(sla_hours=settings.KYC_REVIEW_SLA_HOURS)
+    decided = reports.review_decisions(days=days)
+    oldest = queue["oldest_queued_at"]
+    rate = decided["overturn_rate"]
+    return [
+        {"id": "queue-size", "label": _("Cases in the queue"), "value": queue["size"],
+         "note": _("%(n)d past the SLA") % {"n": queue["overdue"]}},
+        {"id": "oldest-case", "label": _("Oldest open case"),
+         "value": _duration((timezone.now() - oldest).total_seconds()) if oldest else "—", "note": ""},
+        {"id": "time-to-decision", "label": _("Median time to decision"),
+         "value": _duration(decided["median_seconds"]),
+         "note": ngettext("%(n)d decision", "%(n)d decisions", decided["count"]) % {"n": decided["count"]}},
+        {"id": "overturn-rate", "label": _("Vendor verdicts overturned"),
+         "value": f"{rate:.0%}" if rate is not None else "—",
+         "note": ngettext("%(n)d of %(total)d decision", "%(n)d of %(total)d decisions", decided["count"])
+         % {"n": decided["overturned"], "total": decided["count"]}},
+    ]
 
 
 def _charts(days: int) -> list[dict]:
@@ -65,8 +96,35 @@ def _charts(days: int) -> list[dict]:
     billed = reports.billed_calls_per_day_by_vendor(days=days)
     errors = reports.top_vendor_error_codes(days=days)
     latency = reports.vendor_latency(days=days)
+    decided = reports.review_decisions(days=days)
+    failures = reports.failure_reasons_by_vendor(days=days)
+    vendor_names = {name: str(module.DISPLAY_NAME) for name, module in vendors.VENDORS.items()}
+    failure_series = [Series(vendor_names.get(vendor, vendor), values) for vendor, values in failures["series"].items()]
 
     return [
+        {
+            "id": "decisions-per-reviewer",
+            "title": _("Decisions per reviewer"),
+            "caption": _("Final decisions in the period; a four-eyes confirmation counts for both reviewers."),
+            "svg": horizontal_bar_chart(
+                title=_("Decisions per reviewer"), rows=[(name, n) for name, n in decided["per_reviewer"]],
+                x_label=_("Decisions"),
+            ),
+            "head": [_("Reviewer"), _("Decisions")],
+            "rows": [[name, n] for name, n in decided["per_reviewer"]],
+        },
+        {
+            "id": "failure-reasons",
+            "title": _("Top failure reasons by vendor"),
+            "caption": _("Sessions that failed or ended in error, by the portal's reason, so vendors compare on the "
+                         "same terms."),
+            "svg": stacked_bar_chart(
+                title=_("Top failure reasons by vendor"), categories=failures["reasons"], series=failure_series,
+                x_label=_("Reason"), y_label=_("Sessions"),
+            ),
+            "head": [_("Reason")] + [s.label for s in failure_series],
+            "rows": [[reason] + [s.values[i] for s in failure_series] for i, reason in enumerate(failures["reasons"])],
+        },
         {
             "id": "sessions-per-day",
             "title": _("Sessions per day by outcome"),

@@ -61,9 +61,15 @@ def export_sessions_csv(request):
     response = StreamingHttpResponse(
         _csv_lines(sessions, include_identity), content_type="text/csv; charset=utf-8"
     )
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = f'attachment; filename="sessions-{stamp}.csv"'
+    response["Content-Disposition"] = f'attachment; filename="{export_file_name(include_identity)}"'
     return response
+
+
+def export_file_name(include_identity: bool, *, now=None) -> str:
+    """The two exports, told apart by name and dated: what is in the file
+    (masked or full identity) is plain before anyone opens it."""
+    kind = "full-identity" if include_identity else "masked"
+    return f"kyc-sessions-{kind}-{timezone.localtime(now).strftime('%Y-%m-%d-%H%M')}.csv"
 
 
 def _filtered_sessions(params) -> tuple:

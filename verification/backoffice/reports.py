@@ -153,3 +153,95 @@ def vendor_latency(*, days: int = 30) -> list[dict]:
         latencies.append(latency)
     close_group()
     return result
+
+
+# --- the review queue and reviewers' work ----------------------------------------------------
+
+
+def review_queue_summary(*, now=None, sla_hours: int = 24) -> dict:
+    """What waits for a human now: `{"size", "oldest_queued_at", "overdue"}`."""
+    now = now or timezone.now()
+    queued = VerificationSession.objects.filter(review_status=VerificationSession.ReviewStatus.NEEDS_REVIEW)
+    oldest = queued.exclude(queued_at=None).order_by("queued_at").values_list("queued_at", flat=True).first()
+    return {"size": queued.count(), "oldest_queued_at": oldest,
+            "overdue": queued.filter(queued_at__lte=now - timedelta(hours=sla_hours)).count()}
+
+
+def review_decisions(*, days: int = 30) -> dict:
+    """Final approve/reject decisions made in the window (a four-eyes one
+    counts when confirmed): `{"count", "median_seconds"` (from entering the
+    queue to the final decision), `"per_reviewer": [(username, n), ...]`
+    (who made each decision, confirmations to the confirmer as well),
+    `"overturned"` (a reviewer approved what the vendor failed, or rejected
+    what it passed) and `"overturn_rate"` (None with no decision)}."""
+    from ..models import ReviewDecision
+
+    start = window_start(days=days)
+    rows = (
+        ReviewDecision.objects.filter(decision__in=["approve", "reject"])
+        .filter(Q(needs_second_reviewer=False, created_at__gte=start) | Q(confirmed_at__gte=start))
+        .values_list("decision", "created_at", "confirmed_at", "needs_second_reviewer", "reviewer__username",
+                     "confirmed_by__username", "session__passed", "session__queued_at", "session__completed_at")
+    )
+    waits, per_reviewer, overturned, count = [], Counter(), 0, 0
+    for decision, made, confirmed, four_eyes, reviewer, confirmer, passed, queued, completed in rows:
+        final_at = confirmed if four_eyes else made
+        if final_at is None:
+            continue
+        count += 1
+        per_reviewer[reviewer] += 1
+        if confirmer:
+            per_reviewer[confirmer] += 1
+        entered = queued or completed
+        if entered is not None:
+            waits.append(max((final_at - entered).total_seconds(), 0))
+        if (decision == "approve" and passed is False) or (decision == "reject" and passed is True):
+            overturned += 1
+    waits.sort()
+    return {
+        "count": count,
+        "median_seconds": percentile(waits, 50) if waits else None,
+        "per_reviewer": sorted(per_reviewer.items(), key=lambda item: (-item[1], item[0])),
+        "overturned": overturned,
+        "overturn_rate": overturned / count if count else None,
+    }
+
+
+# Reasons that say the same thing in one vendor's words: Jumdata's 202
+# ("not_passed") is the liveness failure every other vendor's answer calls "not_live".
+SAME_REASON = {"not_passed": "not_live"}
+
+
+def normalised_reason(reason: str, vendor: str, code: str) -> str:
+    """The portal's word for a failure, whoever's answer it was. Juhe's
+    videoAuth ends some failures on a code of its own (`vendor_code`): one
+    a better recording may pass is what the others call `not_live` (Tencent's
+    "no face found" is a `not_live` too); any other, `vendor_rejected`."""
+    if reason == "vendor_code":
+        known = vendors.describe(vendor, code)
+        return "not_live" if known is not None and known.user_fixable else "vendor_rejected"
+    return SAME_REASON.get(reason, reason) or "unknown"
+
+
+def failure_reasons_by_vendor(*, days: int = 30, limit: int = 8) -> dict:
+    """Sessions of the window that failed or ended in error, by the portal's
+    normalised reason (the same words for every vendor) and the vendor whose
+    answer decided: `{"reasons": [reason, ...] (most frequent first),
+    "series": {vendor: [n per reason]}}`."""
+    rows = (
+        VerificationSession.objects.filter(created_at__gte=window_start(days=days),
+                                           status__in=[Status.FAILED, Status.ERROR])
+        .values_list("reason", "outcome_vendor", "vendor_code")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    counts: Counter = Counter()
+    totals: Counter = Counter()
+    for reason, vendor, code, n in rows:
+        reason = normalised_reason(reason, vendor, code)
+        counts[reason, vendor or "—"] += n
+        totals[reason] += n
+    reasons = [reason for reason, _n in sorted(totals.items(), key=lambda item: (-item[1], item[0]))[:limit]]
+    vendors_seen = sorted({vendor for _reason, vendor in counts})
+    return {"reasons": reasons,
+            "series": {vendor: [counts[reason, vendor] for reason in reasons] for vendor in vendors_seen}}

@@ -53,6 +53,10 @@ class VendorDown(StepRefused):
     """The vendor cannot be asked now; nothing was billed."""
 
 
+class StorageDown(StepRefused):
+    """The media storage cannot keep the file now (away, or full); nothing was kept."""
+
+
 class FileRefused(StepRefused):
     """An uploaded file the vendor would refuse (too short, too quiet, …)."""
 

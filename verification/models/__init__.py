@@ -5,12 +5,13 @@ from .clients import ApiClient, ApiKey, KeyRefused
 from .evidence import FingerprintBand, SessionImage, Submission, VendorCall
 from .handoffs import Handoff
 from .idempotency import IdempotencyKey
-from .oversight import AuditEntry, LoginFailure, ReviewDecision
+from .oversight import AuditEntry, CaseNote, LoginFailure, ReviewDecision
 from .sessions import VerificationSession
 from .webhooks import WebhookAttempt, WebhookMessage
 
 __all__ = [
-    "ApiClient", "ApiKey", "AuditEntry", "FingerprintBand", "Handoff", "IdempotencyKey", "KeyRefused", "LoginFailure",
+    "ApiClient", "ApiKey", "AuditEntry", "CaseNote", "FingerprintBand", "Handoff", "IdempotencyKey", "KeyRefused",
+    "LoginFailure",
     "ReviewDecision", "SessionImage", "Submission", "VendorCall", "VerificationSession", "WebhookAttempt",
     "WebhookMessage",
 ]

@@ -46,6 +46,7 @@ class ApiClient(models.Model):
 
     class Meta:
         verbose_name = _("API client")
+        verbose_name_plural = _("API clients")
         permissions = [("manage_api_keys", _("Can rotate and revoke API keys"))]
 
     def __str__(self):
@@ -147,6 +148,7 @@ class ApiKey(models.Model):
 
     class Meta:
         verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
         ordering = ["-created_at"]
 
     def __str__(self):

@@ -36,6 +36,7 @@ class VendorCall(models.Model):
 
     class Meta:
         verbose_name = _("vendor call")
+        verbose_name_plural = _("vendor calls")
         ordering = ["created_at"]
 
     def __str__(self):
@@ -89,10 +90,14 @@ class Submission(models.Model):
     state = models.CharField(max_length=12, choices=State.choices, default=State.RECEIVED)
     refusal = models.CharField(max_length=32, blank=True)  # why it was refused: a media.MediaRejected code
     sent_at = models.DateTimeField(null=True, blank=True)
+    # While `sending`, the sending worker writes the time here every few
+    # seconds (services.recorded): a silent one has died mid-call.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         verbose_name = _("submission")
+        verbose_name_plural = _("submissions")
         constraints = [
             models.UniqueConstraint(
                 fields=["session", "attempt"], condition=~models.Q(state="refused"), name="one_submission_per_attempt"
@@ -107,37 +112,60 @@ class Submission(models.Model):
         UPDATE: False when another worker claimed it first."""
         now = timezone.now()
         claimed = type(self).objects.filter(pk=self.pk, state=self.State.RECEIVED).update(
-            state=self.State.SENDING, sent_at=now
+            state=self.State.SENDING, sent_at=now, heartbeat_at=now
         )
         if claimed:
-            self.state, self.sent_at = self.State.SENDING, now
+            self.state, self.sent_at, self.heartbeat_at = self.State.SENDING, now, now
         return claimed == 1
 
-    def release_unsent(self) -> None:
-        """The request never left (no connection): received again, to be retried."""
-        type(self).objects.filter(pk=self.pk).update(state=self.State.RECEIVED, sent_at=None)
-        self.state, self.sent_at = self.State.RECEIVED, None
+    @classmethod
+    def beat(cls, pk: int) -> bool:
+        """The sending worker is alive: False once the submission is no
+        longer `sending` (answered, or given up by another worker)."""
+        return cls.objects.filter(pk=pk, state=cls.State.SENDING).update(heartbeat_at=timezone.now()) == 1
 
-    def set_aside(self, code: str) -> None:
+    def set_aside(self, code: str) -> bool:
         """Claimed but never billed (its vendor was down and the session
         moved to another vendor's method): kept, refused, never to be sent,
-        and no longer holding its attempt."""
-        type(self).objects.filter(pk=self.pk, state=self.State.SENDING).update(state=self.State.REFUSED,
-                                                                             refusal=code)
-        self.state, self.refusal = self.State.REFUSED, code
+        and no longer holding its attempt. Only from `sending`."""
+        set_aside = type(self).objects.filter(pk=self.pk, state=self.State.SENDING).update(
+            state=self.State.REFUSED, refusal=code, heartbeat_at=None
+        ) == 1
+        if set_aside:
+            self.state, self.refusal = self.State.REFUSED, code
+        return set_aside
 
-    def record_sent(self, *, answered: bool) -> None:
-        """Sent; `answered` False when no answer came back (it may have been billed)."""
-        self.state = self.State.ANSWERED if answered else self.State.UNANSWERED
-        type(self).objects.filter(pk=self.pk).update(state=self.state)
+    def release_unsent(self) -> bool:
+        """The request never left (no connection): received again, to be
+        retried. False when it was given up meanwhile (it then stays so)."""
+        released = type(self).objects.filter(pk=self.pk, state=self.State.SENDING).update(
+            state=self.State.RECEIVED, sent_at=None, heartbeat_at=None
+        ) == 1
+        if released:
+            self.state, self.sent_at, self.heartbeat_at = self.State.RECEIVED, None, None
+        return released
+
+    def record_sent(self, *, answered: bool) -> bool:
+        """Sent; `answered` False when no answer came back (it may have been
+        billed). Only from `sending`: False when another worker gave the
+        submission up meanwhile (its sender looked dead), which then stands."""
+        state = self.State.ANSWERED if answered else self.State.UNANSWERED
+        recorded = type(self).objects.filter(pk=self.pk, state=self.State.SENDING).update(state=state) == 1
+        if recorded:
+            self.state = state
+        return recorded
 
     @classmethod
-    def give_up_unanswered(cls, pk: int, *, sent_before) -> bool:
-        """A submission still `sending` since before `sent_before` was left by a
-        worker that died mid-call: counted as sent and never answered."""
-        return cls.objects.filter(pk=pk, state=cls.State.SENDING, sent_at__lte=sent_before).update(
-            state=cls.State.UNANSWERED
-        ) == 1
+    def give_up_unanswered(cls, pk: int, *, sent_before, silent_since=None) -> bool:
+        """A submission still `sending` whose worker wrote no heartbeat since
+        `silent_since`, or sent before `sent_before` (alive but hung), was
+        left by a worker that died mid-call: counted as sent and never
+        answered, in one conditional UPDATE (one of several watchdogs wins)."""
+        stale = models.Q(sent_at__lte=sent_before)
+        if silent_since is not None:
+            stale |= models.Q(heartbeat_at__lte=silent_since)
+            stale |= models.Q(heartbeat_at__isnull=True, sent_at__lte=silent_since)
+        return cls.objects.filter(stale, pk=pk, state=cls.State.SENDING).update(state=cls.State.UNANSWERED) == 1
 
     def refuse(self, code: str) -> None:
         """Refused before it reached a vendor (normalising failed, or a
@@ -180,3 +208,4 @@ class SessionImage(models.Model):
 
     class Meta:
         verbose_name = _("session image")
+        verbose_name_plural = _("session images")

@@ -30,6 +30,7 @@ class Handoff(models.Model):
 
     class Meta:
         verbose_name = _("hand-off link")
+        verbose_name_plural = _("hand-off links")
 
     @classmethod
     def new_code(cls) -> str:

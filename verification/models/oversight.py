@@ -25,6 +25,9 @@ class AuditEntry(models.Model):
         # `detail` holds the keyed hash of the number searched, never the number.
         SEARCH_IDENTITY = "search_identity", _("Searched by ID number")
         SEARCH_REFUSED = "search_refused", _("Refused a search by ID number")
+        NOTE = "note", _("Added a note")
+        CLAIM = "claim", _("Claimed a case")
+        REASSIGN = "reassign", _("Reassigned a case")
         ROTATE_API_KEY = "rotate_api_key", _("Rotated an API key")
         REVOKE_API_KEYS = "revoke_api_keys", _("Revoked API keys")
         # What the browser said about how an accepted upload was captured.
@@ -90,6 +93,7 @@ class ReviewDecision(models.Model):
 
     class Meta:
         verbose_name = _("review decision")
+        verbose_name_plural = _("review decisions")
         ordering = ["created_at"]
 
     def __str__(self):
@@ -99,11 +103,32 @@ class ReviewDecision(models.Model):
     def is_final(self) -> bool:
         return not self.needs_second_reviewer or self.confirmed_by_id is not None
 
-    def confirm(self, *, reviewer) -> None:
-        """The second reviewer's confirmation."""
-        self.confirmed_by = reviewer
-        self.confirmed_at = timezone.now()
-        self.save(update_fields=["confirmed_by", "confirmed_at"])
+    def confirm(self, *, reviewer) -> bool:
+        """The second reviewer's confirmation, in one conditional UPDATE:
+        False when another reviewer confirmed it first."""
+        now = timezone.now()
+        done = type(self).objects.filter(pk=self.pk, needs_second_reviewer=True, confirmed_by=None).update(
+            confirmed_by=reviewer, confirmed_at=now
+        )
+        if done != 1:
+            self.refresh_from_db()
+            return False
+        self.confirmed_by, self.confirmed_at = reviewer, now
+        return True
+
+
+class CaseNote(models.Model):
+    """A reviewer's note on a case, written without deciding."""
+
+    session = models.ForeignKey(VerificationSession, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("case note")
+        verbose_name_plural = _("case notes")
+        ordering = ["created_at"]
 
 
 class LoginFailure(models.Model):
@@ -115,3 +140,4 @@ class LoginFailure(models.Model):
 
     class Meta:
         verbose_name = _("failed login")
+        verbose_name_plural = _("failed logins")

@@ -41,7 +41,10 @@ class VerificationSession(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
 
     class ReviewStatus(models.TextChoices):
-        PENDING = "pending", _("Pending")
+        # Decided by the review policy (verification.domain.review_policy)
+        # when an outcome is recorded, then by reviewers.
+        NOT_NEEDED = "not_needed", _("Not needed")
+        NEEDS_REVIEW = "needs_review", _("Needs review")
         APPROVED = "approved", _("Approved")
         REJECTED = "rejected", _("Rejected")
 
@@ -96,7 +99,7 @@ class VerificationSession(models.Model):
     status = models.CharField(verbose_name=_("status"), max_length=20, choices=Status.choices,
                               default=Status.CREATED, db_index=True)
     review_status = models.CharField(verbose_name=_("review status"), max_length=20, choices=ReviewStatus.choices,
-                                     default=ReviewStatus.PENDING, db_index=True)
+                                     default=ReviewStatus.NOT_NEEDED, db_index=True)
     expires_at = models.DateTimeField(verbose_name=_("link expires at"), default=default_expiry)
 
     consent_at = models.DateTimeField(verbose_name=_("consent given at"), null=True, blank=True)
@@ -147,6 +150,13 @@ class VerificationSession(models.Model):
     # says what, as codes (e.g. "file_upload"), in the order they arose.
     needs_review = models.BooleanField(verbose_name=_("needs review"), default=False, db_index=True)
     review_reasons = models.JSONField(verbose_name=_("review reasons"), default=list, blank=True)
+    # The reviewer working on the case, and when they last did something on
+    # it: a claim idle for KYC_REVIEW_CLAIM_IDLE_MINUTES lapses.
+    claimed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", verbose_name=_("claimed by"))
+    claimed_at = models.DateTimeField(verbose_name=_("claim last active"), null=True, blank=True)
+    # When the case entered the queue (needs review), for its age and the SLA.
+    queued_at = models.DateTimeField(verbose_name=_("in the queue since"), null=True, blank=True, db_index=True)
 
     created_at = models.DateTimeField(verbose_name=_("created"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -154,6 +164,7 @@ class VerificationSession(models.Model):
 
     class Meta:
         verbose_name = _("verification session")
+        verbose_name_plural = _("verification sessions")
         ordering = ["-created_at"]
         # The API's list: one client's sessions, newest first, in cursor pages.
         indexes = [models.Index(fields=["client", "-created_at", "-id"], name="session_client_newest")]
@@ -163,6 +174,7 @@ class VerificationSession(models.Model):
             ("view_full_identity", _("Can see full names and ID numbers")),
             ("export_sessions", _("Can export sessions and decisions as CSV")),
             ("purge_sessions", _("Can purge personal data and erase sessions")),
+            ("reassign_case", _("Can reassign cases to other reviewers")),
         ]
 
     def __str__(self):
@@ -373,9 +385,66 @@ class VerificationSession(models.Model):
         self.expires_at = max(self.expires_at, default_expiry())
         self._save("max_attempts", "retryable", "expires_at")
 
-    def record_review(self, review_status: str) -> None:
+    def record_review(self, review_status: str, *, reviewer) -> bool:
+        """A reviewer's final answer, in one conditional UPDATE: only while
+        the case needs review and `reviewer` holds it. False (and this
+        object read again) when someone else decided or took it first."""
+        if review_status not in (self.ReviewStatus.APPROVED, self.ReviewStatus.REJECTED):
+            raise ValueError(f"{review_status!r} is not a decision")
+        seen = {"review_status": self.ReviewStatus.NEEDS_REVIEW, "claimed_by": reviewer.pk}
+        self.review_status, self.claimed_by, self.claimed_at = review_status, None, None
+        return self._save_if_unchanged(seen, ("review_status", "claimed_by", "claimed_at"))
+
+    def record_triage(self, review_status: str, reasons) -> None:
+        """The review policy's answer (verification.domain.review_policy), in
+        one conditional UPDATE: a session a reviewer has decided, even since
+        this object was read, keeps its decision."""
+        decided = (self.ReviewStatus.APPROVED, self.ReviewStatus.REJECTED)
+        if self.review_status in decided:
+            return
+        self._add_review_reasons(reasons)
+        if review_status == self.ReviewStatus.NEEDS_REVIEW and (
+                self.review_status != review_status or self.queued_at is None):
+            self.queued_at = timezone.now()
         self.review_status = review_status
-        self._save("review_status")
+        self.updated_at = timezone.now()
+        fields = ("review_status", "needs_review", "review_reasons", "queued_at", "updated_at")
+        written = type(self).objects.filter(pk=self.pk).exclude(review_status__in=decided).update(
+            **{name: getattr(self, name) for name in fields})
+        if not written:
+            self.refresh_from_db()
+
+    # --- claims: one reviewer works a case at a time ----------------------------------
+
+    def claim_lapsed(self, now, idle: timedelta) -> bool:
+        return self.claimed_by_id is None or self.claimed_at is None or self.claimed_at <= now - idle
+
+    def take_claim(self, reviewer, *, now, idle: timedelta) -> bool:
+        """Claims the case for `reviewer` (or keeps their claim alive) in one
+        conditional UPDATE: only while it needs review and nobody else holds
+        a live claim. False, and this object read again, otherwise."""
+        taken = type(self).objects.filter(pk=self.pk, review_status=self.ReviewStatus.NEEDS_REVIEW).filter(
+            models.Q(claimed_by=None) | models.Q(claimed_by=reviewer.pk) | models.Q(claimed_at__lte=now - idle)
+            | models.Q(claimed_at=None)
+        ).update(claimed_by=reviewer.pk, claimed_at=now)
+        if taken != 1:
+            self.refresh_from_db()
+            return False
+        self.claimed_by, self.claimed_at = reviewer, now
+        return True
+
+    def release_claim(self, *, holder=None) -> None:
+        """Gives the case back to the queue (only `holder`'s claim, if given)."""
+        rows = type(self).objects.filter(pk=self.pk)
+        if holder is not None:
+            rows = rows.filter(claimed_by=holder.pk)
+        if rows.update(claimed_by=None, claimed_at=None):
+            self.claimed_by, self.claimed_at = None, None
+
+    def reassign_claim(self, reviewer, *, now) -> None:
+        """A supervisor gives the case to `reviewer`, whoever held it."""
+        type(self).objects.filter(pk=self.pk).update(claimed_by=reviewer.pk, claimed_at=now)
+        self.claimed_by, self.claimed_at = reviewer, now
 
     # --- recorded methods -------------------------------------------------------
 
@@ -424,9 +493,15 @@ class VerificationSession(models.Model):
         self._save("status", "reason", "needs_review", "review_reasons")
 
     def flag_for_review(self, *reasons: str) -> None:
-        """A human should look, for these reasons (kept once each)."""
-        if self._add_review_reasons(reasons):
-            self._save("needs_review", "review_reasons")
+        """A human should look, for these reasons (kept once each). A session
+        with an outcome and no review yet joins the queue at once; one still
+        under way is triaged when its outcome comes."""
+        if not self._add_review_reasons(reasons):
+            return
+        if self.status in self.OUTCOME_STATUSES and self.review_status == self.ReviewStatus.NOT_NEEDED:
+            self.record_triage(self.ReviewStatus.NEEDS_REVIEW, ())
+            return
+        self._save("needs_review", "review_reasons")
 
     def _add_review_reasons(self, reasons) -> bool:
         new = [reason for reason in dict.fromkeys(reasons) if reason not in self.review_reasons]

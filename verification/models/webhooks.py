@@ -33,6 +33,7 @@ class WebhookMessage(models.Model):
 
     class Meta:
         verbose_name = _("webhook message")
+        verbose_name_plural = _("webhook messages")
         ordering = ["-created_at"]
         constraints = [models.UniqueConstraint(fields=["session", "sequence"], name="one_webhook_per_sequence")]
 
@@ -52,6 +53,7 @@ class WebhookAttempt(models.Model):
 
     class Meta:
         verbose_name = _("webhook attempt")
+        verbose_name_plural = _("webhook attempts")
         ordering = ["attempt", "created_at"]
 
     def __str__(self):

@@ -9,6 +9,7 @@ from .. import vendors
 from ..models import VerificationSession
 
 REPLAYED_MESSAGE = _("This recording was already sent. Please record a new one.")
+STORAGE_DOWN_MESSAGE = _("We could not keep your recording just now. Please try again in a moment.")
 
 GENERIC_MESSAGES = {
     "created": _("Ready to start."),
@@ -27,6 +28,7 @@ GENERIC_MESSAGES = {
     "too_large": _("The video is too large. Record for about 6 seconds."),
     "too_long": _("The video is too long. Record for about 6 seconds (at most 10)."),
     "replayed": REPLAYED_MESSAGE,
+    "storage_unavailable": STORAGE_DOWN_MESSAGE,
 }
 
 

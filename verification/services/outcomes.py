@@ -16,7 +16,9 @@ from ..domain.outcome import Image, Outcome
 from ..methods import method_of
 from ..models import SessionImage, VerificationSession
 from ..platform import crypto
+from ..platform.storage import STORAGE_ERRORS
 from ..vendors.base import VendorError, backoff_seconds
+from .review import session_triage
 from .vendor_calls import recorder_for
 from .webhooks import SESSION_COMPLETED, webhook_enqueue
 
@@ -34,6 +36,7 @@ def finish(session: VerificationSession, outcome: Outcome, *, give_back_attempt:
         for image in outcome.images:
             _keep_image(session, image)
         session.record_outcome(outcome, give_back_attempt=give_back_attempt)
+        session_triage(session=session)
         webhook_enqueue(session=session, event_type=SESSION_COMPLETED)
     if outcome.face_image_url:
         sealed_url = crypto.encrypt(outcome.face_image_url, field=FACE_URL_FIELD)
@@ -47,12 +50,19 @@ def _keep_image(session: VerificationSession, image: Image) -> None:
     if image_format is None:
         logger.warning("session=%s vendor image not kept: not a JPEG or PNG kind=%s", session.pk, image.kind)
         return
-    SessionImage.objects.create(
-        session=session, attempt=session.attempts_used, kind=image.kind,
-        image=ContentFile(image.content, name=media.stored_name(image_format)),
-    )
-    if image.is_face:
-        session.keep_face(media.stored_name(image_format), ContentFile(image.content))
+    try:
+        with transaction.atomic():  # a savepoint: a failed save must not spoil the outcome's transaction
+            SessionImage.objects.create(
+                session=session, attempt=session.attempts_used, kind=image.kind,
+                image=ContentFile(image.content, name=media.stored_name(image_format)),
+            )
+            if image.is_face:
+                session.keep_face(media.stored_name(image_format), ContentFile(image.content))
+    except STORAGE_ERRORS as error:
+        # The verdict (perhaps billed) matters more than its picture: it is
+        # recorded all the same.
+        logger.error("session=%s vendor image not kept: media storage unavailable: %s kind=%s",
+                     session.pk, type(error).__name__, image.kind)
 
 
 def session_store_face_image(*, session_id, sealed_url: str, tries: int) -> None:

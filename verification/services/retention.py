@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_tasks import task
 
 from ..models import AuditEntry, VerificationSession
@@ -46,6 +47,23 @@ def session_purge_identity(*, session: VerificationSession) -> None:
         if (request, response) != (call.request_summary, call.response_summary):
             call.request_summary, call.response_summary = request, response
             call.save(update_fields=["request_summary", "response_summary"])
+
+
+ERASED_FIELDS = (
+    _("full name"), _("ID number"), _("face image"), _("reference photo"), _("recorded videos and photos"),
+    _("vendor images"), _("name and ID number in vendor-call records"), _("recording fingerprints"),
+)
+KEPT = (_("outcome and scores"), _("review decisions and notes"), _("the ID number's keyed hash"), _("audit log"))
+
+
+def session_erasure_preview(*, session: VerificationSession) -> dict:
+    """What session_erase would delete, before anything is: `{"files": n,
+    "has_identity": bool}` (the fields are ERASED_FIELDS, what stays KEPT)."""
+    files = sum(1 for field in (session.face_image, session.reference_photo) if field)
+    for original, normalised in session.submissions.values_list("original", "normalised"):
+        files += bool(original) + bool(normalised)
+    files += session.images.count()
+    return {"files": files, "has_identity": bool(session.realname or session.idcard)}
 
 
 def session_erase(*, session: VerificationSession, actor) -> None:

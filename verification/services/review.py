@@ -10,14 +10,118 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Case, Exists, IntegerField, OuterRef, Q, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .. import vendors
+from ..domain import review_policy
 from ..domain.errors import InvalidInput
-from ..models import AuditEntry, ReviewDecision, VerificationSession
+from ..models import AuditEntry, CaseNote, ReviewDecision, VerificationSession
 from ..platform import crypto, limits
 from ..platform.idcard import idcard_error, normalise_idcard
 from .webhooks import SESSION_REVIEWED, webhook_enqueue
+
+# --- triage ----------------------------------------------------------------------------
+
+
+def session_review_facts(session: VerificationSession) -> review_policy.Facts:
+    """What the review policy looks at, read from the session and its calls."""
+    calls = list(session.vendor_calls.order_by("created_at", "pk").values_list("vendor", "vendor_code", "billed"))
+    billed_calls = [(vendor, code) for vendor, code, billed in calls if billed]
+    return review_policy.Facts(
+        status=session.status, passed=session.passed, reason=session.reason, scores=session.scores,
+        noted=tuple(session.review_reasons), review_status=session.review_status,
+        verdicts=review_policy.verdicts_from_calls(
+            billed_calls, success_codes={name: module.SUCCESS_CODES for name, module in vendors.VENDORS.items()},
+            outcome_vendor=session.outcome_vendor, passed=session.passed,
+        ),
+        # A call sent and never answered (billed unknown) may have been billed.
+        billed=any(billed is not False for _vendor, _code, billed in calls),
+    )
+
+
+def session_triage(*, session: VerificationSession) -> review_policy.Triage:
+    """Applies the review policy to the session's outcome and saves its answer."""
+    decided = review_policy.triage(session_review_facts(session), review_policy.Policy.from_settings())
+    session.record_triage(decided.review_status, decided.reasons)
+    return decided
+
+
+# --- claims --------------------------------------------------------------------------
+
+
+class CaseTaken(InvalidInput):
+    """Another reviewer holds the case, or decided it first."""
+
+
+def claim_idle() -> timedelta:
+    return timedelta(minutes=settings.KYC_REVIEW_CLAIM_IDLE_MINUTES)
+
+
+def case_claim(*, session: VerificationSession, reviewer, now=None) -> None:
+    """Claims the case for `reviewer` (or keeps their claim alive); raises
+    CaseTaken when someone else holds a live claim or it needs no review."""
+    now = now or timezone.now()
+    mine = session.claimed_by_id == reviewer.pk and not session.claim_lapsed(now, claim_idle())
+    if not session.take_claim(reviewer, now=now, idle=claim_idle()):
+        raise CaseTaken({"claim": _taken_message(session)})
+    if not mine:
+        AuditEntry.record(actor=reviewer, action=AuditEntry.Action.CLAIM, session=session)
+
+
+def case_next(*, reviewer, now=None) -> VerificationSession | None:
+    """Claims, for `reviewer`, the oldest case in the queue nobody holds (a
+    claim of their own first): None when the queue has nothing for them."""
+    now = now or timezone.now()
+    free = Q(claimed_by=None) | Q(claimed_at=None) | Q(claimed_at__lte=now - claim_idle()) | Q(claimed_by=reviewer.pk)
+    # A case waiting for a second reviewer is not offered to the first one.
+    own_waiting = ReviewDecision.objects.filter(session=OuterRef("pk"), needs_second_reviewer=True,
+                                                confirmed_by=None, reviewer=reviewer)
+    waiting = (VerificationSession.objects.filter(review_status=VerificationSession.ReviewStatus.NEEDS_REVIEW)
+               .filter(free).exclude(Exists(own_waiting)))
+    mine_first = Case(When(claimed_by=reviewer.pk, then=0), default=1, output_field=IntegerField())
+    for session in waiting.order_by(mine_first, "queued_at", "created_at")[:20]:
+        try:
+            case_claim(session=session, reviewer=reviewer, now=now)
+        except CaseTaken:
+            continue  # taken between the query and the claim: the next one
+        return session
+    return None
+
+
+def case_release(*, session: VerificationSession, reviewer) -> None:
+    session.release_claim(holder=reviewer)
+
+
+def case_reassign(*, session: VerificationSession, actor, to, now=None) -> None:
+    """A supervisor gives the case to another reviewer."""
+    if not actor.has_perm("verification.reassign_case"):
+        raise InvalidInput({"claim": _("Only supervisors reassign cases.")})
+    if not to.has_perm("verification.review_session"):
+        raise InvalidInput({"claim": _("%(user)s does not review cases.") % {"user": to.get_username()}})
+    session.reassign_claim(to, now=now or timezone.now())
+    AuditEntry.record(actor=actor, action=AuditEntry.Action.REASSIGN, session=session,
+                      detail=f"to {to.get_username()}")
+
+
+def case_note(*, session: VerificationSession, author, text: str) -> CaseNote:
+    """A note on the case, without deciding."""
+    if not text.strip():
+        raise InvalidInput({"note": _("Write the note first.")})
+    note = CaseNote.objects.create(session=session, author=author, text=text.strip())
+    AuditEntry.record(actor=author, action=AuditEntry.Action.NOTE, session=session)
+    if session.claimed_by_id == author.pk:
+        session.take_claim(author, now=timezone.now(), idle=claim_idle())  # activity keeps the claim alive
+    return note
+
+
+def _taken_message(session: VerificationSession) -> str:
+    if session.review_status != session.ReviewStatus.NEEDS_REVIEW:
+        return str(_("This case no longer needs review."))
+    holder = session.claimed_by.get_username() if session.claimed_by else "?"
+    return str(_("%(user)s is working on this case.") % {"user": holder})
+
 
 # --- decisions -----------------------------------------------------------------------
 
@@ -33,24 +137,31 @@ def decision_needs_second_reviewer(*, session: VerificationSession, decision: st
 
 
 def session_decide(*, session: VerificationSession, reviewer, decision: str, note: str) -> ReviewDecision:
-    """Records a reviewer's decision; final at once unless four eyes are needed."""
+    """Records a reviewer's decision; final at once unless four eyes are
+    needed. The reviewer takes the case first (one conditional UPDATE, which
+    on PostgreSQL also holds the row until the decision commits): of two
+    reviewers deciding at once, the second is refused."""
     if decision not in ReviewDecision.Decision.values:
         raise InvalidInput({"decision": f"one of {', '.join(ReviewDecision.Decision.values)}"})
     if not note.strip():
         raise InvalidInput({"note": "a note is required for every decision"})
-    if session.review_status != session.ReviewStatus.PENDING:
-        raise InvalidInput({"decision": "this session has already been decided"})
     if session.status not in session.OUTCOME_STATUSES:
         raise InvalidInput({"decision": "the session has no outcome yet"})
-    if session.decisions.filter(needs_second_reviewer=True, confirmed_by=None).exists():
-        raise InvalidInput({"decision": "a decision is waiting for a second reviewer"})
+    if session.review_status != session.ReviewStatus.NEEDS_REVIEW:
+        raise InvalidInput({"decision": "this session does not need review"})
     with transaction.atomic():
+        case_claim(session=session, reviewer=reviewer)
+        if session.decisions.filter(needs_second_reviewer=True, confirmed_by=None).exists():
+            raise InvalidInput({"decision": "a decision is waiting for a second reviewer"})
         made = ReviewDecision.objects.create(
             session=session, decision=decision, note=note.strip(), reviewer=reviewer,
             needs_second_reviewer=decision_needs_second_reviewer(session=session, decision=decision),
         )
-        if not made.needs_second_reviewer:
-            _apply_decision(session, made)
+        if made.needs_second_reviewer:
+            session.flag_for_review(review_policy.FOUR_EYES)
+            session.release_claim(holder=reviewer)  # for a second reviewer to take
+        else:
+            _apply_decision(session, made, reviewer)
         AuditEntry.record(actor=reviewer, action=AuditEntry.Action.DECIDE, session=session,
                           detail=f"{decision}{' (awaiting second reviewer)' if made.needs_second_reviewer else ''}")
     return made
@@ -62,19 +173,25 @@ def decision_confirm(*, decision: ReviewDecision, reviewer) -> None:
         raise InvalidInput({"decision": "this decision is not waiting for confirmation"})
     if decision.reviewer_id == reviewer.pk:
         raise InvalidInput({"decision": "the second reviewer must be someone else"})
+    session = decision.session
     with transaction.atomic():
-        decision.confirm(reviewer=reviewer)
-        _apply_decision(decision.session, decision)
-        AuditEntry.record(actor=reviewer, action=AuditEntry.Action.DECIDE, session=decision.session,
+        case_claim(session=session, reviewer=reviewer)
+        if not decision.confirm(reviewer=reviewer):
+            raise CaseTaken({"decision": "another reviewer confirmed it first"})
+        _apply_decision(session, decision, reviewer)
+        AuditEntry.record(actor=reviewer, action=AuditEntry.Action.DECIDE, session=session,
                           detail=f"confirmed {decision.decision} #{decision.pk}")
 
 
-def _apply_decision(session: VerificationSession, decision: ReviewDecision) -> None:
+def _apply_decision(session: VerificationSession, decision: ReviewDecision, reviewer) -> None:
     if decision.decision == ReviewDecision.Decision.RETRY:
-        session.allow_one_more_attempt()  # the session stays pending review
+        session.allow_one_more_attempt()  # still needs review; the next outcome is triaged again
+        session.release_claim(holder=reviewer)
         return
     approved = decision.decision == ReviewDecision.Decision.APPROVE
-    session.record_review(session.ReviewStatus.APPROVED if approved else session.ReviewStatus.REJECTED)
+    if not session.record_review(session.ReviewStatus.APPROVED if approved else session.ReviewStatus.REJECTED,
+                                 reviewer=reviewer):
+        raise CaseTaken({"decision": _taken_message(session)})
     webhook_enqueue(session=session, event_type=SESSION_REVIEWED)
 
 

@@ -25,6 +25,7 @@ from ..platform.idcard import idcard_error, normalise_idcard
 from ..platform.origins import origin_of
 from .messages import link_expiry_applies
 from .method_order import auto_order
+from .review import session_triage
 from .scheduling import enqueue_unless_waiting
 from .webhooks import SESSION_COMPLETED, webhook_enqueue
 
@@ -280,6 +281,7 @@ def session_expire_link(*, session: VerificationSession) -> bool:
         return False
     if not session.record_link_expiry():
         return False
+    session_triage(session=session)
     webhook_enqueue(session=session, event_type=SESSION_COMPLETED)
     return True
 

@@ -14,10 +14,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .. import media
-from ..domain.errors import FileRefused, NotMedia, NotNow, WrongStep
+from ..domain.errors import FileRefused, NotMedia, NotNow, StorageDown, WrongStep
 from ..models import AuditEntry, Submission, VerificationSession
+from ..platform.storage import STORAGE_ERRORS
 from . import capture as capture_facts
-from .messages import REPLAYED_MESSAGE
+from .messages import REPLAYED_MESSAGE, STORAGE_DOWN_MESSAGE
 from .recorded import CHALLENGE_EXPIRED_MESSAGE, enqueue_submission, session_expire_challenge
 from .replays import find_copy, keep_fingerprint, sent_before
 from .routing import require_method
@@ -96,6 +97,11 @@ def session_submit_media(*, session: VerificationSession, kind: str, upload, cap
     except IntegrityError:
         submission.original.delete(save=False)
         raise NotNow(_("This attempt was already submitted."), code="already_submitted") from None
+    except STORAGE_ERRORS as error:
+        # Full, or away: nothing was kept (the transaction rolled back), the
+        # session still waits for this attempt's upload, the page asks again.
+        logger.error("session=%s %s not stored: media storage unavailable: %s", session.pk, kind, type(error).__name__)
+        raise StorageDown(STORAGE_DOWN_MESSAGE, code="storage_unavailable") from None
     enqueue_submission(submission, tries=0)
     logger.info("session=%s %s received capture=%s review=%s", session.pk, kind, capture,
                 ",".join(capture_reasons) or "-")

@@ -46,6 +46,7 @@ MISCONFIGURED = _("The verification service is not set up correctly. Please cont
 RECORD_AGAIN = _("We could not check this recording. Please record again in good light, face the camera.")
 
 CODES = {
+    0: Code("成功", _("The check went through.")),
     3: Code("错误的请求(账号欠费停服等)", MISCONFIGURED, permanent=True),
     4: Code("签名为空", MISCONFIGURED, permanent=True),
     5: Code("签名串错误", MISCONFIGURED, permanent=True),
@@ -137,6 +138,23 @@ class Verdict:
 
 
 IDENTITY_CODES = frozenset({-5803, -5804, -5806, -5809, -5817})
+# A detection answered with code 0 carries its verdict in per-field statuses,
+# read in this order (the document's): the first that is not 0 decides.
+FIELD_STATUSES = ("live_status", "compare_status")
+
+
+def field_status(data: dict) -> int | None:
+    """The first non-zero per-field status of a code-0 answer's data (a
+    code of the same table: −5008, −5803 …), or None when every one is 0
+    or absent."""
+    for name in FIELD_STATUSES:
+        try:
+            value = _int(data[name])
+        except (KeyError, ValueError):
+            continue
+        if value != 0:
+            return value
+    return None
 
 
 def decide(data: dict, *, compared: bool, threshold: int, photo_field: str = "photo") -> Verdict:
@@ -320,6 +338,11 @@ class TencentClient:
             data = body.get("data")
             if not isinstance(data, dict):
                 raise self._malformed(endpoint, "no data object")
+            decided_by = field_status(data)
+            if decided_by is not None:
+                # The call's row shows (and the dashboard counts) what judged
+                # the person, not the 0 that only says the call went through.
+                call.record.vendor_code = str(decided_by)
             return data
 
     def _decided(self, endpoint: str, data: dict, *, compared: bool, photo_field: str) -> Verdict:

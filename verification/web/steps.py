@@ -32,6 +32,7 @@ REFUSAL_STATUS = (
     (errors.LinkExpired, 410),
     (errors.LimitReached, 429),
     (errors.VendorDown, 503),
+    (errors.StorageDown, 503),
 )
 
 

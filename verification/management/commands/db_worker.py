@@ -2,8 +2,9 @@ import logging
 import signal
 import sys
 import threading
+import time
 
-from django.db import connections
+from django.db import DatabaseError, connections
 from django_tasks_db.management.commands import db_worker
 
 from verification.platform.health import worker_heartbeat
@@ -74,8 +75,22 @@ class Command(db_worker.Command):
                 thread.join(timeout=0.5)  # the main thread stays free to take signals
 
 
-def _run_and_close(worker) -> None:
+def _run_and_close(worker, *, pause: float = 2.0) -> None:
+    """Runs one thread's worker; a database that goes away (a restart, a
+    failover) ends the worker's loop with an error: the thread waits a
+    moment and takes up its loop again rather than leaving the process with
+    fewer threads, or none."""
     try:
-        worker.run()
+        while True:
+            try:
+                worker.run()
+                return
+            except DatabaseError as error:
+                if not worker.running:
+                    return
+                logger.warning("worker %s: database unavailable (%s); resuming in %.0f s",
+                               worker.worker_id, type(error).__name__, pause)
+                connections.close_all()
+                time.sleep(pause)
     finally:
         connections.close_all()  # this thread's own connections

@@ -16,7 +16,7 @@ def keep_what_ran(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('verification', '0026_capture_report'),
+        ('verification', '0029_submission_heartbeat'),
     ]
 
     operations = [
