@@ -309,6 +309,9 @@ KYC_MAX_ATTEMPTS = env.int("KYC_MAX_ATTEMPTS", default=3)
 # Bumped whenever the consent text changes, so each consent record says
 # which wording the person agreed to.
 KYC_CONSENT_VERSION = env.str("KYC_CONSENT_VERSION", default="2026-11-v1")
+# How often a page told that the vendor is not answering asks again whether
+# it is back (static/js/outage.js).
+KYC_OUTAGE_CHECK_SECONDS = env.int("KYC_OUTAGE_CHECK_SECONDS", default=15)
 
 
 # --- Vendors ----------------------------------------------------------------

@@ -5,6 +5,9 @@ from django.urls import include, path
 urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
     path("", include("verification.web.urls")),
+    # The language switch of pages that belong to no session (set_language);
+    # a session's pages store the choice on the session (verification:language).
+    path("i18n/", include("django.conf.urls.i18n")),
 ]
 
 if settings.SANDBOX_MODE:

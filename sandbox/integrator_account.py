@@ -69,7 +69,9 @@ def keep_account() -> IntegratorAccount:
             # No client of that name (the origin is ours and valid: if it
             # were not, create_api_client would say so next).
             output = run(
-                "create_api_client", CLIENT_NAME, "--origin", own_origin, "--webhook-url", receiver_url()
+                "create_api_client", CLIENT_NAME, "--origin", own_origin, "--webhook-url", receiver_url(),
+                # What the person is told on the consent: who is asking.
+                "--display-name", "Sandbox Shop (demo)",
             )
             api_key, secret = printed(KEY_LINE, output), printed(SECRET_LINE, output)
             opened = True

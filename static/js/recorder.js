@@ -394,6 +394,8 @@
         showStep("intro");
         announce("");
         showError(failure.message, final);
+        // The vendor is not answering: the page keeps checking (outage.js).
+        if (failure.status === 503 && window.kycOutage) window.kycOutage.watch();
         el.cameraButton.disabled = false;
         el.cameraButton.hidden = final;
         el.cameraButton.textContent = el.cameraButton.getAttribute("data-label-retry");
@@ -487,6 +489,7 @@
   function resetCameraView() {
     clearTimers();
     root.classList.remove("is-recording");
+    document.documentElement.classList.remove("kyc-recording");
     el.recordButton.hidden = false;
     el.recordButton.disabled = false;
     el.countdown.hidden = true;
@@ -514,6 +517,52 @@
       n -= 1;
       later(tick, 1000);
     })();
+  }
+
+  // Action checks (eyes closed, head turns): a short tone and, where the
+  // device allows, a vibration mark each change of action and the end, so a
+  // person with their eyes closed knows when to open them. The audio
+  // context is made on the tap that starts the countdown (browsers allow
+  // sound only after a gesture).
+  var cues = { audio: null };
+
+  function prepareCues() {
+    if (cues.audio) return;
+    var Context = window.AudioContext || window.webkitAudioContext;
+    if (!Context) return;
+    try {
+      cues.audio = new Context();
+      if (cues.audio.resume) cues.audio.resume();
+    } catch (e) {
+      cues.audio = null;
+    }
+  }
+
+  function cue(kind) {
+    var ending = kind === "end";
+    cues.last = kind;
+    if (navigator.vibrate) {
+      try { navigator.vibrate(ending ? [120, 80, 120] : 150); } catch (e) { /* not allowed here */ }
+    }
+    var audio = cues.audio;
+    if (!audio) return;
+    try {
+      [0, ending ? 0.22 : -1].forEach(function (delay) {
+        if (delay < 0) return;
+        var oscillator = audio.createOscillator();
+        var gain = audio.createGain();
+        var at = audio.currentTime + delay;
+        oscillator.frequency.value = ending ? 660 : 880;
+        gain.gain.setValueAtTime(0.0001, at);
+        gain.gain.exponentialRampToValueAtTime(0.3, at + 0.02);
+        gain.gain.exponentialRampToValueAtTime(0.0001, at + 0.18);
+        oscillator.connect(gain);
+        gain.connect(audio.destination);
+        oscillator.start(at);
+        oscillator.stop(at + 0.2);
+      });
+    } catch (e) { /* no sound: the vibration and the screen still say it */ }
+    root.setAttribute("data-cues", String(Number(root.getAttribute("data-cues") || 0) + 1));
   }
 
   function startRecording() {
@@ -575,6 +624,8 @@
     var actions = state.challenge && state.challenge.kind === "actions" ? state.challenge.value || [] : [];
     var started = Date.now();
     root.classList.add("is-recording");
+    // No language switch mid-recording: its reload would lose the clip.
+    document.documentElement.classList.add("kyc-recording");
     el.indicator.hidden = false;
     notify("started");
     announce(t("status.recording"));
@@ -589,6 +640,7 @@
         if (el.actionNow.textContent !== text) {
           el.actionNow.textContent = text;
           announce(actionText(actions[index]), true);
+          cue("change");
         }
         el.actionNow.hidden = false;
       }
@@ -597,6 +649,7 @@
     state.timers.push(setInterval(update, 200));
     later(function () {
       update();
+      if (actions.length) cue("end");
       if (recorder.state !== "inactive") recorder.stop();
     }, SECONDS * 1000 + RECORDING_GRACE_MS);
   }
@@ -775,6 +828,9 @@
   function uploadFailed(status, body) {
     var message = errorText(body) || (status === 0 ? t("error.network") : t("error.server"));
     var code = (body && body.error && body.error.code) || (status === 0 ? "network" : "server");
+    // No "Uploading… 37%" left behind a failure.
+    setProgress(0);
+    announce("");
     notify("error", { code: code });
     if (code === "challenge_expired") {
       // The challenge lives a short while: fetch the new one, record again.
@@ -853,6 +909,7 @@
     }
     clearError();
     el.recordButton.disabled = true;
+    if (state.challenge && state.challenge.kind === "actions") prepareCues();
     countdown(MODE === "photo" ? takePhoto : startRecording);
   });
   el.retake.addEventListener("click", function () {

@@ -522,7 +522,7 @@ def test_the_back_office_shows_the_route(faulty, client, alice, admin_client):
 
 # --- sessions from before auto -------------------------------------------------------------
 
-ROUTING_MIGRATION = ("verification", "0030_auto_routing")
+ROUTING_MIGRATION = ("verification", "0031_auto_routing")
 
 
 def test_the_migration_keeps_what_earlier_sessions_ran():

@@ -50,6 +50,7 @@ def test_a_page_shows_an_expired_link_as_expired_before_anything_recorded_it(cli
     assert status == {
         "status": "expired", "message": str(messages.GENERIC_MESSAGES["link_expired"]), "retry_allowed": False,
         "opened_elsewhere": False,
+        "vendor_up": True,
     }
     session.refresh_from_db()
     assert session.status == S.CREATED and not WebhookMessage.objects.exists()

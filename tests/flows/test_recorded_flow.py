@@ -629,6 +629,7 @@ def test_misread_digits_fail_with_advice_and_a_new_attempt_gets_a_new_code(vendo
         "message": "The numbers you read did not match. Read the four numbers shown, slowly.",
         "retry_allowed": True,
         "opened_elsewhere": False,
+        "vendor_up": True,
     }
     session.refresh_from_db()
     assert (session.reason, session.vendor_code, session.outcome_vendor) == ("not_live", "-5008", "tencent")

@@ -169,7 +169,7 @@ def test_a_person_starting_while_the_breaker_is_open_is_asked_to_come_back_and_l
     assert jumdata_double.requests == []
     session.refresh_from_db()
     assert (session.status, session.reason, session.attempts_used, session.retryable) == ("error", "vendor_unavailable", 0, True)
-    assert "try again later" in client.get(f"/v/{session.link_token}/").text
+    assert "tells you when you can try again" in client.get(f"/v/{session.link_token}/").text
 
 
 def test_without_a_reachable_cache_calls_go_through_and_are_still_recorded(settings, jumdata_double):

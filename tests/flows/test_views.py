@@ -291,6 +291,7 @@ def test_status_tells_the_user_what_they_need_and_nothing_more(sandbox, client):
         "message": "The liveness check did not pass. Face the camera in good light, follow the prompts, and try again.",
         "retry_allowed": True,
         "opened_elsewhere": False,
+        "vendor_up": True,
     }
 
 

@@ -66,12 +66,26 @@ class MethodOrderForm(forms.Form):
 
 @admin.register(ApiClient)
 class ApiClientAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Read-only, but for the keys: supervisors (manage_api_keys) rotate
-    them, shown once, or revoke them all after a confirmation."""
+    """Read-only, but for the keys and what the person is shown:
+    supervisors (manage_api_keys) rotate the keys, shown once, or revoke
+    them all after a confirmation, and edit the company's name and links."""
 
-    list_display = ["name", "usable_keys", "is_active", "webhook_url", "created_at"]
-    fields = ["name", "allowed_origins", "webhook_url", "methods", "is_active", "created_at"]
+    list_display = ["name", "shown_name", "usable_keys", "is_active", "webhook_url", "created_at"]
+    SHOWN_TO_PEOPLE = ["display_name", "logo_url", "privacy_url", "support_url"]
+    fields = ["name", *SHOWN_TO_PEOPLE, "allowed_origins", "webhook_url", "methods", "is_active", "created_at"]
     readonly_fields = fields
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm("verification.manage_api_keys")
+
+    def get_readonly_fields(self, request, obj=None):
+        if self.has_change_permission(request, obj):
+            return [name for name in self.fields if name not in self.SHOWN_TO_PEOPLE]
+        return self.fields
+
+    @admin.display(description=_("shown to people as"))
+    def shown_name(self, obj):
+        return obj.shown_name
     inlines = [ApiKeyInline]
     change_form_template = "admin/verification/apiclient/change_form.html"
 

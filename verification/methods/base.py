@@ -117,15 +117,16 @@ class Method:
             return "in_app_browser"
         return ""
 
-    def vendors_for(self, session) -> tuple:
-        """Every vendor an attempt of this session would call (`auto` passes
-        over a method while any of them is down)."""
-        return (self.vendor,)
-
     def iframe_allow(self) -> str:
         """The `allow` attribute an embedding `<iframe>` needs. A bare
         feature name delegates it to the frame's own origin."""
         return "camera" if self.page == PHOTO else "camera; microphone"
+
+    def vendors_for(self, session) -> list:
+        """The vendor modules that will see this session's face or identity,
+        as the consent names them (their `DISPLAY_NAME`); `auto` passes over
+        a method while any of them is down."""
+        return [self.vendor]
 
     def needs_speech(self, session) -> bool:
         """Whether the person reads something aloud (the upload must carry

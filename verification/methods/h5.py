@@ -29,6 +29,10 @@ class JumdataH5(Method):
     # "the browser lacks the features for liveness capture"); docs/routing.md.
     hosted_page_fails_in = frozenset({"weibo", "douyin", "facebook", "instagram"})
 
+    def vendors_for(self, session) -> list:
+        # With a name and ID number, Tencent compares the returned face too.
+        return [jumdata, tencent] if session.realname and session.idcard else [jumdata]
+
     def _clean_known_options(self, options):
         cleaned, errors = {}, {}
         for key in ("actions", "colors"):
@@ -44,10 +48,6 @@ class JumdataH5(Method):
             problems = jumdata.options_errors(actions=cleaned.get("actions", ()), colors=cleaned.get("colors", ()))
             errors = {f"options.{key}": problem for key, problem in problems.items()}
         return cleaned, errors
-
-    def vendors_for(self, session) -> tuple:
-        # With a name and ID number the returned face goes to Tencent too.
-        return (jumdata, tencent) if session.idcard else (jumdata,)
 
     def hosted_page_origin(self) -> str:
         return origin_of(settings.JUMDATA_BASE_URL)

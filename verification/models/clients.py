@@ -6,6 +6,8 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator, URLValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -27,6 +29,29 @@ def new_webhook_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
+def public_link_problem(url: str) -> str:
+    """Why `url` cannot be shown to the person as a link ("" if it can): an
+    https address (http only for a local address, in development)."""
+    try:
+        URLValidator(schemes=["https", "http"])(url)
+    except ValidationError:
+        return "not a web address (https://…)"
+    if url.startswith("http://") and url.split("/")[2].split(":")[0] not in ("localhost", "127.0.0.1"):
+        return "must be an https address"
+    return ""
+
+
+def support_contact_problem(value: str) -> str:
+    """Why `value` is neither an https address nor an e-mail address ("" if fine)."""
+    if "://" in value:
+        return public_link_problem(value)
+    try:
+        EmailValidator()(value)
+    except ValidationError:
+        return "neither a web address (https://…) nor an e-mail address"
+    return ""
+
+
 class ApiClient(models.Model):
     """A product team's integration. Its API keys are ApiKey rows: only a
     hash of each is kept, the key itself is shown once."""
@@ -43,6 +68,23 @@ class ApiClient(models.Model):
     # verification.methods.REGISTRY); a request's own `methods` overrides it.
     methods = models.JSONField(verbose_name=_("method order for auto"), default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Who is asking, as the person on the consent, failure and expiry pages
+    # is told (`shown_name` falls back to `name`).
+    display_name = models.CharField(
+        _("display name"), max_length=100, blank=True,
+        help_text=_("The company name the person is shown, e.g. “Acme Bank”. Empty: the client's name."),
+    )
+    logo_url = models.URLField(
+        _("logo URL"), blank=True,
+        help_text=_("Optional: an https address of the company's logo, shown small above the consent."),
+    )
+    privacy_url = models.URLField(
+        _("privacy policy URL"), blank=True, help_text=_("The company's privacy policy, linked from the consent."),
+    )
+    support_url = models.CharField(
+        _("support contact"), max_length=200, blank=True,
+        help_text=_("Where the person gets help: an https address or an e-mail address."),
+    )
 
     class Meta:
         verbose_name = _("API client")
@@ -53,7 +95,9 @@ class ApiClient(models.Model):
         return self.name
 
     @classmethod
-    def issue(cls, *, name: str, allowed_origins=(), webhook_url: str = "", methods=()) -> tuple["ApiClient", str]:
+    def issue(cls, *, name: str, allowed_origins=(), webhook_url: str = "", display_name: str = "",
+              logo_url: str = "", privacy_url: str = "", support_url: str = "",
+              methods=()) -> tuple["ApiClient", str]:
         """A new client with one key of the portal's current mode."""
         client = cls.objects.create(
             name=name,
@@ -61,9 +105,39 @@ class ApiClient(models.Model):
             methods=list(methods),
             webhook_url=webhook_url,
             webhook_secret=new_webhook_secret() if webhook_url else "",
+            display_name=display_name,
+            logo_url=logo_url,
+            privacy_url=privacy_url,
+            support_url=support_url,
         )
         _api_key, key = ApiKey.issue(client=client)
         return client, key
+
+    @property
+    def shown_name(self) -> str:
+        """The company the person is told is asking."""
+        return self.display_name or self.name
+
+    @property
+    def support_is_email(self) -> bool:
+        return "@" in self.support_url and "://" not in self.support_url
+
+    @property
+    def support_href(self) -> str:
+        """The support contact as a link (mailto: for an e-mail address)."""
+        if not self.support_url:
+            return ""
+        return f"mailto:{self.support_url}" if self.support_is_email else self.support_url
+
+    def clean(self):
+        problems = {}
+        for field in ("logo_url", "privacy_url"):
+            if (value := getattr(self, field)) and (problem := public_link_problem(value)):
+                problems[field] = problem
+        if self.support_url and (problem := support_contact_problem(self.support_url)):
+            problems["support_url"] = problem
+        if problems:
+            raise ValidationError(problems)
 
     @classmethod
     def authenticate(cls, key: str) -> "ApiClient | None":

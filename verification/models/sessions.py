@@ -93,7 +93,9 @@ class VerificationSession(models.Model):
     reference_photo = models.FileField(verbose_name=_("reference photo"), upload_to="reference/", blank=True)
     options = models.JSONField(verbose_name=_("options"), default=dict, blank=True)
     return_url = models.URLField(verbose_name=_("return URL"), max_length=2000, blank=True)
-    locale = models.CharField(verbose_name=_("language"), max_length=10, default="zh-hans")
+    # "" when the integrator gave none: the person's browser chooses
+    # (Accept-Language); the person's own choice on the page is stored here.
+    locale = models.CharField(verbose_name=_("language"), max_length=10, default="", blank=True)
 
     link_token = models.CharField(max_length=64, unique=True, default=new_link_token, editable=False)
     status = models.CharField(verbose_name=_("status"), max_length=20, choices=Status.choices,
@@ -184,6 +186,11 @@ class VerificationSession(models.Model):
         """Writes exactly `fields` (and the update time): never a column some
         other process may have changed since this object was read."""
         self.save(update_fields=[*fields, "updated_at"])
+
+    def set_locale(self, locale: str) -> None:
+        """The language the person chose on the page (wins from then on)."""
+        self.locale = locale
+        self._save("locale")
 
     # --- identity ---------------------------------------------------------
 

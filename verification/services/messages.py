@@ -15,8 +15,11 @@ GENERIC_MESSAGES = {
     "created": _("Ready to start."),
     "in_progress": _("The check is under way."),
     "awaiting_result": _("We are fetching your result. This usually takes a few seconds."),
+    # Said only where it is true: the attempt ended, nothing was billed, and
+    # the page (static/js/outage.js) keeps asking whether the service is back.
     "vendor_unavailable": _(
-        "The verification service is not answering right now. We keep trying; you can also try again later."
+        "The verification service is not answering right now. Nothing was charged and your attempt was not used. "
+        "This page keeps checking and tells you when you can try again."
     ),
     "vendor_rejected": _("The verification service could not process this check. Please try again later."),
     "link_expired": _("This verification link has expired. Ask for a new one."),
@@ -29,6 +32,8 @@ GENERIC_MESSAGES = {
     "too_long": _("The video is too long. Record for about 6 seconds (at most 10)."),
     "replayed": REPLAYED_MESSAGE,
     "storage_unavailable": STORAGE_DOWN_MESSAGE,
+    "declined": _("You declined the verification. Nothing more was recorded."),
+    "cancelled_by_client": _("This verification was cancelled by the company that asked for it."),
 }
 
 
@@ -60,7 +65,16 @@ def session_user_status(session: VerificationSession) -> UserStatus:
     return UserStatus(status=session.status, message=str(user_message(session)), retry_allowed=session.retry_allowed)
 
 
+# While a hosted check's result is being fetched, the worker keeps asking
+# the vendor and the page (static/js/status-poll.js) follows by itself.
+STILL_ASKING_MESSAGE = _(
+    "The verification service is not answering right now. We keep asking it for your result; this page updates by itself."
+)
+
+
 def user_message(session: VerificationSession):
+    if session.status == session.Status.PROCESSING and session.reason == "vendor_unavailable":
+        return STILL_ASKING_MESSAGE
     if session.status == session.Status.CREATED:
         return GENERIC_MESSAGES["created"]
     if session.status == session.Status.IN_PROGRESS:
@@ -70,6 +84,6 @@ def user_message(session: VerificationSession):
     known = vendors.describe(session.outcome_vendor, session.vendor_code) if session.vendor_code not in ("", "0") else None
     message = known.message if known is not None else GENERIC_MESSAGES.get(session.reason, GENERIC_MESSAGES["vendor_rejected"])
     if session.status in session.OUTCOME_STATUSES and not session.retry_allowed and session.status != "passed":
-        if session.reason != "link_expired":
+        if session.reason not in ("link_expired", "declined", "cancelled_by_client"):
             return _("%(message)s No further attempt is possible for this verification.") % {"message": message}
     return message

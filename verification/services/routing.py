@@ -86,6 +86,14 @@ def session_route(*, session: VerificationSession, device: Device, handoff: bool
     return chosen
 
 
+def consent_vendor_names(session: VerificationSession) -> list[str]:
+    """The vendors the consent names: for an `auto` session every vendor of
+    every method of its order, so that moving on never needs a second consent."""
+    return list(dict.fromkeys(
+        vendor.DISPLAY_NAME for name in session.possible_methods for vendor in method_of(name).vendors_for(session)
+    ))
+
+
 def consent_vendors(session: VerificationSession) -> str:
     """Who the person's face may go to, as consent names them: for an
     `auto` session every vendor of its order, so that moving to the next

@@ -144,7 +144,8 @@ def session_create(
         external_ref=external_ref.strip(),
         options=options,
         return_url=return_url,
-        locale=LOCALE_ALIASES[locale.lower()] if locale else settings.LANGUAGE_CODE,
+        # None given: the person's browser chooses, on every page (web.steps).
+        locale=LOCALE_ALIASES[locale.lower()] if locale else "",
         max_attempts=settings.KYC_MAX_ATTEMPTS,
     )
     session.set_identity(realname=realname, idcard=idcard)

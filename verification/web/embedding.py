@@ -41,9 +41,15 @@ def apply_frame_policy(response, session: VerificationSession):
         response._csp_replace = {"frame-ancestors": origins}
         # X-Frame-Options cannot list origins; the CSP above replaces it.
         response.xframe_options_exempt = True
+    updates = {}
     targets = form_targets(session)
     if targets:
-        response._csp_update = {"form-action": targets}
+        updates["form-action"] = targets
+    if session.client is not None and (logo := origin_of(session.client.logo_url or "")):
+        # The company's logo, shown above the consent, from its own address.
+        updates["img-src"] = [logo]
+    if updates:
+        response._csp_update = updates
     response["Permissions-Policy"] = END_USER_PERMISSIONS
     return response
 
@@ -127,13 +133,15 @@ def page_events(session: VerificationSession, *, after: str = "") -> list[dict]:
         events.append({"type": AFTER_EVENTS[after]})
     if session.status in session.OUTCOME_STATUSES:
         events.append(completed_event(session))
+    if session.status == session.Status.CANCELLED:
+        events.append({"type": "cancelled", "reason": session.reason})
     return events
 
 
 def _step(session: VerificationSession) -> str:
-    if not session.has_consent:
+    if not session.has_consent and session.status != session.Status.CANCELLED:
         return "consent"
-    if session.status in session.OUTCOME_STATUSES:
+    if session.status in session.OUTCOME_STATUSES or session.status == session.Status.CANCELLED:
         return "result"
     if not session.method or session.status == session.Status.CREATED or (
         session.status == session.Status.IN_PROGRESS and not method_of(session.method).is_hosted

@@ -103,7 +103,9 @@ def _session_schemas() -> dict:
                 "return_url": {"type": ["string", "null"], "format": "uri",
                                "description": "where the person goes at the end; on one of your allowed origins"},
                 "locale": {"type": ["string", "null"], "enum": [*LOCALE_ALIASES, None],
-                           "description": "the person's language (any case)"},
+                           "description": "the person's language (any case); left out, the pages follow the "
+                                          "person's browser (Accept-Language), and a one-tap switch on every page "
+                                          "lets the person change it"},
             },
         },
         "SessionCreated": {

@@ -62,7 +62,7 @@ def end_user_step(view=None, *, json_errors=False):
                 if json_errors:
                     return end_user_error(404, "not_found", message)
                 return message_page(request, title, message, status=404)
-            with translation.override(session.locale):
+            with translation.override(session_language(request, session)):
                 try:
                     if wait:
                         raise errors.LimitReached(rate_limited_message(wait), code="rate_limited")
@@ -81,6 +81,28 @@ def end_user_step(view=None, *, json_errors=False):
         return csrf_exempt(wrapper)
 
     return decorate(view) if view else decorate
+
+
+def session_language(request, session) -> str:
+    """The language of a session's pages: the one stored (the integrator's
+    `locale`, or the person's own choice on the page), else the browser's
+    (Accept-Language: zh-hans or en, zh-hans when neither fits)."""
+    return session.locale or translation.get_language_from_request(request)
+
+
+def who_is_asking(session) -> dict:
+    """The company behind a session, as its pages name it: its name, logo,
+    privacy policy and support contact (the API client's, where set)."""
+    client = session.client if session is not None else None
+    if client is None:
+        return {}
+    return {
+        "name": client.shown_name,
+        "logo_url": client.logo_url,
+        "privacy_url": client.privacy_url,
+        "support": client.support_url,
+        "support_href": client.support_href,
+    }
 
 
 def public_rate_wait(request) -> int:
@@ -107,8 +129,14 @@ def end_user_error(status: int, code: str, message) -> JsonResponse:
     return JsonResponse({"error": {"code": code, "message": str(message)}}, status=status)
 
 
+# Refusals after which the session's own page would only say the same again:
+# their page offers no way back to it (an expired link never links to itself).
+NO_WAY_BACK = {"link_expired"}
+
+
 def message_page(request, title, message, *, status, session=None, code="error"):
-    context = {"title": title, "message": message, "session": session}
+    context = {"title": title, "message": message, "session": session, "asking": who_is_asking(session),
+               "back": session is not None and code not in NO_WAY_BACK}
     if session is not None:
         context["embed"] = embedding.parent_config(session, events=[embedding.error_event(code)])
     return render(request, "verification/message.html", context, status=status)

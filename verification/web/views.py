@@ -10,6 +10,7 @@ from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -18,9 +19,10 @@ from ..domain.errors import NotNow, StepRefused
 from ..methods import method_of
 from ..platform import limits
 from ..domain.device import Device
+from ..vendors.breaker import OPEN, breaker_state
 from ..services import handoffs, hosted, messages, recorded, routing, sessions
 from . import embedding
-from .steps import end_user_step, message_page, refusal_status, too_many_requests
+from .steps import end_user_step, message_page, refusal_status, too_many_requests, who_is_asking
 from .uploads import receive_upload
 
 
@@ -45,12 +47,17 @@ def entry(request, session):
             "choose_again": choose_again,
             "needs_speech": method.needs_speech(session) if method else False,
             "vendor": routing.consent_vendors(session),
+            "vendors": routing.consent_vendor_names(session),
+            "asking": who_is_asking(session),
+            "media_days": settings.KYC_MEDIA_RETENTION_DAYS,
+            "identity_days": settings.KYC_PII_RETENTION_DAYS,
             "embed": embedding.parent_config(session, events=embedding.page_events(session, after=request.GET.get("after", ""))),
             "user_status": messages.session_user_status(session),
             "can_continue": session.status in ("in_progress", "processing") and session.has_live_vendor_token(),
             "consent_version": settings.KYC_CONSENT_VERSION,
             "recording_seconds": settings.KYC_RECORDING_SECONDS,
             "max_upload_bytes": settings.KYC_UPLOAD_MAX_BYTES,
+            "outage_check_seconds": settings.KYC_OUTAGE_CHECK_SECONDS,
         },
     )
 
@@ -80,6 +87,32 @@ def route(request, session):
     handoff = isinstance(report, dict) and report.get("handoff") is True
     chosen = routing.session_route(session=session, device=device, handoff=handoff)
     return JsonResponse({"method": chosen})
+
+
+@require_POST
+@end_user_step
+def decline(request, session):
+    """The person says no: the session ends as `cancelled` (reason
+    `declined`), the integrator is told by webhook, and the page that
+    follows tells the embedding app (`cancelled`) and says where to go."""
+    sessions.session_cancel(session=session, reason="declined")
+    return redirect_to_entry(session, after="declined")
+
+
+@require_POST
+@end_user_step
+def language(request, session):
+    """The one-tap language switch on every page of a session: the person's
+    choice is kept on the session (it outlasts the integrator's `locale`
+    from then on), and they go back to the page they were on."""
+    chosen = request.POST.get("language", "")
+    if chosen in dict(settings.LANGUAGES):
+        session.set_locale(chosen)
+    back = request.POST.get("next", "")
+    own_pages = reverse("verification:entry", args=[session.link_token])
+    if not (back.startswith(own_pages) and url_has_allowed_host_and_scheme(back, allowed_hosts=None)):
+        back = own_pages
+    return redirect(back)
 
 
 @require_POST
@@ -120,8 +153,17 @@ def status(request, session):
             "message": current.message,
             "retry_allowed": current.retry_allowed,
             "opened_elsewhere": handoffs.session_opened_elsewhere(session),
+            "vendor_up": vendors_up(session),
         }
     )
+
+
+def vendors_up(session) -> bool:
+    """Whether every vendor of the session's method may be called now (no
+    breaker open): what the outage line waits for (static/js/outage.js)."""
+    if not session.method:  # an `auto` session choosing: routing itself passes over vendors that are down
+        return True
+    return all(breaker_state(vendor.VENDOR) != OPEN for vendor in method_of(session.method).vendors_for(session))
 
 
 @require_http_methods(["GET", "POST"])

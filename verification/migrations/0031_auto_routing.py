@@ -16,7 +16,7 @@ def keep_what_ran(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('verification', '0029_submission_heartbeat'),
+        ('verification', '0030_client_display_and_browser_locale'),
     ]
 
     operations = [
