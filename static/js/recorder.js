@@ -263,6 +263,7 @@
           if (!response.ok || !body) {
             var failure = new Error(errorText(body) || t("error.server"));
             failure.status = response.status;
+            failure.code = body && body.error && body.error.code;
             throw failure;
           }
           state.challenge = { kind: body.kind || "none", value: body.value };
@@ -396,6 +397,11 @@
         }
       },
       function (failure) {
+        // An `auto` session moved on to its next method: the page shows that one.
+        if (failure.code === "method_changed") {
+          window.location.reload();
+          return;
+        }
         // Before consent, no attempt left, link expired: the page itself
         // knows better what to show. Vendor down, network: try again.
         var final = failure.status === 403 || failure.status === 409 || failure.status === 410;
@@ -896,7 +902,8 @@
       fetch(statusUrl, { headers: { Accept: "application/json" }, cache: "no-store" })
         .then(function (response) { return response.ok ? response.json() : null; })
         .then(function (body) {
-          if (body && FINAL_STATUSES[body.status]) {
+          // "created": an `auto` session moved on to its next method (its vendor was down).
+          if (body && (FINAL_STATUSES[body.status] || body.status === "created")) {
             window.location.reload();
             return;
           }

@@ -97,6 +97,8 @@ OUTCOME_CODES = frozenset(
 
 describe = code_lookup(CODES, UNKNOWN_CODE)
 SUCCESS_CODES = frozenset({"0"})
+# Busy or down right now (not billed): another vendor may take the person.
+UNAVAILABLE_CODES = frozenset({10011, 10012, 10013, 10014, 10020})
 
 
 @dataclass(frozen=True)
