@@ -24,7 +24,7 @@ DEBUG ?= 1
 SITE_URL ?= $(if $(CERT),https,http)://$(PUBLIC_HOST):$(PORT)
 ALLOWED_HOSTS ?= localhost,127.0.0.1,$(PUBLIC_HOST)
 
-.PHONY: run dev-cert test install install-dev lock browser messages wrk bench-h5 bench-video bench-concurrent bench-faults bench-malformed bench-chaos bench-lighthouse
+.PHONY: run dev-cert test install install-dev lock browser messages wrk bench-h5 bench-video bench-concurrent bench-open-loop bench-faults bench-malformed bench-chaos bench-lighthouse
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -124,7 +124,11 @@ bench-video: install-dev
 	$(BIN)/python bench/video_pipeline.py
 bench-concurrent: install-dev
 	$(BIN)/python bench/concurrent_videos.py --clip mp4
+	$(BIN)/python bench/concurrent_videos.py --clip desktop
 	$(BIN)/python bench/concurrent_videos.py --clip webm
+# Poisson arrivals at 4/s for 60 s, phone and desktop clips, vendor latency 3 s.
+bench-open-loop: install-dev
+	$(BIN)/python bench/open_loop_uploads.py
 bench-faults: install-dev
 	$(BIN)/python bench/vendor_faults.py
 bench-malformed: install-dev

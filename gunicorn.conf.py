@@ -22,6 +22,9 @@ limit_request_line = 8190
 limit_request_fields = 100
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = "-"
+# Gunicorn's default line, then the request's time in microseconds as
+# gunicorn saw it and the portal's own Server-Timing (app and db time).
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(D)sus "%({server-timing}o)s"'
 errorlog = "-"
 # Request lines and referrers hold link tokens: redacted like every other log.
 logger_class = "kyc_portal.gunicorn_logging.RedactingLogger"

@@ -7,16 +7,18 @@ attempts (target: none).
 
     .venv/bin/python bench/concurrent_videos.py [--people 50] [--workers 2] [--threads 16] [--latency 3] [--clip webm|mp4]
 
-The clip is what a MediaRecorder uploads (6 s, 480×640, at the recorder's
-bitrate): with --clip webm desktop Chromium's VP9 + Opus, which every upload
-must be transcoded from; with --clip mp4 a phone's H.264 + AAC (Safari,
-Android Chrome), which is remuxed. Each person's copy is remuxed with its own
+The clip is what a MediaRecorder uploads (6 s, at the recorder's bitrate):
+with --clip webm Firefox's VP9 + Opus (480×640), which every upload must be
+transcoded from; with --clip mp4 a phone's H.264 + AAC (Safari, Android
+Chrome), which is remuxed; with --clip desktop desktop Chromium's H.264 +
+Opus in Matroska (640×480), whose picture is copied and sound made AAC. Each person's copy is remuxed with its own
 title so no two files are the same (a repeated file is refused as a replay).
 The task workers run at nice 10 (bench/portal.py).
 """
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -33,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.portal import running_portal  # noqa: E402
 from bench.video_pipeline import make_clip  # noqa: E402
 
-REDIS_URL = "redis://127.0.0.1:6379/13"
-POLL_SECONDS = 2  # as static/js/recorder.js
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+POLL_SECONDS = 0.5  # as static/js/recorder.js while an outcome is due
 OUTCOMES = {"passed", "failed", "error", "expired"}
 
 
@@ -42,7 +44,8 @@ def personal_copies(clip: Path, folder: Path, count: int) -> list[Path]:
     copies = []
     for number in range(count):
         copy = folder / f"person-{number}{clip.suffix}"
-        with av.open(str(clip)) as source, av.open(str(copy), "w", format=clip.suffix[1:]) as target:
+        muxer = {"mkv": "matroska"}.get(clip.suffix[1:], clip.suffix[1:])
+        with av.open(str(clip)) as source, av.open(str(copy), "w", format=muxer) as target:
             target.metadata["title"] = f"person {number}"
             streams = {s.index: target.add_stream_from_template(s) for s in source.streams}
             for packet in source.demux():
@@ -102,20 +105,33 @@ def main():
     parser.add_argument("--threads", type=int, default=16,
                         help="tasks each worker runs at once (a video task mostly waits for the vendor)")
     parser.add_argument("--latency", type=float, default=3.0)
-    parser.add_argument("--clip", choices=["webm", "mp4"], default="webm",
-                        help="webm: desktop Chromium's VP9 + Opus (transcoded); mp4: a phone's H.264 + AAC (remuxed)")
+    parser.add_argument("--clip", choices=["webm", "mp4", "desktop"], default="webm",
+                        help="webm: Firefox's VP9 + Opus (transcoded); mp4: a phone's H.264 + AAC (remuxed); "
+                             "desktop: desktop Chromium's H.264 + Opus in Matroska (picture copied, sound made AAC)")
     arguments = parser.parse_args()
     redis.Redis.from_url(REDIS_URL).flushdb()
     env = {"REDIS_URL": REDIS_URL, "SANDBOX_LATENCY_SECONDS": str(arguments.latency)}
     with tempfile.TemporaryDirectory() as scratch, running_portal(
             workers=arguments.workers, worker_threads=arguments.threads, extra_env=env) as portal:
-        clip = Path(scratch) / f"recording.{arguments.clip}"
+        clip = Path(scratch) / ("desktop.mkv" if arguments.clip == "desktop" else f"recording.{arguments.clip}")
         make_clip(clip)
         videos = personal_copies(clip, Path(scratch), arguments.people)
+        # One synthetic scene for everyone: within one API client the portal
+        # refuses the second person's copy as a replay (its frames'
+        # fingerprint), so each person comes through a client of their own.
+        os.environ.update(portal.env)
+        import django
+
+        django.setup()
+        from verification.models import ApiClient
+
+        keys = [ApiClient.issue(name=f"bench-person-{n}")[1] for n in range(arguments.people)]
         tokens = []
         for number in range(arguments.people):
-            created = portal.api("POST", "/api/v1/sessions", {"method": "juhe_video", "external_ref": f"bench-{number}",
-                                                              "options": {"liveness_type": 1}})
+            created = requests.post(f"{portal.url}/api/v1/sessions", timeout=60,
+                                    headers={"Authorization": f"Bearer {keys[number]}"},
+                                    json={"method": "juhe_video", "external_ref": f"bench-{number}",
+                                          "options": {"liveness_type": 1}})
             created.raise_for_status()
             tokens.append(created.json()["url"].rstrip("/").rsplit("/", 1)[1])
         go = threading.Event()
@@ -133,12 +149,6 @@ def main():
         ended = max((p.finished_at for p in people if p.finished_at), default=time.perf_counter())
         cpu_after = portal.cpu_seconds()
 
-        import os
-
-        os.environ.update(portal.env)
-        import django
-
-        django.setup()
         from django.db.models import Count
 
         from verification.models import Submission, VendorCall, VerificationSession

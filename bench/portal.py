@@ -16,6 +16,7 @@ import contextlib
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -27,7 +28,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support.http_double import free_port  # noqa: E402
+from tests.support.http_double import free_port as any_free_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -80,10 +81,34 @@ class Portal:
             self.roles[self.processes[-1].pid] = "workers"
 
 
+_PORT_RANGE = os.environ.get("BENCH_PORTS", "")  # "8160-8169": a shared machine's share
+_PORTS_TAKEN: set[int] = set()
+
+
+def free_port() -> int:
+    """A port nothing listens on: the next free one of BENCH_PORTS (a range,
+    on a machine shared with other people's servers), else any."""
+    if not _PORT_RANGE:
+        return any_free_port()
+    low, high = (int(n) for n in _PORT_RANGE.split("-"))
+    for port in range(low, high + 1):
+        if port in _PORTS_TAKEN:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _PORTS_TAKEN.add(port)
+        return port
+    raise RuntimeError(f"no free port left in BENCH_PORTS={_PORT_RANGE}")
+
+
 def cpu_seconds_of(roles: dict[int, str]) -> dict[str, float]:
     """CPU seconds of each role: the processes `roles` names and their
-    children (a gunicorn master's workers, alive or reaped), and every
-    PostgreSQL and Redis process on the machine."""
+    children (a gunicorn master's workers, alive or reaped), the PostgreSQL
+    backends of the benchmark's database, and the machine's Redis (shared:
+    on a busy machine it counts other people's commands too)."""
     ticks = os.sysconf("SC_CLK_TCK")
     used: dict[str, float] = {}
     for entry in Path("/proc").iterdir():
@@ -96,10 +121,25 @@ def cpu_seconds_of(roles: dict[int, str]) -> dict[str, float]:
         fields = rest.split()
         pid, ppid, name = int(entry.name), int(fields[1]), head.partition("(")[2]
         role = roles.get(pid) or roles.get(ppid) or {"postgres": "postgres", "redis-server": "redis"}.get(name)
+        if role == "postgres" and not _serves_bench_database(entry):
+            continue  # another database's backend: someone else's on a shared machine
         if role:
             # utime + stime, and those of its children already reaped
             used[role] = used.get(role, 0.0) + sum(int(value) for value in fields[11:15]) / ticks
     return used
+
+
+_BENCH_DATABASE_NAME = DEFAULT_DATABASE.rpartition("/")[2]
+
+
+def _serves_bench_database(entry: Path) -> bool:
+    """A PostgreSQL backend's title names its database ("postgres: user db
+    127.0.0.1(port) idle"); the server's own processes name none."""
+    try:
+        title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return False
+    return f" {_BENCH_DATABASE_NAME} " in title
 
 
 def fresh_database(url: str) -> None:

@@ -55,7 +55,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # Outermost, so every answer gets the Content-Security-Policy: the health
+    # Outermost: the portal's own time per request (and its database time)
+    # in every answer's Server-Timing header (docs/benchmarks.md).
+    "verification.platform.timing.ServerTimingMiddleware",
+    # Then, so every answer gets the Content-Security-Policy: the health
     # checks, error pages and whatever an inner middleware answers alike.
     "csp.middleware.CSPMiddleware",
     # Under /api/ every answer is JSON, whatever made it (DEBUG's pages, a refused host).
@@ -77,6 +80,9 @@ MIDDLEWARE = [
     # No camera wherever a view did not allow it (end-user pages do).
     "verification.web.embedding.PermissionsPolicyMiddleware",
 ]
+
+# The Server-Timing header (verification/platform/timing.py); no secret in it.
+SERVER_TIMING = env.bool("SERVER_TIMING", default=True)
 
 ROOT_URLCONF = "kyc_portal.urls"
 WSGI_APPLICATION = "kyc_portal.wsgi.application"

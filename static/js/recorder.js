@@ -28,10 +28,16 @@
     upload: root.getAttribute("data-upload-url"),
     status: root.getAttribute("data-status-url"),
   };
-  // MP4 (H.264/AAC) first: every vendor takes it. Desktop Chromium accepts
-  // "video/mp4" and puts VP9/Opus in it; the server judges the codecs.
+  // H.264 first, in every container a browser records it in: the server
+  // copies an H.264 picture as it is and only makes the sound AAC, where VP9
+  // or VP8 must be re-encoded (some 6x the server's CPU). Safari records
+  // H.264 + AAC; desktop Chromium cannot record AAC but records H.264 with
+  // Opus, in MP4 or in Matroska ("video/webm;codecs=h264,opus" gives
+  // video/x-matroska). VP9/VP8 (Firefox) stay the fallback.
   var MIME_TYPES = [
     "video/mp4;codecs=avc1.42E01E,mp4a.40.2",
+    "video/mp4;codecs=avc1,opus",
+    "video/webm;codecs=h264,opus",
     "video/mp4",
     "video/webm;codecs=vp9,opus",
     "video/webm;codecs=vp8,opus",
@@ -43,7 +49,14 @@
   var COUNTDOWN_FROM = 3;
   // Record a little past the advertised length, so a clip is never short.
   var RECORDING_GRACE_MS = 300;
-  var POLL_MS = 2000;
+  // The status poll: every half second while an outcome is due (a vendor
+  // answers in a few seconds), so the page shows it within about half a
+  // second of the portal recording it; then slower, up to every 2 s. A held
+  // request or server-sent events would each keep a web thread per waiting
+  // person (docs/benchmarks.md has the measurements behind the choice).
+  var POLL_FAST_MS = 500;
+  var POLL_FAST_FOR_MS = 20000;
+  var POLL_MAX_MS = 2000;
   var POLL_GIVE_UP_MS = 10 * 60 * 1000;
   var FINAL_STATUSES = { passed: true, failed: true, error: true, expired: true };
   // In-app browsers known to refuse the camera to web pages.
@@ -194,6 +207,7 @@
   function extensionFor(type) {
     if (/mp4/.test(type)) return "mp4";
     if (/webm/.test(type)) return "webm";
+    if (/matroska/.test(type)) return "mkv";
     if (/quicktime/.test(type)) return "mov";
     return "mp4";
   }
@@ -249,6 +263,7 @@
           if (!response.ok || !body) {
             var failure = new Error(errorText(body) || t("error.server"));
             failure.status = response.status;
+            failure.code = body && body.error && body.error.code;
             throw failure;
           }
           state.challenge = { kind: body.kind || "none", value: body.value };
@@ -382,6 +397,11 @@
         }
       },
       function (failure) {
+        // An `auto` session moved on to its next method: the page shows that one.
+        if (failure.code === "method_changed") {
+          window.location.reload();
+          return;
+        }
         // Before consent, no attempt left, link expired: the page itself
         // knows better what to show. Vendor down, network: try again.
         var final = failure.status === 403 || failure.status === 409 || failure.status === 410;
@@ -867,7 +887,13 @@
     el.retryAdvice.hidden = true;
     showStep("waiting");
     announce(t("status.uploaded"));
-    var deadline = Date.now() + POLL_GIVE_UP_MS;
+    var since = Date.now();
+    var deadline = since + POLL_GIVE_UP_MS;
+    var delay = POLL_FAST_MS;
+    function next() {
+      if (Date.now() - since > POLL_FAST_FOR_MS) delay = Math.min(POLL_MAX_MS, delay * 1.5);
+      return delay;
+    }
     function poll() {
       if (Date.now() > deadline) {
         window.location.reload();
@@ -876,16 +902,17 @@
       fetch(statusUrl, { headers: { Accept: "application/json" }, cache: "no-store" })
         .then(function (response) { return response.ok ? response.json() : null; })
         .then(function (body) {
-          if (body && FINAL_STATUSES[body.status]) {
+          // "created": an `auto` session moved on to its next method (its vendor was down).
+          if (body && (FINAL_STATUSES[body.status] || body.status === "created")) {
             window.location.reload();
             return;
           }
           if (body && body.status === "processing" && body.message) el.waitingMessage.textContent = body.message;
-          later(poll, POLL_MS);
+          later(poll, next());
         })
-        .catch(function () { later(poll, POLL_MS * 2); });
+        .catch(function () { later(poll, POLL_MAX_MS * 2); });
     }
-    later(poll, POLL_MS);
+    later(poll, POLL_FAST_MS);
   }
 
   // --- wiring -----------------------------------------------------------------------------

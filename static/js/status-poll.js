@@ -1,6 +1,8 @@
-// While a result is being fetched, ask the portal every two seconds and
-// reload the page once the status moves on. Gives up after ten minutes,
-// the life of a vendor token, leaving the page as it is.
+// While a result is being fetched, ask the portal every half second for
+// the first 20 s (the outcome is due within seconds: the page shows it
+// about half a second after the portal records it), then less often, up to
+// every two seconds; reload the page once the status moves on. Gives up
+// after ten minutes, the life of a vendor token, leaving the page as it is.
 (function () {
   "use strict";
   var card = document.getElementById("session");
@@ -8,7 +10,14 @@
   var initial = card.dataset.status;
   var url = card.dataset.statusUrl;
   var message = document.getElementById("message");
-  var deadline = Date.now() + 10 * 60 * 1000;
+  var since = Date.now();
+  var deadline = since + 10 * 60 * 1000;
+  var FAST_MS = 500, FAST_FOR_MS = 20000, MAX_MS = 2000;
+  var delay = FAST_MS;
+  function next() {
+    if (Date.now() - since > FAST_FOR_MS) delay = Math.min(MAX_MS, delay * 1.5);
+    return delay;
+  }
 
   function poll() {
     if (Date.now() > deadline) return;
@@ -20,9 +29,9 @@
           return;
         }
         if (body && message) message.textContent = body.message;
-        setTimeout(poll, 2000);
+        setTimeout(poll, next());
       })
-      .catch(function () { setTimeout(poll, 4000); });
+      .catch(function () { setTimeout(poll, 2 * MAX_MS); });
   }
-  setTimeout(poll, 2000);
+  setTimeout(poll, FAST_MS);
 })();

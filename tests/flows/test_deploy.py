@@ -105,7 +105,8 @@ def wait_for(url, *, status, seconds=30, **kwargs):
         except (requests.ConnectionError, requests.Timeout):
             answer = None
         if time.monotonic() > deadline:
-            raise AssertionError(f"{url} did not answer {status}: {answer and answer.status_code}")
+            last = "no answer" if answer is None else f"{answer.status_code} {answer.text[:500]}"
+            raise AssertionError(f"{url} did not answer {status}: {last}")
         time.sleep(0.3)
 
 

@@ -134,6 +134,16 @@ def test_local_media_storage_without_room_for_an_upload_makes_the_portal_not_rea
     assert len(readyz_lines(caplog)) == 1 and readyz_lines(caplog)[0].getMessage().startswith("readyz: storage full: ")
 
 
+def test_a_media_folder_not_made_yet_is_ready_on_the_disk_it_will_be_made_on(client, settings, tmp_path):
+    # A new deployment: Django makes MEDIA_ROOT at the first upload.
+    cache.set(HEARTBEAT_KEY, time.time(), timeout=None)
+    settings.MEDIA_ROOT = str(tmp_path / "media" / "not-yet")
+    assert client.get("/readyz").json()["checks"]["storage"] == "ok"
+
+    settings.KYC_MEDIA_MIN_FREE_BYTES = 1 << 60
+    assert client.get("/readyz").json()["checks"]["storage"].startswith("full: ")
+
+
 def test_a_worker_silent_longer_and_longer_is_one_fault_in_the_log(client, caplog):
     caplog.set_level(logging.WARNING)
     for silence in (75, 80, 95):

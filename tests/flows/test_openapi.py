@@ -90,6 +90,9 @@ def test_every_operation_answers_as_documented(live_server, settings, alice, ver
     alice.set_webhook_url("https://shop.example/kyc-hook")
     sessions = [new_session(client=alice, method="h5", external_ref=f"r-{status}", status=status)
                 for status in VerificationSession.Status.values]
+    # An `auto` session that has not chosen its method yet (method null).
+    sessions.append(new_session(client=alice, method="", method_requested="auto", method_order=["h5"],
+                                external_ref="r-auto"))
     for session in sessions:
         webhook_enqueue(session=session, event_type="session.completed")
     operation = schemathesis.openapi.from_url(f"{live_server.url}/api/v1/openapi.json")[path][verb]

@@ -241,7 +241,8 @@ def test_the_payload_names_no_person_and_has_the_outcome(alice_hooked, receiver,
     assert sent["type"] == "session.completed"
     assert timezone.datetime.fromisoformat(sent["timestamp"])
     assert sent["data"] == {
-        "session_id": str(session.pk), "external_ref": "order-42", "method": "tencent_lip", "status": "passed",
+        "session_id": str(session.pk), "external_ref": "order-42", "method": "tencent_lip",
+        "method_requested": "tencent_lip", "methods_tried": ["tencent_lip"], "status": "passed",
         "review_status": "not_needed", "passed": True, "reason": "passed", "vendor_code": "0", "sequence": 1,
     }
     assert receiver.requests[0].headers["Content-Type"] == "application/json"

@@ -169,3 +169,13 @@ def test_base64_is_streamed_without_copies_of_the_video_in_memory(double, tmp_pa
     # client side must stay far below one copy of the video on top of that.
     received = len(double.requests[0].body)
     assert peak - received < 2_000_000, f"peak {peak:,} bytes beyond the {received:,} the server kept"
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 1000, juhe.CHUNK_BYTES])
+def test_the_videos_form_escaped_base64_is_what_quote_plus_makes(size):
+    import os
+    from urllib.parse import quote_plus
+
+    chunk = os.urandom(size) + bytes(range(256))[: size % 7] + b"\xfb\xff\xfe" * (size % 3)
+
+    assert juhe.form_escaped_base64(chunk) == quote_plus(base64.b64encode(chunk)).encode()

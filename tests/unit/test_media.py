@@ -46,6 +46,10 @@ def clips(tmp_path_factory):
         "landscape_hd": make_video(folder / "hd.mp4", width=1280, height=720, seconds=3.0),
         "chromium_h264": make_video(folder / "chromium-h264.mp4", fragmented=True),
         "h264_opus": make_video(folder / "h264-opus.mp4", audio_codec="libopus"),
+        # Desktop Chromium asked for "video/mp4;codecs=avc1,opus" and for
+        # "video/webm;codecs=h264,opus" (which gives Matroska).
+        "chromium_h264_opus": make_video(folder / "chromium-h264-opus.mp4", audio_codec="libopus", fragmented=True),
+        "chromium_h264_opus_mkv": make_video(folder / "chromium-h264-opus.mkv", container="mkv", audio_codec="libopus"),
     }
 
 
@@ -96,6 +100,41 @@ def test_what_phones_record_is_copied_not_re_encoded(clips, tmp_path, clip):
     assert (again.video_codec, again.width, again.height) == ("h264", 480, 640)
 
 
+@pytest.mark.parametrize("clip", ["h264_opus", "chromium_h264_opus", "chromium_h264_opus_mkv"])
+def test_desktop_chromiums_h264_is_copied_and_only_its_opus_sound_made_aac(clips, tmp_path, clip, monkeypatch):
+    def no_encoding(*args, **kwargs):
+        raise AssertionError("the picture was re-encoded")
+
+    monkeypatch.setattr(media.normalise, "_encode_h264_aac", no_encoding)
+    facts = media.probe_video(clips[clip], measure_speech=True)
+    assert (facts.video_codec, facts.audio_codec) == ("h264", "opus")
+    target = tmp_path / "out.mp4"
+
+    result = media.normalise_video(clips[clip], target, facts=facts, max_bytes=3_000_000)
+
+    assert result.remuxed and result.audio_transcoded
+    assert result.facts.audio_codec == "aac" and result.fingerprint is not None
+    video_packets = lambda path: [data for kind, data in packets(path) if kind == "video"]  # noqa: E731
+    assert video_packets(target) == video_packets(clips[clip])
+    again = media.probe_video(target, measure_speech=True)
+    assert (again.container, again.video_codec, again.audio_codec) == ("mp4", "h264", "aac")
+    assert abs(again.duration - facts.duration) < 0.1 and abs(again.file_duration - facts.file_duration) < 0.15
+    assert abs(again.speech_dbfs - facts.speech_dbfs) < 1.5, "the speech is as loud as it was recorded"
+    assert target.read_bytes()[:64].index(b"moov") < 64
+
+
+def test_copied_h264_whose_opus_sound_runs_past_the_measure_is_refused(clips, tmp_path):
+    measured = media.probe_video(clips["chromium_h264_opus_mkv"])
+    # The picture's packets stop in time; the sound decoded is counted too.
+    understated = dataclasses.replace(measured, duration=2.0, file_duration=2.0, frames=10_000)
+
+    with pytest.raises(media.MediaRejected) as refused:
+        media.normalise_video(clips["chromium_h264_opus_mkv"], tmp_path / "out.mp4", facts=understated,
+                              max_bytes=3_000_000)
+
+    assert refused.value.code == "too_long"
+
+
 def test_a_copied_video_leaves_the_files_metadata_behind(tmp_path):
     source = make_video(tmp_path / "phone.mp4")
     tagged = tmp_path / "tagged.mp4"
@@ -116,7 +155,7 @@ def test_a_copied_video_leaves_the_files_metadata_behind(tmp_path):
 
 @pytest.mark.parametrize(
     "clip, change, why",
-    [("h264_opus", {}, "Opus sound"), ("phone", {"rotation": 90, "width": 640, "height": 480}, "turned by a rotation flag"),
+    [("phone", {"rotation": 90, "width": 640, "height": 480}, "turned by a rotation flag"),
      ("landscape_hd", {}, "larger than vendors need")],
 )
 def test_h264_that_vendors_cannot_take_as_it_is_is_transcoded(clips, tmp_path, clip, change, why):

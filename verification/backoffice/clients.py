@@ -1,6 +1,8 @@
 """Integration clients, their keys (first characters only), and the
 supervisors' pages that rotate and revoke them."""
 
+import logging
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -13,7 +15,10 @@ from django.utils.translation import gettext_lazy as _
 
 from ..models import ApiClient, ApiKey
 from ..services import api_keys
+from ..services.method_order import method_order_problems
 from .common import ReadOnlyAdminMixin, ReadOnlyInline
+
+logger = logging.getLogger(__name__)
 
 
 class ApiKeyInline(ReadOnlyInline):
@@ -42,6 +47,23 @@ class RotateKeyForm(forms.Form):
     )
 
 
+class MethodOrderForm(forms.Form):
+    methods = forms.CharField(
+        label=_("Method order for auto"), required=False,
+        help_text=_('Method names, comma-separated, in the order "method": "auto" tries them (empty: none; '
+                    'requests must then send their own).'),
+    )
+
+    def clean_methods(self):
+        names = [name.strip() for name in self.cleaned_data["methods"].split(",") if name.strip()]
+        if not names:
+            return []
+        order, problems = method_order_problems(names)
+        if problems:
+            raise forms.ValidationError(problems["methods"])
+        return order
+
+
 @admin.register(ApiClient)
 class ApiClientAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only, but for the keys and what the person is shown:
@@ -50,7 +72,7 @@ class ApiClientAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     list_display = ["name", "shown_name", "usable_keys", "is_active", "webhook_url", "created_at"]
     SHOWN_TO_PEOPLE = ["display_name", "logo_url", "privacy_url", "support_url"]
-    fields = ["name", *SHOWN_TO_PEOPLE, "allowed_origins", "webhook_url", "is_active", "created_at"]
+    fields = ["name", *SHOWN_TO_PEOPLE, "allowed_origins", "webhook_url", "methods", "is_active", "created_at"]
     readonly_fields = fields
 
     def has_change_permission(self, request, obj=None):
@@ -82,6 +104,8 @@ class ApiClientAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                  name="verification_apiclient_rotate_key"),
             path("<int:client_id>/revoke-keys/", self.admin_site.admin_view(self.revoke_keys_view),
                  name="verification_apiclient_revoke_keys"),
+            path("<int:client_id>/methods/", self.admin_site.admin_view(self.methods_view),
+                 name="verification_apiclient_methods"),
         ] + super().get_urls()
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -110,6 +134,18 @@ class ApiClientAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                               title=_("New API key"))
         response["Cache-Control"] = "no-store, private"
         return response
+
+    def methods_view(self, request, client_id):
+        """GET: the client's method order for `auto`. POST: a new one."""
+        client = self._client_for_key_management(request, client_id)
+        form = MethodOrderForm(request.POST if request.method == "POST" else None,
+                               initial={"methods": ", ".join(client.methods)})
+        if request.method != "POST" or not form.is_valid():
+            return self._page(request, "methods.html", client, form=form, title=_("Method order for auto"))
+        client.set_methods(form.cleaned_data["methods"])
+        logger.info("client=%s method order set by user=%s: %s", client.pk, request.user.pk, client.methods)
+        messages.success(request, _("The method order of %(client)s is saved.") % {"client": client.name})
+        return HttpResponseRedirect(reverse("admin:verification_apiclient_change", args=[client.pk]))
 
     def revoke_keys_view(self, request, client_id):
         """GET: what will happen, and a button. POST: every key stops."""

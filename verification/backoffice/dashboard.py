@@ -84,7 +84,8 @@ def _charts(days: int) -> list[dict]:
         "passed": _("Passed"), "failed": _("Failed"), "error": _("Error"), "expired": _("Expired"),
         "open": _("Not finished"),
     }
-    method_labels = dict(method_choices())
+    # An `auto` session that ended before choosing (its link expired) ran none.
+    method_labels = {**dict(method_choices()), "": _("auto, no method chosen")}
 
     per_day = reports.sessions_per_day_by_outcome(days=days)
     day_labels = [date_format(day, "m-d") for day in per_day["days"]]

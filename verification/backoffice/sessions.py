@@ -141,8 +141,8 @@ class VerificationSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["queue_age", "external_ref", "method_label", "outcome", "reasons", "holder", "masked_name"]
     list_display_links = ["external_ref"]
     list_filter = [
-        ReviewStatusFilter, ReasonFilter, MethodFilter, VendorFilter, ("client", admin.RelatedOnlyFieldListFilter),
-        AgeFilter, "status", VendorCodeFilter,
+        ReviewStatusFilter, ReasonFilter, MethodFilter, "method_requested", VendorFilter,
+        ("client", admin.RelatedOnlyFieldListFilter), AgeFilter, "status", VendorCodeFilter,
     ]
     search_fields = ["=external_ref", "=vendor_order_no", "=vendor_task_no"]
     search_help_text = _(
@@ -154,7 +154,7 @@ class VerificationSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     actions = ["erase_personal_data"]
     # Never the name, the ID number, the link token or the vendor token.
     fields = [
-        "id", "client", "method", "external_ref", "status", "review_status", "masked_name", "masked_idcard",
+        "id", "client", "method", "method_requested", "route", "device_facts", "external_ref", "status", "review_status", "masked_name", "masked_idcard",
         "passed", "reason", "outcome_vendor", "vendor_code", "retryable", "needs_review", "attempts_used",
         "max_attempts", "created_at", "completed_at", "expires_at", "locale", "options", "return_url",
         "vendor_task_no", "vendor_order_no", "consent_at", "consent_ip", "consent_user_agent", "consent_version",
@@ -261,6 +261,15 @@ class VerificationSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("ID number"))
     def masked_idcard(self, obj):
         return obj.masked_idcard
+
+    @admin.display(description=_("route taken"))
+    def route(self, obj):
+        """The methods run, in order; for `auto`, those passed over for the
+        person's device, and why."""
+        taken = " → ".join(obj.route_taken) or "—"
+        passed_over = obj.device_facts.get("passed_over") or {}
+        skipped = ", ".join(f"{name} ({why})" for name, why in passed_over.items() if why)
+        return _("%(taken)s; passed over: %(skipped)s") % {"taken": taken, "skipped": skipped} if skipped else taken
 
     @admin.display(description=_("scores"))
     def score_summary(self, obj):

@@ -1,6 +1,8 @@
 """The one form the vendors get: MP4 with H.264 + AAC, moov atom first,
-upright, within the vendor's size limit; remuxed when the upload already is
-that, transcoded otherwise, never reading more than the checks measured."""
+upright, within the vendor's size limit. An H.264 picture that is already
+fit is copied (its sound copied when AAC, transcoded to AAC otherwise: the
+Opus desktop Chromium records beside H.264); anything else is transcoded.
+Neither reads more than the checks measured."""
 
 import logging
 import os
@@ -21,6 +23,22 @@ logger = logging.getLogger(__name__)
 
 MAX_LONG_SIDE = 960  # larger frames are scaled down: vendors gain nothing from them
 AUDIO_BITRATE = 64_000
+# FFmpeg's AAC encoder with its fast coder: for speech at 64 kbit/s mono it
+# costs 0.05 CPU-s for 6 s where the default (two-loop) costs 0.09, which
+# is most of what a copied H.264 upload with Opus sound costs.
+AAC_OPTIONS = {"aac_coder": "fast"}
+# libx264's preset for what must be transcoded (VP9 and VP8 from Firefox,
+# rotated or oversized H.264), chosen by `make bench-video`
+# (docs/benchmarks.md): the fastest whose SSIM against the source is at
+# least 0.97 on the clean benchmark clip. ultrafast costs about half of
+# veryfast's CPU at the same SSIM on both clips (0.992 and 0.960 on the
+# grainy one, where no preset reaches 0.97 at this CRF: the CRF, not the
+# preset, sets it); its files are 3-4 times larger, still well within
+# the vendors' limits (the rate cap below keeps them there).
+X264_PRESET = "ultrafast"
+# When that comes out over the vendor's limit (a size limit tighter than the
+# picture needs), once more with a preset that compresses better.
+X264_PRESET_TO_FIT = "veryfast"
 # Transcodes one process runs at once (see _transcode).
 _TRANSCODE_SLOTS = threading.BoundedSemaphore(os.cpu_count() or 1)
 
@@ -29,7 +47,8 @@ _TRANSCODE_SLOTS = threading.BoundedSemaphore(os.cpu_count() or 1)
 class Normalised:
     facts: VideoFacts
     size: int
-    remuxed: bool = False  # packets copied, nothing re-encoded
+    remuxed: bool = False  # the picture's packets copied, not re-encoded
+    audio_transcoded: bool = False  # with remuxed: the sound (Opus, say) made AAC
     fingerprint: "Fingerprint | None" = None
 
 
@@ -61,18 +80,24 @@ def normalise_video(src, dst, *, facts: VideoFacts, max_bytes: int) -> Normalise
     `max_bytes`, upright whatever the phone's rotation flag said, and
     fingerprints it.
 
-    What iPhones and Android Chrome record is H.264 + AAC already: when it
-    is also upright, 8-bit 4:2:0, no larger than MAX_LONG_SIDE and within
-    `max_bytes`, its packets are copied into a new file (milliseconds, and
-    no second generation of compression). Anything else is transcoded.
-    Neither reads more of the file than the checks measured."""
+    What iPhones and Android Chrome record is H.264 + AAC already, and
+    desktop Chromium records H.264 + Opus when the recorder asks for it:
+    when the picture is H.264, upright, 8-bit 4:2:0, no larger than
+    MAX_LONG_SIDE and the file within `max_bytes`, its packets are copied
+    into a new file (milliseconds, and no second generation of
+    compression), the sound with them when it is AAC, else decoded and
+    encoded as AAC (a few hundredths of a second). Anything else (VP9, VP8,
+    a rotation flag, a 4K frame) is transcoded. Neither reads more of the
+    file than the checks measured."""
     if _is_vendor_ready(src, facts, max_bytes):
         return _remux(src, dst, facts=facts, max_bytes=max_bytes)
     return _transcode(src, dst, facts=facts, max_bytes=max_bytes)
 
 
 def _is_vendor_ready(src, facts: VideoFacts, max_bytes: int) -> bool:
-    if facts.video_codec != "h264" or facts.audio_codec not in ("aac", None) or facts.rotation:
+    """Whether the picture can be copied as it is (the sound is not asked:
+    any the probe accepted becomes AAC)."""
+    if facts.video_codec != "h264" or facts.rotation:
         return False
     if max(facts.width, facts.height) > MAX_LONG_SIDE or os.path.getsize(src) > max_bytes:
         return False
@@ -85,6 +110,7 @@ def _is_vendor_ready(src, facts: VideoFacts, max_bytes: int) -> bool:
 
 def _remux(src, dst, *, facts: VideoFacts, max_bytes: int) -> Normalised:
     budget = _Budget(facts)
+    audio_transcoded = False
     try:
         with av.open(str(src), metadata_errors="ignore") as source, av.open(
             str(dst), "w", format="mp4", options={"movflags": "+faststart"}
@@ -92,7 +118,12 @@ def _remux(src, dst, *, facts: VideoFacts, max_bytes: int) -> Normalised:
             # Only the picture and the sound: other tracks (a phone's location
             # or timecode) and the file's metadata stay behind.
             wanted = [source.streams.video[0], *source.streams.audio[:1]]
-            copies = {stream.index: target.add_stream_from_template(stream) for stream in wanted}
+            copies, sound = {}, None
+            for stream in wanted:
+                if stream.type == "audio" and stream.codec_context.name != "aac":
+                    sound = _AacSound(target, budget)
+                else:
+                    copies[stream.index] = target.add_stream_from_template(stream)
             starts = {stream.index: stream.start_time or 0 for stream in wanted}
             frames = 0
             for packet in source.demux(*wanted):
@@ -103,8 +134,14 @@ def _remux(src, dst, *, facts: VideoFacts, max_bytes: int) -> Normalised:
                 if packet.stream.type == "video":
                     frames += 1
                 budget.video_frame(frames, seconds)
-                packet.stream = copies[packet.stream.index]
-                target.mux(packet)
+                if packet.stream.index in copies:
+                    packet.stream = copies[packet.stream.index]
+                    target.mux(packet)
+                else:
+                    sound.add(packet)
+            if sound is not None:
+                sound.finish()
+                audio_transcoded = True
     except av.FFmpegError as error:
         logger.info("remux failed: %s", type(error).__name__)
         return _transcode(src, dst, facts=facts, max_bytes=max_bytes)
@@ -112,7 +149,37 @@ def _remux(src, dst, *, facts: VideoFacts, max_bytes: int) -> Normalised:
     if size > max_bytes:
         return _transcode(src, dst, facts=facts, max_bytes=max_bytes)
     fingerprint = fingerprint_video(dst, duration=facts.duration)
-    return Normalised(facts=replace(facts, container="mp4"), size=size, remuxed=True, fingerprint=fingerprint)
+    audio_codec = "aac" if facts.audio_codec else None
+    return Normalised(
+        facts=replace(facts, container="mp4", audio_codec=audio_codec), size=size, remuxed=True,
+        audio_transcoded=audio_transcoded, fingerprint=fingerprint,
+    )
+
+
+class _AacSound:
+    """The sound of a copied picture made AAC, packet by packet as the
+    demuxer hands them over (mono, 48 kHz, AUDIO_BITRATE, as a transcode
+    makes it); it starts where the picture starts."""
+
+    def __init__(self, target, budget: _Budget):
+        self.target, self.budget = target, budget
+        self.out = target.add_stream("aac", rate=AUDIO_RATE, layout="mono", options=AAC_OPTIONS)
+        self.out.bit_rate = AUDIO_BITRATE
+        self.resampler = av.AudioResampler(format="fltp", layout="mono", rate=AUDIO_RATE)
+
+    def add(self, packet) -> None:
+        for frame in packet.decode():
+            self.budget.audio_frame(frame)
+            self._encode(self.resampler.resample(frame))
+
+    def finish(self) -> None:
+        self._encode(self.resampler.resample(None))
+        self.target.mux(self.out.encode(None))
+
+    def _encode(self, chunks) -> None:
+        for chunk in chunks:
+            chunk.pts = None
+            self.target.mux(self.out.encode(chunk))
 
 
 def _transcode(src, dst, *, facts: VideoFacts, max_bytes: int) -> Normalised:
@@ -121,10 +188,15 @@ def _transcode(src, dst, *, facts: VideoFacts, max_bytes: int) -> Normalised:
     # cores only makes each slower, until the vendor calls queued behind them
     # run past their timeout.
     with _TRANSCODE_SLOTS:
-        return _encode_h264_aac(src, dst, facts=facts, max_bytes=max_bytes)
+        try:
+            return _encode_h264_aac(src, dst, facts=facts, max_bytes=max_bytes, preset=X264_PRESET)
+        except MediaRejected as refused:
+            if refused.code != "too_large" or X264_PRESET == X264_PRESET_TO_FIT:
+                raise
+        return _encode_h264_aac(src, dst, facts=facts, max_bytes=max_bytes, preset=X264_PRESET_TO_FIT)
 
 
-def _encode_h264_aac(src, dst, *, facts: VideoFacts, max_bytes: int) -> Normalised:
+def _encode_h264_aac(src, dst, *, facts: VideoFacts, max_bytes: int, preset: str) -> Normalised:
     width, height = _output_size(facts)
     audio_budget = AUDIO_BITRATE if facts.audio_codec else 0
     # A rate cap that keeps the file under max_bytes with 10 % for the container.
@@ -144,14 +216,14 @@ def _encode_h264_aac(src, dst, *, facts: VideoFacts, max_bytes: int) -> Normalis
             out_video.codec_context.time_base = Fraction(1, 1000)
             out_video.thread_type = "AUTO"
             out_video.options = {
-                "preset": "veryfast",
+                "preset": preset,
                 "crf": "26",
                 "maxrate": str(max(max_video_rate, 200_000)),
                 "bufsize": str(max(max_video_rate, 200_000) * 2),
             }
             out_audio = resampler = None
             if in_audio is not None:
-                out_audio = target.add_stream("aac", rate=AUDIO_RATE, layout="mono")
+                out_audio = target.add_stream("aac", rate=AUDIO_RATE, layout="mono", options=AAC_OPTIONS)
                 out_audio.bit_rate = AUDIO_BITRATE
                 resampler = av.AudioResampler(format="fltp", layout="mono", rate=AUDIO_RATE)
             graph = upright_graph({"template": in_video}, facts.rotation, width, height)

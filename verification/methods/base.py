@@ -13,6 +13,7 @@ never writes to the database: vendor calls are recorded through the
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..domain.device import Device
 from ..domain.outcome import ERROR, Outcome, Pending
 from ..vendors.base import VendorError
 
@@ -94,6 +95,28 @@ class Method:
     def takes_photo(self) -> bool:
         return self.page == PHOTO
 
+    # In-app browsers (domain.device.IN_APP_BROWSERS names) where this
+    # method's hosted page is known to fail: `auto` passes over it there.
+    hosted_page_fails_in: frozenset[str] = frozenset()
+    # In-app browsers that refuse the camera to our own recording page
+    # (static/js/recorder.js, CAMERA_BLOCKING_APPS).
+    camera_blocked_in: frozenset[str] = frozenset({"wechat"})
+
+    def device_problem(self, device: Device) -> str:
+        """Why this device cannot do this method, as a code ("" when it
+        can): what `"method": "auto"` asks before choosing it."""
+        if not device.camera:
+            return "no_camera"
+        if self.page == VIDEO and not device.microphone:
+            return "no_microphone"
+        if self.page == VIDEO and not device.media_recorder:
+            return "cannot_record_video"
+        if self.is_hosted and device.in_app in self.hosted_page_fails_in:
+            return "in_app_browser"
+        if self.is_recorded and device.in_app in self.camera_blocked_in:
+            return "in_app_browser"
+        return ""
+
     def iframe_allow(self) -> str:
         """The `allow` attribute an embedding `<iframe>` needs. A bare
         feature name delegates it to the frame's own origin."""
@@ -101,7 +124,8 @@ class Method:
 
     def vendors_for(self, session) -> list:
         """The vendor modules that will see this session's face or identity,
-        as the consent names them (their `DISPLAY_NAME`)."""
+        as the consent names them (their `DISPLAY_NAME`); `auto` passes over
+        a method while any of them is down."""
         return [self.vendor]
 
     def needs_speech(self, session) -> bool:

@@ -25,6 +25,9 @@ class JumdataH5(Method):
     page = HOSTED
     option_names = frozenset({"actions", "colors"})
     result_retry_codes = jumdata.RESULT_RETRY_CODES
+    # Apps whose WebView seldom lets a page use the camera (Jumdata's 203,
+    # "the browser lacks the features for liveness capture"); docs/routing.md.
+    hosted_page_fails_in = frozenset({"weibo", "douyin", "facebook", "instagram"})
 
     def vendors_for(self, session) -> list:
         # With a name and ID number, Tencent compares the returned face too.

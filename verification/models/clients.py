@@ -64,6 +64,9 @@ class ApiClient(models.Model):
     # The secret before the last rotation, still signed with until dropped.
     webhook_secret_previous = models.CharField(max_length=100, blank=True, editable=False)
     is_active = models.BooleanField(default=True)
+    # The order `"method": "auto"` tries methods in for this client (names in
+    # verification.methods.REGISTRY); a request's own `methods` overrides it.
+    methods = models.JSONField(verbose_name=_("method order for auto"), default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # Who is asking, as the person on the consent, failure and expiry pages
     # is told (`shown_name` falls back to `name`).
@@ -93,11 +96,13 @@ class ApiClient(models.Model):
 
     @classmethod
     def issue(cls, *, name: str, allowed_origins=(), webhook_url: str = "", display_name: str = "",
-              logo_url: str = "", privacy_url: str = "", support_url: str = "") -> tuple["ApiClient", str]:
+              logo_url: str = "", privacy_url: str = "", support_url: str = "",
+              methods=()) -> tuple["ApiClient", str]:
         """A new client with one key of the portal's current mode."""
         client = cls.objects.create(
             name=name,
             allowed_origins=list(allowed_origins),
+            methods=list(methods),
             webhook_url=webhook_url,
             webhook_secret=new_webhook_secret() if webhook_url else "",
             display_name=display_name,
@@ -179,6 +184,11 @@ class ApiClient(models.Model):
         self.webhook_secret = new_webhook_secret()
         self.save(update_fields=["webhook_secret", "webhook_secret_previous"])
         return self.webhook_secret
+
+    def set_methods(self, methods) -> None:
+        """The order `auto` sessions of this client follow (names checked by the caller)."""
+        self.methods = list(methods)
+        self.save(update_fields=["methods"])
 
     def drop_previous_webhook_secret(self) -> None:
         """Webhooks carry one signature again (the integrator uses the new secret)."""

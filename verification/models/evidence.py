@@ -127,6 +127,17 @@ class Submission(models.Model):
         longer `sending` (answered, or given up by another worker)."""
         return cls.objects.filter(pk=pk, state=cls.State.SENDING).update(heartbeat_at=timezone.now()) == 1
 
+    def set_aside(self, code: str) -> bool:
+        """Claimed but never billed (its vendor was down and the session
+        moved to another vendor's method): kept, refused, never to be sent,
+        and no longer holding its attempt. Only from `sending`."""
+        set_aside = type(self).objects.filter(pk=self.pk, state=self.State.SENDING).update(
+            state=self.State.REFUSED, refusal=code, heartbeat_at=None
+        ) == 1
+        if set_aside:
+            self.state, self.refusal = self.State.REFUSED, code
+        return set_aside
+
     def release_unsent(self) -> bool:
         """The request never left (no connection): received again, to be
         retried. False when it was given up meanwhile (it then stays so)."""

@@ -71,8 +71,19 @@ class VerificationSession(models.Model):
         ApiClient, null=True, blank=True, on_delete=models.PROTECT, related_name="sessions",
         verbose_name=_("API client"),
     )
-    # A name in verification.methods.REGISTRY.
-    method = models.CharField(verbose_name=_("method"), max_length=20)
+    # A name in verification.methods.REGISTRY: the method that runs, or ""
+    # while an `auto` session has not chosen one yet.
+    method = models.CharField(verbose_name=_("method"), max_length=20, blank=True)
+    # What the integrator asked for: a method's name, or "auto".
+    method_requested = models.CharField(verbose_name=_("method requested"), max_length=20, blank=True)
+    # `auto`: the methods it may run, in the order tried (those needing a
+    # name and ID number left out when the session has none).
+    method_order = models.JSONField(verbose_name=_("method order"), default=list, blank=True)
+    # Every method the session was routed to, in order (the running one last).
+    methods_tried = models.JSONField(verbose_name=_("methods tried"), default=list, blank=True)
+    # What the person's device reported before an `auto` session chose
+    # (domain.device.Device.as_dict()).
+    device_facts = models.JSONField(verbose_name=_("device"), default=dict, blank=True)
     external_ref = models.CharField(verbose_name=_("external reference"), max_length=128, db_index=True)
     # Encrypted at rest; an exact ID number is found through the keyed hash,
     # which set_identity() keeps in step.
@@ -173,7 +184,7 @@ class VerificationSession(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.method} {self.external_ref}"
+        return f"{self.method or self.method_requested} {self.external_ref}"
 
     def _save(self, *fields: str) -> None:
         """Writes exactly `fields` (and the update time): never a column some
@@ -302,6 +313,79 @@ class VerificationSession(models.Model):
             self.refresh_from_db()
             return False
         return True
+
+    # --- `auto`: choosing the method, and moving to the next one -----------------
+
+    @property
+    def is_auto(self) -> bool:
+        return self.method_requested == "auto"
+
+    @property
+    def method_chosen(self) -> bool:
+        return bool(self.method)
+
+    def choose_method(self, name: str, *, device: dict) -> bool:
+        """An `auto` session's first method, chosen for the person's device,
+        in one conditional UPDATE: False (this object read again) when
+        another window chose first."""
+        if not self.is_auto or self.method:
+            raise IllegalTransition("only an auto session without a method chooses one")
+        seen = {"method": "", "status": self.status}
+        self.method, self.methods_tried, self.device_facts = name, [*self.methods_tried, name], device
+        return self._save_if_unchanged(seen, ("method", "methods_tried", "device_facts"))
+
+    def choose_method_again(self, name: str, *, device: dict) -> bool:
+        """The person continued on another device before anything started:
+        the method is chosen again for it (the route starts over), in one
+        conditional UPDATE; False (this object read again) when an attempt
+        began or another window chose meanwhile."""
+        seen = {"method": self.method, "status": self.Status.CREATED, "attempts_used": self.attempts_used,
+                "challenge_kind": "", "vendor_token": ""}
+        self.method, self.methods_tried, self.device_facts = name, [name], device
+        return self._save_if_unchanged(seen, ("method", "methods_tried", "device_facts"))
+
+    FALL_OVER_FIELDS = ("method", "methods_tried", "status", "attempts_used", "passed", "reason", "vendor_code",
+                        "outcome_vendor", "retryable", "completed_at", "challenge_kind", "challenge_value",
+                        "challenge_issued_at", "vendor_token", "vendor_token_expires_at", "vendor_task_no", "awaiting_return",
+                        "result_poll_due_at")
+
+    def fall_over(self, to: str) -> bool:
+        """The running method's vendor was down and billed nothing: the
+        session starts again with method `to`, as if just consented (status
+        created, the attempt given back, consent kept), in one conditional
+        UPDATE; False (this object read again) when another process moved
+        the attempt on since it was read. The one move back to `created`."""
+        if not self.is_auto or self.status not in (self.Status.IN_PROGRESS, self.Status.PROCESSING):
+            raise IllegalTransition(f"an attempt of an auto session falls over, not a {self.status} one")
+        seen = {"method": self.method, "status": self.status, "attempts_used": self.attempts_used}
+        self.method, self.methods_tried = to, [*self.methods_tried, to]
+        self.status = self.Status.CREATED
+        self.attempts_used = max(self.attempts_used - 1, 0)
+        self.passed, self.reason, self.vendor_code, self.outcome_vendor = None, "", "", ""
+        self.retryable, self.completed_at = False, None
+        self.challenge_kind = self.challenge_value = ""
+        self.challenge_issued_at = None
+        self.vendor_token, self.vendor_token_expires_at, self.vendor_task_no = "", None, ""
+        self.awaiting_return, self.result_poll_due_at = False, None
+        return self._save_if_unchanged(seen, self.FALL_OVER_FIELDS)
+
+    @property
+    def possible_methods(self) -> list[str]:
+        """Every method this session may run: what consent, framing and form
+        targets must cover before (and after) an `auto` session chooses."""
+        return list(self.method_order) if self.is_auto else [self.method]
+
+    @property
+    def route_taken(self) -> list[str]:
+        """The methods the session ran, in order (sessions made before
+        routing, or by hand, hold just their method)."""
+        return list(self.methods_tried) or ([self.method] if self.method else [])
+
+    def methods_left(self) -> list[str]:
+        """The `auto` order's methods after the running one."""
+        if self.method not in self.method_order:
+            return []
+        return self.method_order[self.method_order.index(self.method) + 1:]
 
     def allow_one_more_attempt(self) -> None:
         """A reviewer's "ask to try again": one more attempt, a link alive

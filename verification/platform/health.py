@@ -13,6 +13,7 @@ import re
 import shutil
 import threading
 import time
+from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
@@ -80,12 +81,20 @@ def _storage() -> str:
         return f"unreachable: {type(exc).__name__}"
     if isinstance(default_storage, FileSystemStorage):
         try:
-            free = shutil.disk_usage(default_storage.location).free
+            free = shutil.disk_usage(_made_or_parent(Path(default_storage.location))).free
         except OSError as exc:
             return f"unreachable: {type(exc).__name__}"
         if free < settings.KYC_MEDIA_MIN_FREE_BYTES:
             return f"full: {free // (1024 * 1024)} MB free"
     return "ok"
+
+
+def _made_or_parent(path: Path) -> Path:
+    # Django makes MEDIA_ROOT at the first save: until then, measure the
+    # disk it will be made on.
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
 
 
 def _worker() -> str:

@@ -23,6 +23,7 @@ from ..methods.base import vendor_failure
 from ..models import VerificationSession
 from ..vendors.base import VendorError, backoff_seconds, should_retry
 from .outcomes import finish
+from .routing import fall_over, require_method
 from .sessions import begin_attempt, refuse_if_link_expired, refuse_without_consent
 from .vendor_calls import recorder_for
 
@@ -38,8 +39,11 @@ QUICK_POLLS = 5
 def session_start_hosted(*, session: VerificationSession, return_url: str, ip: str = "") -> str:
     """Where to send the browser: the vendor's page for the current attempt,
     starting a new (billed) attempt only when none is running; "" when the
-    vendor could not start one (the session then shows why)."""
-    method = method_of(session.method)
+    vendor could not start one (the session then shows why), or when an
+    `auto` session fell over to a recorded method (the page shows it). A
+    vendor down before billing moves an `auto` session on to its next
+    method at once; the next hosted one is started in the same request."""
+    method = require_method(session)
     if not method.is_hosted:
         raise WrongStep(_("This verification does not use the H5 page."), code="wrong_method")
     refuse_if_link_expired(session)
@@ -52,6 +56,10 @@ def session_start_hosted(*, session: VerificationSession, return_url: str, ip: s
     try:
         started = method.start(session, return_url=return_url, recorder=recorder_for(session))
     except VendorError as error:
+        if fall_over(session, error):
+            if method_of(session.method).is_hosted:
+                return session_start_hosted(session=session, return_url=return_url, ip=ip)
+            return ""
         finish(session, vendor_failure(error), give_back_attempt=error.billed is False)
         return ""
     # The attempt's polling chain starts asleep: its first link is the

@@ -29,6 +29,7 @@ from ..vendors.base import VendorConnectionError, VendorError, backoff_seconds
 from .messages import REPLAYED_MESSAGE, user_message
 from .outcomes import finish
 from .replays import find_copy, keep_fingerprint
+from .routing import fall_over, require_method
 from .sessions import begin_attempt, link_expired_refusal, refuse_if_link_expired, refuse_without_consent
 from .vendor_calls import recorder_for
 
@@ -110,6 +111,9 @@ def session_issue_challenge(*, session: VerificationSession, ip: str = "") -> tu
     try:
         challenge = _new_challenge(method, session, unlike=previous)
     except VendorError as error:
+        if fall_over(session, error):
+            # The page was made for the previous method: it reloads into the next one.
+            raise NotNow(_("Please continue with the next step."), code="method_changed") from None
         finish(session, vendor_failure(error), give_back_attempt=True)  # nothing was recorded or billed
         raise VendorDown(user_message(session), code="vendor_unavailable") from None
     session.set_challenge(kind=challenge.kind, value=challenge.value)
@@ -137,7 +141,7 @@ def session_expire_challenge(*, session: VerificationSession) -> bool:
 
 
 def recorded_method(session: VerificationSession) -> Method:
-    method = method_of(session.method)
+    method = require_method(session)
     if not method.is_recorded:
         raise WrongStep(_("This verification does not record a video."), code="wrong_method")
     return method
@@ -202,6 +206,8 @@ def _send_claimed(session: VerificationSession, submission: Submission, vendor_r
     try:
         outcome = method.send(session, submission, vendor_ready, recorder=recorder_for(session))
     except VendorError as error:
+        if session.is_auto and _fall_over_unsent(session, submission, error):
+            return
         if not error.reached and tries < SEND_RETRIES:
             if submission.release_unsent():
                 enqueue_submission(submission, tries=tries + 1, at=timezone.now() + timedelta(seconds=backoff_seconds(tries)))
@@ -214,6 +220,22 @@ def _send_claimed(session: VerificationSession, submission: Submission, vendor_r
             _record_answer(session, submission, vendor_failure(error), answered=True)
         return
     _record_answer(session, submission, outcome, answered=True)
+
+
+def _fall_over_unsent(session: VerificationSession, submission: Submission, error: VendorError) -> bool:
+    """An `auto` session whose vendor was down before billing moves on; the
+    recording, made for this vendor's challenge, is set aside and the
+    person records again for the next method (the attempt given back)."""
+    with transaction.atomic():
+        if not fall_over(session, error):
+            return False
+        if not submission.set_aside("vendor_down"):
+            # Given up meanwhile (its sender looked dead): the retry offered then stands.
+            transaction.set_rollback(True)
+    if submission.state != Submission.State.REFUSED:
+        session.refresh_from_db()
+        return False
+    return True
 
 
 def _record_answer(session: VerificationSession, submission: Submission, outcome: Outcome, *, answered: bool) -> None:

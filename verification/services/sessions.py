@@ -24,6 +24,7 @@ from ..platform import limits
 from ..platform.idcard import idcard_error, normalise_idcard
 from ..platform.origins import origin_of
 from .messages import link_expiry_applies
+from .method_order import auto_order
 from .review import session_triage
 from .scheduling import enqueue_unless_waiting
 from .webhooks import SESSION_COMPLETED, webhook_enqueue
@@ -66,6 +67,7 @@ def session_create(
     options: dict | None = None,
     return_url: str | None = "",
     locale: str | None = "",
+    methods: list | None = None,
 ) -> VerificationSession:
     """Validates everything before anything is stored; raises InvalidInput.
     The values may be anything a JSON body holds: a value of the wrong type
@@ -82,9 +84,12 @@ def session_create(
         value if isinstance(value, str) else "" for value in texts.values()
     )
 
+    auto = method == "auto"
     verification_method = REGISTRY.get(method)
-    if verification_method is None:
-        errors.setdefault("method", f"unknown method; one of {', '.join(REGISTRY)}")
+    if verification_method is None and not auto:
+        errors.setdefault("method", f"unknown method; one of auto, {', '.join(REGISTRY)}")
+    if methods is not None and not auto:
+        errors["methods"] = "only with method auto (the order it tries methods in)"
     if not external_ref.strip():
         errors.setdefault("external_ref", "required")
     elif len(external_ref) > EXTERNAL_REF_MAX_LENGTH:
@@ -108,10 +113,17 @@ def session_create(
         ))
     if not errors.keys() & {"realname", "idcard"} and bool(realname) != bool(idcard):
         errors["realname" if not realname else "idcard"] = "realname and idcard go together"
+    order = []
+    if auto and not errors.keys() & {"realname", "idcard", "reference_photo", "methods"}:
+        order, order_errors = auto_order(client=client, methods=methods, realname=realname, idcard=idcard,
+                                         has_reference_photo=photo_bytes is not None)
+        errors.update(order_errors)
 
     options = options if options is not None else {}
     if not isinstance(options, dict):
         errors["options"] = "must be an object"
+    elif auto and options:
+        errors["options"] = "not accepted with method auto: each method runs with its own defaults"
     elif verification_method is not None:
         options, option_errors = verification_method.clean_options(options)
         errors.update(option_errors)
@@ -125,7 +137,10 @@ def session_create(
 
     session = VerificationSession(
         client=client,
-        method=method,
+        method="" if auto else method,
+        method_requested=method,
+        method_order=order,
+        methods_tried=[] if auto else [method],
         external_ref=external_ref.strip(),
         options=options,
         return_url=return_url,

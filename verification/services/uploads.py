@@ -15,13 +15,13 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import media
 from ..domain.errors import FileRefused, NotMedia, NotNow, StorageDown, WrongStep
-from ..methods import method_of
 from ..models import AuditEntry, Submission, VerificationSession
 from ..platform.storage import STORAGE_ERRORS
 from . import capture as capture_facts
 from .messages import REPLAYED_MESSAGE, STORAGE_DOWN_MESSAGE
 from .recorded import CHALLENGE_EXPIRED_MESSAGE, enqueue_submission, session_expire_challenge
 from .replays import find_copy, keep_fingerprint, sent_before
+from .routing import require_method
 from .sessions import refuse_if_link_expired, refuse_without_consent
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ def session_submit_media(*, session: VerificationSession, kind: str, upload, cap
     """Checks an uploaded video or photo and queues it for the vendor.
     `capture_report` is the page's JSON account of the capture
     (services.capture): kept as evidence, and it may add review reasons."""
-    method = method_of(session.method)
+    method = require_method(session)
     expected = Submission.Kind.PHOTO if method.takes_photo else Submission.Kind.VIDEO
     if not method.is_recorded or kind != expected:
         raise WrongStep(_("This verification does not take this kind of file."), code="wrong_method")

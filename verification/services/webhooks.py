@@ -100,7 +100,9 @@ def _payload(*, session, event_type: str, sequence: int) -> dict:
         "data": {
             "session_id": str(session.pk),
             "external_ref": session.external_ref,
-            "method": session.method,
+            "method": session.method or None,
+            "method_requested": session.method_requested or session.method,
+            "methods_tried": session.route_taken,
             "status": session.status,
             "review_status": session.review_status,
             "passed": session.passed,

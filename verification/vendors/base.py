@@ -77,6 +77,19 @@ def should_retry(error: VendorError, *, retryable_codes=frozenset(), billed_call
     return error.code in retryable_codes
 
 
+def may_fall_over(error: VendorError, *, unavailable_codes=frozenset()) -> bool:
+    """Whether the vendor is unavailable and certainly billed nothing, so a
+    session may move to another vendor's method: the breaker was open, the
+    request never left, an answer outside the protocol (a 5xx page) or one
+    of the vendor's busy-or-down codes (`UNAVAILABLE_CODES`). An answer that
+    may have been billed (a read timeout: `billed` None) never moves it."""
+    if error.billed is not False or error.permanent:
+        return False
+    if isinstance(error, (VendorConnectionError, VendorResponseError)):
+        return not error.reached or isinstance(error, VendorResponseError)
+    return str(error.code) in {str(code) for code in unavailable_codes}
+
+
 def backoff_seconds(attempt: int, *, base: float = 1.0, cap: float = 30.0) -> float:
     """Exponential backoff: 1, 2, 4, 8 … seconds, never more than `cap`.
     `attempt` counts from 0."""

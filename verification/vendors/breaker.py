@@ -38,6 +38,17 @@ def breaker_state(vendor: str, *, now: float | None = None) -> str:
     return OPEN if (now or time.time()) < open_until else HALF_OPEN
 
 
+def breaker_is_open(vendor: str) -> bool:
+    """Whether calls to `vendor` are being held back now (what routing asks
+    before choosing a vendor's method). Without a reachable cache there is
+    no breaker: False."""
+    try:
+        return breaker_state(vendor) == OPEN
+    except Exception:
+        logger.warning("breaker of %s not read: the cache is unreachable", vendor, exc_info=True)
+        return False
+
+
 def breaker_allows(vendor: str, *, now: float | None = None) -> bool:
     """Whether a call to `vendor` may be made now; in the half-open state
     only one caller at a time gets True (the probe). Without a reachable

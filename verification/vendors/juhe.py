@@ -97,6 +97,8 @@ OUTCOME_CODES = frozenset(
 
 describe = code_lookup(CODES, UNKNOWN_CODE)
 SUCCESS_CODES = frozenset({"0"})
+# Busy or down right now (not billed): another vendor may take the person.
+UNAVAILABLE_CODES = frozenset({10011, 10012, 10013, 10014, 10020})
 
 
 @dataclass(frozen=True)
@@ -252,7 +254,15 @@ def _write_form(out, fields: dict, *, video_field: str, video: Path, prefix: str
     out.write(f"{video_field}=".encode() + quote_plus(prefix).encode())
     with video.open("rb") as source:
         while chunk := source.read(CHUNK_BYTES):
-            out.write(quote_plus(base64.b64encode(chunk)).encode())
+            out.write(form_escaped_base64(chunk))
+
+
+def form_escaped_base64(chunk: bytes) -> bytes:
+    """quote_plus(base64(chunk)), at C speed: of base64's alphabet only
+    `+`, `/` and `=` need escaping in a form body. (quote_plus looks up each
+    of a 6 s video's million characters in Python: some 50 ms of CPU per
+    upload, a third of what copying a desktop recording costs.)"""
+    return base64.b64encode(chunk).replace(b"+", b"%2B").replace(b"/", b"%2F").replace(b"=", b"%3D")
 
 
 def _b64_image(value) -> bytes | None:

@@ -97,6 +97,8 @@ RESULT_RETRY_CODES = frozenset({609, 610})
 describe = code_lookup(CODES, UNKNOWN_CODE)
 # The codes of calls that went as they should (`result`'s 201 is "not yet").
 SUCCESS_CODES = frozenset({"200", "201"})
+# Busy or down right now (charge false): another vendor may take the person.
+UNAVAILABLE_CODES = frozenset({500, 606, 609, 610})
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,8 @@ UNKNOWN_CODE = Code("未知错误码", _("The verification service gave an unexp
 
 describe = code_lookup(CODES, UNKNOWN_CODE)
 SUCCESS_CODES = frozenset({"0"})
+# Busy or down right now (nothing billed): another vendor may take the person.
+UNAVAILABLE_CODES = frozenset({15, 107, 108, 213, -5802, -5807})
 
 
 def is_verdict_code(code) -> bool:

@@ -21,12 +21,12 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from ..domain.errors import IdempotencyConflict, InvalidInput, NotNow
-from ..methods import method_of
 from ..models import ApiClient, KeyRefused, VerificationSession, WebhookMessage
 from ..platform import limits
 from ..services.idempotency import idempotency_claim, request_fingerprint
 from ..services.sessions import session_cancel, session_create
 from ..services.webhooks import EVENT_TYPES
+from . import embedding
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +91,10 @@ def session_resource(session: VerificationSession) -> dict:
     return {
         "id": str(session.id),
         "external_ref": session.external_ref,
-        "method": session.method,
+        # The method that runs (null until an `auto` session chose), what was asked, the route taken.
+        "method": session.method or None,
+        "method_requested": session.method_requested or session.method,
+        "methods_tried": session.route_taken,
         "status": session.status,
         "review_status": session.review_status,
         # A reviewer's "ask to try again" raises the limit: attempts_left and retry_allowed show it.
@@ -201,14 +204,14 @@ def _create_session(request, client):
             "url": settings.SITE_URL + reverse("verification:entry", args=[session.link_token]),
             "status": session.status,
             "expires_at": session.expires_at.isoformat(),
-            "iframe_allow": method_of(session.method).iframe_allow(),
+            "iframe_allow": embedding.iframe_allow(session),
         },
         status=201,
     )
 
 
 SESSION_FIELDS = {
-    "method", "external_ref", "realname", "idcard", "reference_photo", "options", "return_url", "locale",
+    "method", "methods", "external_ref", "realname", "idcard", "reference_photo", "options", "return_url", "locale",
 }
 
 

@@ -1,5 +1,5 @@
-"""The demo landing page: one click to a fresh session of any method, in
-sandbox mode (or with DEBUG on) only."""
+"""The demo landing page: one click to a fresh session of any method, or of
+`auto` over all of them, in sandbox mode (or with DEBUG on) only."""
 
 from django.conf import settings
 from django.http import Http404
@@ -41,6 +41,12 @@ def demo_start(request):
     """One click from the landing page to a fresh session of one method."""
     if not demo_enabled():
         raise Http404
+    if request.POST.get("method") == "auto":
+        # Every method, in the registry's order, with the sandbox's identity
+        # so that none is left out: the device and the vendors decide.
+        session = session_create(client=None, method="auto", methods=list(REGISTRY), external_ref="demo",
+                                 locale=translation.get_language() or "", **DEMO_IDENTITY)
+        return redirect("verification:entry", token=session.link_token)
     method = REGISTRY.get(request.POST.get("method", ""))
     if method is None:
         return message_page(request, _("Cannot start the demo"), _("There is no such method."), status=400)

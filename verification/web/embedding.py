@@ -59,8 +59,24 @@ def form_targets(session: VerificationSession) -> list[str]:
     Browsers check `form-action` against where a submission is redirected
     too, and the H5 start form (POST /v/<token>/h5/start) is answered with a
     redirect to the vendor's hosted page."""
-    method = method_of(session.method)
-    return [method.hosted_page_origin()] if method.is_hosted else []
+    methods = [method_of(name) for name in session.possible_methods]
+    return list(dict.fromkeys(method.hosted_page_origin() for method in methods if method.is_hosted))
+
+
+def iframe_allow(session: VerificationSession) -> str:
+    """The `<iframe allow>` an embedder needs: for an `auto` session, what
+    any of its methods may need."""
+    allowlists: dict[str, list[str]] = {}
+    for name in session.possible_methods:
+        for directive in method_of(name).iframe_allow().split(";"):
+            feature, *origins = directive.split()
+            allowed = allowlists.setdefault(feature, [])
+            for origin in origins or ["'src'"]:  # a bare feature is the frame's own origin
+                if origin not in allowed:
+                    allowed.append(origin)
+    return "; ".join(
+        feature if allowed == ["'src'"] else " ".join([feature, *allowed]) for feature, allowed in allowlists.items()
+    )
 
 
 class PermissionsPolicyMiddleware:
@@ -127,7 +143,7 @@ def _step(session: VerificationSession) -> str:
         return "consent"
     if session.status in session.OUTCOME_STATUSES or session.status == session.Status.CANCELLED:
         return "result"
-    if session.status == session.Status.CREATED or (
+    if not session.method or session.status == session.Status.CREATED or (
         session.status == session.Status.IN_PROGRESS and not method_of(session.method).is_hosted
     ):
         return "start"

@@ -64,6 +64,18 @@ def _errors(*statuses: str) -> dict:
     return {status: _error(names[status]) for status in statuses}
 
 
+def _route() -> dict:
+    """What a session and its events say of the method (docs/routing.md)."""
+    return {
+        "method": {"type": ["string", "null"], "enum": [*REGISTRY, None],
+                   "description": "the method that runs; null while an `auto` session has not chosen one"},
+        "method_requested": {"type": "string", "enum": [*REGISTRY, "auto"],
+                             "description": "what the session was created with"},
+        "methods_tried": {"type": "array", "items": {"type": "string", "enum": list(REGISTRY)},
+                          "description": "every method the session was routed to, in order, the running one last"},
+    }
+
+
 def _session_schemas() -> dict:
     S = VerificationSession
     return {
@@ -74,8 +86,13 @@ def _session_schemas() -> dict:
             "required": ["method", "external_ref"],
             "additionalProperties": False,
             "properties": {
-                "method": {"type": "string", "enum": list(REGISTRY),
-                           "description": "the verification method"},
+                "method": {"type": "string", "enum": [*REGISTRY, "auto"],
+                           "description": "the verification method, or `auto`: the first of `methods` (or the "
+                                          "client's order) the person's device can do and whose vendor is up "
+                                          "(docs/routing.md)"},
+                "methods": {"type": ["array", "null"], "items": {"type": "string", "enum": list(REGISTRY)},
+                            "minItems": 1, "uniqueItems": True,
+                            "description": "with `auto` only: the order it tries methods in; default the client's"},
                 "external_ref": {"type": "string", "minLength": 1, "maxLength": EXTERNAL_REF_MAX_LENGTH,
                                  "description": "your own reference (an order, a customer)"},
                 "realname": {"type": ["string", "null"], "maxLength": 64, "description": "the person's name"},
@@ -105,13 +122,14 @@ def _session_schemas() -> dict:
         },
         "Session": {
             "type": "object",
-            "required": ["id", "external_ref", "method", "status", "review_status", "attempts_used",
+            "required": ["id", "external_ref", "method", "method_requested", "methods_tried", "status",
+                         "review_status", "attempts_used",
                          "attempts_left", "retry_allowed", "result", "created_at", "expires_at", "completed_at"],
             "additionalProperties": False,
             "properties": {
                 "id": {"type": "string", "format": "uuid"},
                 "external_ref": {"type": "string"},
-                "method": {"type": "string", "enum": list(REGISTRY)},
+                **_route(),
                 "status": {"type": "string", "enum": S.Status.values},
                 "review_status": {"type": "string", "enum": S.ReviewStatus.values},
                 "attempts_used": {"type": "integer", "minimum": 0},
@@ -169,13 +187,13 @@ def _event_schemas() -> dict:
         "EventData": {
             "type": "object",
             "description": "what the event says about the session: no name, ID number or media",
-            "required": ["session_id", "external_ref", "method", "status", "review_status", "passed", "reason",
-                         "vendor_code", "sequence"],
+            "required": ["session_id", "external_ref", "method", "method_requested", "methods_tried", "status",
+                         "review_status", "passed", "reason", "vendor_code", "sequence"],
             "additionalProperties": False,
             "properties": {
                 "session_id": {"type": "string", "format": "uuid"},
                 "external_ref": {"type": "string"},
-                "method": {"type": "string"},
+                **_route(),
                 "status": {"type": "string", "enum": S.Status.values},
                 "review_status": {"type": "string", "enum": S.ReviewStatus.values},
                 "passed": {"type": ["boolean", "null"]},

@@ -18,6 +18,7 @@ urlpatterns = [
     path("docs/api", openapi.reference_page, name="api_reference"),
     path("v/<str:token>/", views.entry, name="entry"),
     path("v/<str:token>/consent", views.consent, name="consent"),
+    path("v/<str:token>/route", views.route, name="route"),
     path("v/<str:token>/decline", views.decline, name="decline"),
     path("v/<str:token>/language", views.language, name="language"),
     path("v/<str:token>/h5/start", views.h5_start, name="h5_start"),

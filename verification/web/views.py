@@ -3,6 +3,8 @@ hand-off link (`/h/<code>`). Each view is thin: it asks one service and
 renders or answers; `steps.end_user_step` resolves the token and turns a
 refused step into an answer."""
 
+import json
+
 import segno
 from django.conf import settings
 from django.http import JsonResponse
@@ -16,8 +18,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from ..domain.errors import NotNow, StepRefused
 from ..methods import method_of
 from ..platform import limits
+from ..domain.device import Device
 from ..vendors.breaker import OPEN, breaker_state
-from ..services import handoffs, hosted, messages, recorded, sessions
+from ..services import handoffs, hosted, messages, recorded, routing, sessions
 from . import embedding
 from .steps import end_user_step, message_page, refusal_status, too_many_requests, who_is_asking
 from .uploads import receive_upload
@@ -32,16 +35,19 @@ def entry(request, session):
             request, _("Link expired"), _("This verification link has expired. Ask for a new one."),
             status=410, session=session, code="link_expired",
         )
-    method = method_of(session.method)
+    # Continued on a phone before anything started: the phone is probed and may get another method.
+    choose_again = request.GET.get("via") == "handoff" and routing.may_choose_again(session)
+    method = method_of(session.method) if session.method and not choose_again else None
     return render(
         request,
         "verification/entry.html",
         {
             "session": session,
             "method": method,
-            "needs_speech": method.needs_speech(session),
-            "vendor": method.vendor.DISPLAY_NAME,
-            "vendors": [vendor.DISPLAY_NAME for vendor in method.vendors_for(session)],
+            "choose_again": choose_again,
+            "needs_speech": method.needs_speech(session) if method else False,
+            "vendor": routing.consent_vendors(session),
+            "vendors": routing.consent_vendor_names(session),
             "asking": who_is_asking(session),
             "media_days": settings.KYC_MEDIA_RETENTION_DAYS,
             "identity_days": settings.KYC_PII_RETENTION_DAYS,
@@ -65,6 +71,22 @@ def consent(request, session):
         user_agent=request.headers.get("User-Agent", ""),
     )
     return redirect_to_entry(session, after="consent")
+
+
+@require_POST
+@end_user_step(json_errors=True)
+def route(request, session):
+    """An `auto` session's page reports what the device can do (JSON, see
+    static/js/route.js); the portal chooses the method and the page reloads
+    into it."""
+    try:
+        report = json.loads(request.body or b"null")
+    except (ValueError, RecursionError):
+        report = None
+    device = Device.from_report(report, user_agent=request.headers.get("User-Agent", ""))
+    handoff = isinstance(report, dict) and report.get("handoff") is True
+    chosen = routing.session_route(session=session, device=device, handoff=handoff)
+    return JsonResponse({"method": chosen})
 
 
 @require_POST
@@ -139,6 +161,8 @@ def status(request, session):
 def vendors_up(session) -> bool:
     """Whether every vendor of the session's method may be called now (no
     breaker open): what the outage line waits for (static/js/outage.js)."""
+    if not session.method:  # an `auto` session choosing: routing itself passes over vendors that are down
+        return True
     return all(breaker_state(vendor.VENDOR) != OPEN for vendor in method_of(session.method).vendors_for(session))
 
 

@@ -4,6 +4,7 @@ from verification.models import ApiClient, ApiKey
 from verification.models.clients import public_link_problem, support_contact_problem
 from verification.platform.origins import clean_origins
 from verification.platform.webhook_targets import webhook_url_problem
+from verification.services.method_order import method_order_problems
 
 
 class Command(BaseCommand):
@@ -22,14 +23,24 @@ class Command(BaseCommand):
         parser.add_argument("--privacy-url", default="", help="The company's privacy policy, linked from the consent.")
         parser.add_argument("--support-url", default="",
                             help="Where the person gets help: an https address or an e-mail address.")
+        parser.add_argument(
+            "--methods", default="",
+            help='The order "method": "auto" tries methods in for this client, comma-separated (e.g. h5,tencent_lip).',
+        )
 
-    def handle(self, *args, name, origin, webhook_url, display_name, logo_url, privacy_url, support_url, **options):
+    def handle(self, *args, name, origin, webhook_url, display_name, logo_url, privacy_url, support_url, methods,
+               **options):
         try:
             origins = clean_origins(origin)
         except ValueError as problem:
             raise CommandError(str(problem))
         if webhook_url and (problem := webhook_url_problem(webhook_url)):
             raise CommandError(problem)
+        order = []
+        if methods:
+            order, problems = method_order_problems([m.strip() for m in methods.split(",") if m.strip()])
+            if problems:
+                raise CommandError(f"--methods {problems['methods']}")
         for flag, value in (("--logo-url", logo_url), ("--privacy-url", privacy_url)):
             if value and (problem := public_link_problem(value)):
                 raise CommandError(f"{flag}: {problem}")
@@ -41,12 +52,14 @@ class Command(BaseCommand):
             raise CommandError(f"an API client named {name!r} already exists")
         client, key = ApiClient.issue(
             name=name, allowed_origins=origins, webhook_url=webhook_url, display_name=display_name.strip(),
-            logo_url=logo_url, privacy_url=privacy_url, support_url=support_url,
+            logo_url=logo_url, privacy_url=privacy_url, support_url=support_url, methods=order,
         )
         self.stdout.write(f"API client: {client.name}")
         self.stdout.write(f"Shown to people as: {client.shown_name}")
         if client.allowed_origins:
             self.stdout.write(f"Allowed origins: {' '.join(client.allowed_origins)}")
+        if client.methods:
+            self.stdout.write(f"Method order for auto: {', '.join(client.methods)}")
         self.stdout.write(f"API key (shown once, keep it secret): {key}")
         if ApiKey.current_mode() == ApiKey.Mode.TEST:
             self.stdout.write("This is a test key: it works only while the portal runs in sandbox mode.")

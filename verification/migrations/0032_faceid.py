@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('verification', '0030_client_display_and_browser_locale'),
+        ('verification', '0031_auto_routing'),
     ]
 
     operations = [
