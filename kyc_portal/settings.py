@@ -7,6 +7,7 @@ sandbox values. In live mode a missing vendor credential stops start-up.
 """
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from csp.constants import NONCE, NONE, SELF
@@ -331,6 +332,9 @@ if SANDBOX_MODE:
     # kyc_portal/urls.py). The portal never imports them: a live portal has
     # neither their code loaded nor their tables.
     INSTALLED_APPS.append("sandbox")
+    # FaceID's SDK posts every action to "/" of its endpoint: the emulator
+    # takes such requests (POST / with X-TC-Action) before anything else.
+    MIDDLEWARE.insert(0, "sandbox.faceid.RootEndpointMiddleware")
 # The sandbox's vendors answer after this many seconds, as far-away vendors
 # do (the benchmarks set it; sandbox/trouble.py also emulates outages).
 SANDBOX_LATENCY_SECONDS = env.float("SANDBOX_LATENCY_SECONDS", default=0.0)
@@ -349,6 +353,9 @@ SANDBOX_CREDENTIALS = {
     "TENCENT_BUCKET": "",
     "JUHE_VIDEO_KEY": "sandbox-juhe-face-vedio-key",
     "JUHE_VIDEO_AUTH_KEY": "sandbox-juhe-video-auth-key",
+    "TENCENTCLOUD_SECRET_ID": "AKIDsandboxFaceIdSecretId00000000000",
+    "TENCENTCLOUD_SECRET_KEY": "sandboxFaceIdSecretKey0000000000",
+    "FACEID_RULE_ID": "1",
 }
 
 
@@ -405,6 +412,40 @@ TENCENT_PHOTO_SCORE_THRESHOLD = env.int("TENCENT_PHOTO_SCORE_THRESHOLD", default
 JUHE_BASE_URL = vendor_setting("JUHE_BASE_URL", sandbox=f"{SITE_URL}/sandbox/juhe", live="https://apis.juhe.cn").rstrip("/")
 JUHE_VIDEO_KEY = vendor_setting("JUHE_VIDEO_KEY", sandbox=SANDBOX_CREDENTIALS["JUHE_VIDEO_KEY"])
 JUHE_VIDEO_AUTH_KEY = vendor_setting("JUHE_VIDEO_AUTH_KEY", sandbox=SANDBOX_CREDENTIALS["JUHE_VIDEO_AUTH_KEY"])
+
+
+# Tencent Cloud FaceID (人脸核身, API 3.0), through Tencent's official SDK
+# (shared vendor-docs tencent-faceid-v3.md; docs/vendors-faceid.md). The SDK
+# posts to "/" of the endpoint, so the base URL is a scheme and host only; in
+# sandbox mode the portal's own host answers FaceID's POST / (sandbox/faceid.py).
+# http is accepted, for a test double.
+FACEID_BASE_URL = vendor_setting(
+    "FACEID_BASE_URL", sandbox=SITE_URL, live="https://faceid.tencentcloudapi.com"
+).rstrip("/")
+if urlsplit(FACEID_BASE_URL).scheme not in ("http", "https") or urlsplit(FACEID_BASE_URL).path not in ("", "/"):
+    raise ImproperlyConfigured("FACEID_BASE_URL must be http(s)://host[:port], with no path (the SDK posts to /).")
+TENCENTCLOUD_SECRET_ID = vendor_setting(
+    "TENCENTCLOUD_SECRET_ID", sandbox=SANDBOX_CREDENTIALS["TENCENTCLOUD_SECRET_ID"]
+)
+TENCENTCLOUD_SECRET_KEY = vendor_setting(
+    "TENCENTCLOUD_SECRET_KEY", sandbox=SANDBOX_CREDENTIALS["TENCENTCLOUD_SECRET_KEY"]
+)
+# The business flow made and approved in the FaceID console (DetectAuth,
+# GetDetectInfoEnhanced); for faceid_h5 it must allow "open outside WeChat".
+FACEID_RULE_ID = vendor_setting("FACEID_RULE_ID", sandbox=SANDBOX_CREDENTIALS["FACEID_RULE_ID"])
+# Sent as X-TC-Region with LivenessRecognition / LivenessCompare only (the
+# other actions "do not take" it).
+FACEID_REGION = env.str("FACEID_REGION", default="ap-guangzhou")
+# The origin of the H5 page DetectAuth's Url sends the person to (the CSP's
+# form-action and an embedding frame's `allow` must name it). Tencent does
+# not document one origin: set it to the one your RuleId's Url shows.
+FACEID_H5_ORIGIN = vendor_setting(
+    "FACEID_H5_ORIGIN", sandbox=f"{urlsplit(SITE_URL).scheme}://{urlsplit(SITE_URL).netloc}",
+    live="https://open.weixin.qq.com",
+)
+# `Sim` at or above this is the same person: FaceID's fixed threshold (70,
+# one false accept in 10,000), raised here if you want to be stricter.
+FACEID_SIM_THRESHOLD = env.float("FACEID_SIM_THRESHOLD", default=70.0)
 
 
 # --- Recorded video and photos ---------------------------------------------

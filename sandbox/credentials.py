@@ -16,3 +16,9 @@ TENCENT_BUCKET = ""
 # Juhe issues one key per API.
 JUHE_VIDEO_KEY = "sandbox-juhe-face-vedio-key"
 JUHE_VIDEO_AUTH_KEY = "sandbox-juhe-video-auth-key"
+
+# Tencent Cloud FaceID (API 3.0): TC3-HMAC-SHA256 keys, and the one RuleId
+# (business flow) the sandbox knows.
+TENCENTCLOUD_SECRET_ID = "AKIDsandboxFaceIdSecretId00000000000"
+TENCENTCLOUD_SECRET_KEY = "sandboxFaceIdSecretKey0000000000"
+FACEID_RULE_ID = "1"

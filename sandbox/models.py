@@ -93,6 +93,7 @@ class SteeredAnswer(models.Model):
     class Vendor(models.TextChoices):
         TENCENT = "tencent", "Tencent"
         JUHE = "juhe", "Juhe"
+        FACEID = "faceid", "Tencent Cloud FaceID"
 
     vendor = models.CharField(max_length=16, choices=Vendor.choices)
     endpoint = models.CharField(max_length=32)
@@ -252,3 +253,51 @@ class IntegratorAccount(models.Model):
     @classmethod
     def current(cls):
         return cls.objects.filter(pk=1).first()
+
+
+class FaceIdCheck(models.Model):
+    """One FaceID `DetectAuth` (a BizToken) and what its emulated H5 page
+    recorded (sandbox/faceid.py)."""
+
+    class Outcome(models.TextChoices):
+        # What the tester chose on the emulated page; the first choice is final.
+        PASS = "pass", "passed (ErrCode 0)"
+        NOT_LIVE = "not_live", "not live (ErrCode 1002)"
+        FACE_MISMATCH = "face_mismatch", "not the same person (ErrCode 2016)"
+        IDENTITY_MISMATCH = "identity_mismatch", "name and ID number do not match (ErrCode 2006)"
+        LIP_MISREAD = "lip_misread", "digits not recognised (ErrCode 1101)"
+        CANCEL = "cancel", "left without finishing (ErrCode 17)"
+
+    biz_token = models.CharField(max_length=64, unique=True)
+    secret_id = models.CharField(max_length=64)
+    rule_id = models.CharField(max_length=32)
+    redirect_url = models.CharField(max_length=1024, blank=True)
+    id_card = models.CharField(max_length=18, blank=True)
+    name = models.CharField(max_length=32, blank=True)
+    extra = models.CharField(max_length=1024, blank=True)
+    # A default rather than auto_now_add so tests can age a check.
+    created_at = models.DateTimeField(default=timezone.now)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
+    outcome_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self):
+        return f"FaceID check {self.biz_token[:8]}… ({self.outcome or 'no outcome'})"
+
+
+class FaceIdLiveCode(models.Model):
+    """Digits handed out by FaceID `GetLiveCode` to one SecretId; the first
+    liveness call that reaches a verdict uses them up."""
+
+    secret_id = models.CharField(max_length=64)
+    live_code = models.CharField(max_length=8)
+    created_at = models.DateTimeField(default=timezone.now)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self):
+        return f"FaceID live code ({'used' if self.used_at else 'unused'})"

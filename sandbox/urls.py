@@ -8,7 +8,7 @@ vendor's own paths after it.
 
 from django.urls import path, re_path
 
-from . import integrator, juhe, jumdata, tencent
+from . import faceid, integrator, juhe, jumdata, tencent
 from .trouble import trouble, troubled
 
 app_name = "sandbox"
@@ -44,6 +44,11 @@ urlpatterns = [
     path("juhe/videoAuth/face-store-njb", juhe.picture, name="juhe-picture"),
     path("juhe/steer", juhe.steer, name="juhe-steer"),
     re_path(r"^juhe(?:/.*)?$", juhe.not_found, name="juhe-not-found"),
+    # Tencent Cloud FaceID: the API itself answers at POST / of the host
+    # (faceid.RootEndpointMiddleware); here its emulated H5 page and steering.
+    path("faceid/h5", faceid.h5, name="faceid-h5"),
+    path("faceid/h5/finish", faceid.finish, name="faceid-finish"),
+    path("faceid/steer", faceid.steer, name="faceid-steer"),
     # The demo integrator: an emulated product team using the portal's API
     # (its pages redirect to their own origin; see sandbox/integrator.py).
     path("integrator/", integrator.page, name="integrator-page"),

@@ -94,6 +94,9 @@ def sandbox(live_server, settings, tmp_path):
     settings.JUMDATA_BASE_URL = f"{live_server.url}/sandbox/jumdata"
     settings.TENCENT_BASE_URL = f"{live_server.url}/sandbox/tencent"
     settings.JUHE_BASE_URL = f"{live_server.url}/sandbox/juhe"
+    # FaceID's SDK posts to "/" of its host: the portal's own, in sandbox mode.
+    settings.FACEID_BASE_URL = live_server.url
+    settings.FACEID_H5_ORIGIN = live_server.url
     settings.MEDIA_ROOT = tmp_path / "media"
     return live_server
 

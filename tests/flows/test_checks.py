@@ -22,7 +22,7 @@ def test_a_site_url_too_long_for_jumdata_is_an_error(settings):
     assert error.id == "verification.E001" and "128" in error.msg and "at most" in error.hint
 
 
-VENDOR_PREFIXES = ("JUMDATA_", "TENCENT_", "JUHE_", "KYC_")
+VENDOR_PREFIXES = ("JUMDATA_", "TENCENT_", "JUHE_", "KYC_", "TENCENTCLOUD_", "FACEID_")
 
 
 # Required with DEBUG off (tests/unit/test_crypto.py covers them missing).
@@ -60,7 +60,30 @@ LIVE_CREDENTIALS = {
     "JUMDATA_APP_ID": "a", "JUMDATA_APP_SECRET": "s",
     "TENCENT_APP_ID": "1", "TENCENT_SECRET_ID": "id", "TENCENT_SECRET_KEY": "key",
     "JUHE_VIDEO_KEY": "k1", "JUHE_VIDEO_AUTH_KEY": "k2",
+    "TENCENTCLOUD_SECRET_ID": "AKIDlive", "TENCENTCLOUD_SECRET_KEY": "live-key", "FACEID_RULE_ID": "7",
 }
+
+
+def test_faceid_settings_in_each_mode():
+    show = "s.FACEID_BASE_URL, s.FACEID_REGION, s.FACEID_RULE_ID, s.TENCENTCLOUD_SECRET_ID"
+    sandbox = run_settings(show=show, SECRET_KEY="k", SITE_URL="http://127.0.0.1:8000")
+    assert sandbox.stdout.split() == [
+        "http://127.0.0.1:8000", "ap-guangzhou", "1", "AKIDsandboxFaceIdSecretId00000000000"
+    ], sandbox.stderr
+    live = run_settings(show=show, SECRET_KEY="k", KYC_VENDOR_MODE="live", **LIVE_CREDENTIALS)
+    assert live.stdout.split() == ["https://faceid.tencentcloudapi.com", "ap-guangzhou", "7", "AKIDlive"]
+    double = run_settings(show=show, SECRET_KEY="k", KYC_VENDOR_MODE="live", **LIVE_CREDENTIALS,
+                          FACEID_BASE_URL="http://127.0.0.1:8501", FACEID_REGION="ap-beijing")
+    assert double.stdout.split()[:2] == ["http://127.0.0.1:8501", "ap-beijing"]
+
+
+def test_live_mode_needs_the_faceid_secret_and_no_path_in_its_url():
+    missing = {k: v for k, v in LIVE_CREDENTIALS.items() if k != "TENCENTCLOUD_SECRET_KEY"}
+    done = run_settings(SECRET_KEY="k", KYC_VENDOR_MODE="live", **missing)
+    assert done.returncode != 0 and "TENCENTCLOUD_SECRET_KEY" in done.stderr
+    done = run_settings(SECRET_KEY="k", KYC_VENDOR_MODE="live", **LIVE_CREDENTIALS,
+                        FACEID_BASE_URL="https://example.com/faceid")
+    assert done.returncode != 0 and "FACEID_BASE_URL" in done.stderr
 
 
 def test_live_mode_uses_the_vendor_hosts():

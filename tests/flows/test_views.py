@@ -329,7 +329,8 @@ def test_an_h5_face_is_compared_with_the_id_photo(sandbox, client, realname, sta
 # --- the newcomer's landing page ------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", ["h5", "tencent_lip", "tencent_idcard", "juhe_video", "juhe_video_auth", "tencent_photo"])
+@pytest.mark.parametrize("method", ["h5", "tencent_lip", "tencent_idcard", "juhe_video", "juhe_video_auth", "tencent_photo",
+                                    "faceid_h5", "faceid_lip"])
 def test_the_landing_page_starts_a_demo_of_each_method(client, db, method):
     assert f'id="demo-{method}"' in client.get("/").text
 

@@ -21,6 +21,9 @@ EMULATOR_CREDENTIALS = {
     "TENCENT_BUCKET": credentials.TENCENT_BUCKET,
     "JUHE_VIDEO_KEY": credentials.JUHE_VIDEO_KEY,
     "JUHE_VIDEO_AUTH_KEY": credentials.JUHE_VIDEO_AUTH_KEY,
+    "TENCENTCLOUD_SECRET_ID": credentials.TENCENTCLOUD_SECRET_ID,
+    "TENCENTCLOUD_SECRET_KEY": credentials.TENCENTCLOUD_SECRET_KEY,
+    "FACEID_RULE_ID": credentials.FACEID_RULE_ID,
 }
 
 # In a fresh interpreter: the settings in force, what is installed, and

@@ -145,6 +145,7 @@ def test_live_mode_never_uses_development_keys():
     credentials = {
         "JUMDATA_APP_ID": "a", "JUMDATA_APP_SECRET": "s", "TENCENT_APP_ID": "1", "TENCENT_SECRET_ID": "id",
         "TENCENT_SECRET_KEY": "key", "JUHE_VIDEO_KEY": "k1", "JUHE_VIDEO_AUTH_KEY": "k2",
+        "TENCENTCLOUD_SECRET_ID": "AKIDlive", "TENCENTCLOUD_SECRET_KEY": "live-key", "FACEID_RULE_ID": "7",
     }
     done = run_settings(DEBUG="1", KYC_VENDOR_MODE="live", **credentials)
     assert done.returncode != 0 and "KYC_FIELD_KEYS must be set" in done.stderr

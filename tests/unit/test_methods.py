@@ -19,7 +19,8 @@ class Session:
 
 
 def test_every_method_is_registered_once_under_its_own_name():
-    assert list(REGISTRY) == ["h5", "tencent_lip", "tencent_idcard", "juhe_video", "juhe_video_auth", "tencent_photo"]
+    assert list(REGISTRY) == ["h5", "tencent_lip", "tencent_idcard", "juhe_video", "juhe_video_auth", "tencent_photo",
+                             "faceid_h5", "faceid_lip"]
     assert all(name == method.name for name, method in REGISTRY.items())
     assert [name for name, _label in choices()] == list(REGISTRY)
     with pytest.raises(KeyError):

@@ -322,7 +322,9 @@ class VerificationSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         calls = []
         for call in session.vendor_calls.order_by("created_at", "pk"):
             known = vendors.describe(call.vendor, call.vendor_code) if call.vendor_code else None
-            calls.append({"call": call, "meaning": known.meaning if known is not None else "",
+            meaning = known.meaning if known is not None else ""
+            words = vendors.vendor_words(call.vendor, call.response_summary)
+            calls.append({"call": call, "meaning": meaning, "words": words if words != meaning else "",
                           "explained": known.message if known is not None else "",
                           "success": call.vendor_code in getattr(vendors.VENDORS.get(call.vendor), "SUCCESS_CODES", ())})
         faces = []

@@ -30,6 +30,7 @@ class Outcome:
     images: tuple[Image, ...] = ()
     order_no: str = ""  # the vendor's order or task number, for reviewers' searches
     face_image_url: str = ""  # a face photo to fetch once the outcome is saved
+    video: bytes = field(default=b"", repr=False)  # a video the vendor's own page recorded, kept as evidence
 
     def __post_init__(self):
         if self.status not in (PASSED, FAILED, ERROR, EXPIRED):

@@ -6,6 +6,8 @@ Adding a method: a module with its class, one line below, and, where its
 page is new, a template partial (docs/architecture.md walks through one)."""
 
 from .base import Method
+from .faceid_h5 import FaceIdH5
+from .faceid_lip import FaceIdLip
 from .h5 import JumdataH5
 from .juhe_video import JuheVideo
 from .juhe_video_auth import JuheVideoAuth
@@ -15,7 +17,10 @@ from .tencent_photo import TencentPhoto
 
 REGISTRY: dict[str, Method] = {
     method.name: method
-    for method in (JumdataH5(), TencentLip(), TencentIdcard(), JuheVideo(), JuheVideoAuth(), TencentPhoto())
+    for method in (
+        JumdataH5(), TencentLip(), TencentIdcard(), JuheVideo(), JuheVideoAuth(), TencentPhoto(), FaceIdH5(),
+        FaceIdLip(),
+    )
 }
 
 

@@ -23,7 +23,7 @@ class VendorCall(models.Model):
     vendor = models.CharField(max_length=20)
     endpoint = models.CharField(max_length=100)
     http_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    vendor_code = models.CharField(max_length=16, blank=True)
+    vendor_code = models.CharField(max_length=64, blank=True)
     # True or False as the vendor defines billing; unknown (None) when the
     # answer never arrived after the request was sent.
     billed = models.BooleanField(null=True)
@@ -58,6 +58,9 @@ class Submission(models.Model):
     class Capture(models.TextChoices):
         RECORDER = "recorder", _("Recorded in the page (as the browser says)")
         FILE = "file", _("Chosen from files (as the browser says)")
+        # The video a vendor's own page recorded, fetched from the vendor
+        # with its verdict (FaceID's GetDetectInfoEnhanced); never sent on.
+        VENDOR_PAGE = "vendor", _("Recorded on the vendor's page")
 
     class State(models.TextChoices):
         RECEIVED = "received", _("Received")

@@ -114,6 +114,9 @@ class VerificationSession(models.Model):
 
     # The current attempt's vendor handle (Jumdata's token and taskNo).
     vendor_token = models.CharField(max_length=128, blank=True)
+    # The vendor's page for the current hosted check, when it cannot be made
+    # again from the token (FaceID's DetectAuth hands out its Url once).
+    vendor_url = models.URLField(max_length=2000, blank=True)
     vendor_token_expires_at = models.DateTimeField(null=True, blank=True)
     vendor_task_no = models.CharField(verbose_name=_("vendor task number"), max_length=64, blank=True, db_index=True)
     vendor_order_no = models.CharField(verbose_name=_("vendor order number"), max_length=64, blank=True,
@@ -133,7 +136,8 @@ class VerificationSession(models.Model):
 
     passed = models.BooleanField(verbose_name=_("passed"), null=True)
     reason = models.CharField(verbose_name=_("reason"), max_length=64, blank=True)
-    vendor_code = models.CharField(verbose_name=_("vendor code"), max_length=16, blank=True, db_index=True)
+    # Named codes too (FaceID's "FailedOperation.LipVoiceRecognize").
+    vendor_code = models.CharField(verbose_name=_("vendor code"), max_length=64, blank=True, db_index=True)
     # Whose code `vendor_code` is: an h5 session may end on Tencent's answer.
     outcome_vendor = models.CharField(verbose_name=_("outcome from vendor"), max_length=16, blank=True)
     scores = models.JSONField(verbose_name=_("scores"), default=dict, blank=True)
@@ -519,14 +523,16 @@ class VerificationSession(models.Model):
 
     # --- hosted-page methods ------------------------------------------------------
 
-    def start_hosted_check(self, *, vendor_token: str, task_no: str, token_expires_at, first_poll_at) -> None:
+    def start_hosted_check(self, *, vendor_token: str, task_no: str, token_expires_at, first_poll_at,
+                           vendor_url: str = "") -> None:
         """The vendor handed out a check on its page; the person is sent
         there, and the attempt's polling chain sleeps until `first_poll_at`."""
         self.vendor_token, self.vendor_task_no = vendor_token, task_no
         self.vendor_token_expires_at = token_expires_at
+        self.vendor_url = vendor_url
         self.awaiting_return = True
         self.result_poll_due_at = first_poll_at
-        self._save("vendor_token", "vendor_task_no", "vendor_token_expires_at", "awaiting_return",
+        self._save("vendor_token", "vendor_task_no", "vendor_token_expires_at", "vendor_url", "awaiting_return",
                    "result_poll_due_at")
 
     def expect_return(self) -> None:

@@ -66,7 +66,7 @@ def session_start_hosted(*, session: VerificationSession, return_url: str, ip: s
     # reconciliation shortly before the token dies; the person's return wakes it.
     session.start_hosted_check(
         vendor_token=started.vendor_token, task_no=started.task_no, token_expires_at=started.token_expires_at,
-        first_poll_at=reconcile_at(started.token_expires_at),
+        first_poll_at=reconcile_at(started.token_expires_at), vendor_url=started.url,
     )
     _enqueue_poll(session, tries=0)
     return started.url

@@ -34,6 +34,11 @@ GENERIC_MESSAGES = {
     "storage_unavailable": STORAGE_DOWN_MESSAGE,
     "declined": _("You declined the verification. Nothing more was recorded."),
     "cancelled_by_client": _("This verification was cancelled by the company that asked for it."),
+    "identity_mismatch": _("The name and ID number do not match. Please contact the service that sent you here."),
+    "identity_unverifiable": _("This ID number cannot be checked. Please contact the service that sent you here."),
+    "lip_code_mismatch": _("We could not recognise the numbers you read. Read the four numbers slowly and clearly."),
+    "poor_recording": _("We could not check this recording. Please record again in good light, facing the camera."),
+    "not_finished": _("The check on Tencent's page was not finished."),
 }
 
 
@@ -82,7 +87,10 @@ def user_message(session: VerificationSession):
     if session.status == session.Status.PASSED:
         return GENERIC_MESSAGES["passed"]
     known = vendors.describe(session.outcome_vendor, session.vendor_code) if session.vendor_code not in ("", "0") else None
-    message = known.message if known is not None else GENERIC_MESSAGES.get(session.reason, GENERIC_MESSAGES["vendor_rejected"])
+    # A code that is no refusal of its own (FaceID's "Success" with a Sim
+    # under the threshold) says nothing: the reason speaks.
+    message = (known.message if known is not None and known.message
+               else GENERIC_MESSAGES.get(session.reason, GENERIC_MESSAGES["vendor_rejected"]))
     if session.status in session.OUTCOME_STATUSES and not session.retry_allowed and session.status != "passed":
         if session.reason not in ("link_expired", "declined", "cancelled_by_client"):
             return _("%(message)s No further attempt is possible for this verification.") % {"message": message}

@@ -3,6 +3,7 @@ images it carries, the session's new state), tells the integrator, and
 fetches the face photo it points to. A vendor's face URL leads to a face,
 so it travels to the worker sealed, and is never stored."""
 
+import hashlib
 import logging
 from datetime import timedelta
 
@@ -14,7 +15,7 @@ from django_tasks import task
 from .. import media
 from ..domain.outcome import Image, Outcome
 from ..methods import method_of
-from ..models import SessionImage, VerificationSession
+from ..models import SessionImage, Submission, VerificationSession
 from ..platform import crypto
 from ..platform.storage import STORAGE_ERRORS
 from ..vendors.base import VendorError, backoff_seconds
@@ -35,6 +36,8 @@ def finish(session: VerificationSession, outcome: Outcome, *, give_back_attempt:
     with transaction.atomic():
         for image in outcome.images:
             _keep_image(session, image)
+        if outcome.video:
+            _keep_vendor_video(session, outcome.video)
         session.record_outcome(outcome, give_back_attempt=give_back_attempt)
         session_triage(session=session)
         webhook_enqueue(session=session, event_type=SESSION_COMPLETED)
@@ -63,6 +66,20 @@ def _keep_image(session: VerificationSession, image: Image) -> None:
         # recorded all the same.
         logger.error("session=%s vendor image not kept: media storage unavailable: %s kind=%s",
                      session.pk, type(error).__name__, image.kind)
+
+
+def _keep_vendor_video(session: VerificationSession, video: bytes) -> None:
+    """Keeps the video a vendor's own page recorded (FaceID's H5), as a
+    submission of the attempt that the vendor already judged: reviewers
+    watch it like a recording made on our page. Kept only if it is an MP4."""
+    if video[4:8] != b"ftyp":
+        logger.warning("session=%s vendor video not kept: not an MP4", session.pk)
+        return
+    Submission.objects.create(
+        session=session, attempt=session.attempts_used, kind=Submission.Kind.VIDEO,
+        capture=Submission.Capture.VENDOR_PAGE, original=ContentFile(video, name=media.stored_name("mp4")),
+        content_sha256=hashlib.sha256(video).hexdigest(), state=Submission.State.ANSWERED,
+    )
 
 
 def session_store_face_image(*, session_id, sealed_url: str, tries: int) -> None:

@@ -57,7 +57,9 @@ def demo_start(request):
             external_ref="demo",
             options=method.demo_options,
             locale=translation.get_language() or "",
-            **(DEMO_IDENTITY if method.needs_identity else {}),
+            # The identity when the method cannot go without one (faceid_lip
+            # takes an identity or a reference photo: the demo has no photo).
+            **(DEMO_IDENTITY if method.requirement_errors(realname="", idcard="", has_reference_photo=False) else {}),
         )
     except InvalidInput as invalid:
         return message_page(request, _("Cannot start the demo"), str(invalid), status=400)
