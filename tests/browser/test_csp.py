@@ -120,7 +120,7 @@ def test_the_admin_pages_a_reviewer_uses(live_server, desktop, settings, tmp_pat
     User.objects.create_superuser("root", password="pw-root-123")
     session = factories.new_session(
         method="tencent_lip", external_ref="order-77", status="passed", passed=True, realname="张三",
-        idcard="11010519491231002X",
+        idcard="11010519491231002X", review_status="needs_review", review_reasons=["file_upload"],
     )
     session.face_image.save("face.jpg", ContentFile(make_jpeg()), save=True)
     admin = f"{live_server.url}/{settings.ADMIN_URL}"

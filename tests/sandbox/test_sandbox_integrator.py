@@ -97,7 +97,7 @@ def completed_event(session_id="5b1f0c1e-8d3a-4b7e-9a51-3f7a2c6d9e10", sequence=
         "type": "session.completed",
         "timestamp": "2026-11-22T04:24:00.123456+00:00",
         "data": {"session_id": session_id, "external_ref": "order-42", "method": "h5", "status": status,
-                 "review_status": "pending", "passed": status == "passed", "reason": status,
+                 "review_status": "not_needed", "passed": status == "passed", "reason": status,
                  "vendor_code": "200", "sequence": sequence},
     }
     return json.dumps(event, separators=(",", ":")).encode()
@@ -345,7 +345,7 @@ def test_the_return_page_fetches_the_outcome_from_the_api(integrator_client, san
     assert "Back in the integrator's app" in html
     assert f'<code id="session-id">{created["id"]}</code>' in html
     assert '<dd id="outcome-status">failed</dd>' in html
-    assert '<dd id="outcome-review-status">pending</dd>' in html
+    assert '<dd id="outcome-review-status">not_needed</dd>' in html
     assert '<dd id="outcome-passed">false</dd>' in html
     assert '<dd id="outcome-reason">not_passed</dd>' in html
 

@@ -15,7 +15,7 @@ meter, never mistaken for a person.
     with_frame_header(jpeg, marker=0xC2, width=8000, height=6000)   # a forged start of frame
     make_jpeg_of_scans(5000) / make_jpeg_with_a_second_frame(7000, 7000)
     make_video_with_long_audio(path, seconds=3, audio_seconds=3600)
-    make_stalled_recording(path)           # some frames repeat the time of the one before
+    make_stalled_recording(path)           # some frames repeat the time of the one before (codec=, container=)
     with_extra_stream(src, dst, kind)      # a second audio or video, subtitles, a file, a late data packet
     remux(src, dst, container="mkv")       # the same packets in another container
     reencode(src, dst, width=360, height=480, crf=34)  # decoded and encoded again
@@ -397,17 +397,18 @@ def make_video_with_long_audio(path, *, seconds=3.0, audio_seconds=3600.0):
     return path
 
 
-def make_stalled_recording(path, *, seconds=4.0, fps=30):
-    """A MediaRecorder-like WebM (VP8, millisecond times) from a recorder
-    that stalled now and then, as on a busy phone: some frames carry the time
-    of the frame before them."""
+def make_stalled_recording(path, *, seconds=4.0, fps=30, codec="libvpx", container="webm"):
+    """A MediaRecorder-like file (millisecond times: VP8 in WebM, or H.264 in
+    Matroska as desktop Chromium records it) from a recorder that stalled now
+    and then, as on a busy machine: some frames carry the time of the frame
+    before them."""
     moments = [round(1000 * number / fps) for number in range(int(seconds * fps))]
     moments = [moments[number - 1] if number % 7 == 3 else moment for number, moment in enumerate(moments)]
-    with av.open(str(path), "w", format="webm") as output:
-        stream = output.add_stream("libvpx", rate=fps)
+    with av.open(str(path), "w", format=CONTAINER_FORMATS.get(container, container)) as output:
+        stream = output.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = 240, 320, "yuv420p"
         stream.codec_context.time_base = Fraction(1, 1000)
-        stream.options = VIDEO_OPTIONS["libvpx"]
+        stream.options = VIDEO_OPTIONS[codec]
         for moment in moments:
             frame = av.VideoFrame.from_ndarray(_face_frame(240, 320, moment / 1000), format="rgb24")
             frame.pts, frame.time_base = moment, Fraction(1, 1000)

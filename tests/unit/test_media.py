@@ -187,6 +187,22 @@ def test_a_recording_whose_recorder_stalled_is_transcoded_not_refused(tmp_path):
     assert len(times) == len(set(times)) and abs(again.duration - 4.0) < 0.2
 
 
+def test_desktop_h264_whose_recorder_stalled_is_still_copied_not_re_encoded(tmp_path):
+    # Seen in the desktop-Chromium browser test on a loaded machine: the
+    # copy failed on a repeated time and fell back to a transcode.
+    source = make_stalled_recording(tmp_path / "stalled.mkv", codec="libx264", container="mkv")
+    target = tmp_path / "out.mp4"
+
+    result = media.normalise_video(source, target, facts=media.probe_video(source), max_bytes=3_000_000)
+
+    assert result.remuxed
+    with av.open(str(source)) as recorded, av.open(str(target)) as sent:
+        assert [bytes(p) for p in recorded.demux(video=0) if p.size] == [bytes(p) for p in sent.demux(video=0) if p.size]
+    with av.open(str(target)) as sent:
+        times = [packet.dts for packet in sent.demux(video=0) if packet.dts is not None]
+    assert times == sorted(set(times))
+
+
 def test_h264_over_the_size_limit_is_transcoded_to_fit(clips, tmp_path):
     facts = media.probe_video(clips["phone"])
     limit = clips["phone"].stat().st_size - 1

@@ -125,10 +125,12 @@ def _remux(src, dst, *, facts: VideoFacts, max_bytes: int) -> Normalised:
                 else:
                     copies[stream.index] = target.add_stream_from_template(stream)
             starts = {stream.index: stream.start_time or 0 for stream in wanted}
+            last_dts = {}
             frames = 0
             for packet in source.demux(*wanted):
                 if packet.dts is None:  # the demuxer's end-of-stream marker
                     continue
+                _after(packet, last_dts)
                 moment = packet.pts if packet.pts is not None else packet.dts
                 seconds = float((moment - starts[packet.stream.index]) * packet.time_base)
                 if packet.stream.type == "video":
@@ -180,6 +182,19 @@ class _AacSound:
         for chunk in chunks:
             chunk.pts = None
             self.target.mux(self.out.encode(chunk))
+
+
+def _after(packet, last_dts: dict) -> None:
+    """A recorder that stalled (a busy machine) can stamp a frame with the
+    time of the one before; MP4 refuses a repeated time. Such a packet moves
+    one tick later, which no one can see, and its picture is copied as it is."""
+    last = last_dts.get(packet.stream.index)
+    if last is not None and packet.dts <= last:
+        shift = last + 1 - packet.dts
+        packet.dts += shift
+        if packet.pts is not None:
+            packet.pts += shift
+    last_dts[packet.stream.index] = packet.dts
 
 
 def _transcode(src, dst, *, facts: VideoFacts, max_bytes: int) -> Normalised:
