@@ -479,6 +479,20 @@ def test_each_faceid_busy_code_moves_on_and_other_refusals_do_not(sandbox, clien
     assert calls_to("faceid") == ["GetLiveCode", "GetLiveCode"]  # one for each session, none made again
 
 
+def test_faceid_busy_when_the_video_is_sent_moves_on_and_the_recording_is_set_aside(faulty, client, alice, clip):
+    session = consented_and_routed(client, alice, ["faceid_lip", "tencent_lip"], realname="张三", idcard=IDCARD)
+    assert client.post(f"/v/{session.link_token}/challenge").json()["kind"] == "lip_code"  # FaceID's sandbox
+    assert upload(client, session, clip).status_code == 202
+    faulty("faceid", "busy")  # …and FaceID is over its rate limit when the worker sends the video
+
+    run_due_tasks()
+
+    assert_fell_over(session, was="faceid_lip", now="tencent_lip", consent_at=session.consent_at)
+    assert calls_to("faceid") == ["GetLiveCode", "LivenessRecognition"]  # sent once, never again
+    video = Submission.objects.get(session=session)
+    assert (video.state, video.refusal) == ("refused", "vendor_down")
+
+
 @pytest.mark.parametrize("methods, step, endpoint", [
     (["faceid_h5", "tencent_lip"], "h5/start", "DetectAuth"),
     (["faceid_lip", "tencent_lip"], "challenge", "GetLiveCode"),
