@@ -42,8 +42,8 @@ def route(client, session, device=FULL_DEVICE, user_agent="Mozilla/5.0 (X11; Lin
                        HTTP_USER_AGENT=user_agent)
 
 
-def consented_and_routed(client, alice, methods) -> VerificationSession:
-    session = created(client, alice, methods=methods)
+def consented_and_routed(client, alice, methods, **body) -> VerificationSession:
+    session = created(client, alice, methods=methods, **body)
     client.post(f"/v/{session.link_token}/consent")
     assert route(client, session).json() == {"method": methods[0]}
     session.refresh_from_db()
@@ -290,8 +290,12 @@ BUSY_ANSWERS = {
     "jumdata": {"code": 609, "msg": "请求过于频繁,请稍候再试", "charge": False, "taskNo": "t-1"},
     "tencent": {"code": 15, "message": "操作太频繁，触发频控"},
     "juhe": {"error_code": 10011, "reason": "当前IP请求超过限制", "result": None},
+    # FaceID's codes are strings, in the API 3.0 error envelope (HTTP 200).
+    "faceid": {"Response": {"Error": {"Code": "RequestLimitExceeded", "Message": "请求的次数超过了频率限制。"},
+                            "RequestId": "c0ffee00-0000-4000-8000-000000000001"}},
 }
-BASE_URL_SETTINGS = {"jumdata": "JUMDATA_BASE_URL", "tencent": "TENCENT_BASE_URL", "juhe": "JUHE_BASE_URL"}
+BASE_URL_SETTINGS = {"jumdata": "JUMDATA_BASE_URL", "tencent": "TENCENT_BASE_URL", "juhe": "JUHE_BASE_URL",
+                     "faceid": "FACEID_BASE_URL"}
 
 
 @pytest.fixture
@@ -415,6 +419,95 @@ def test_juhe_down_when_the_video_is_sent_moves_on_to_a_selfie(faulty, client, a
     session.refresh_from_db()
     assert (session.status, session.method, session.attempts_used) == ("passed", "tencent_photo", 1)
     assert calls_to("juhe") == ["face_vedio/verify"]
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_faceid_down_moves_its_h5_page_on_to_the_next_method(faulty, client, alice, fault, clip):
+    session = consented_and_routed(client, alice, ["faceid_h5", "tencent_lip"], realname="张三", idcard=IDCARD)
+    faulty("faceid", fault)  # after the choice: the breaker opens on other sessions' failures meanwhile
+
+    response = client.post(f"/v/{session.link_token}/h5/start")
+
+    assert response.status_code == 302 and response["Location"] == f"/v/{session.link_token}/"
+    assert_fell_over(session, was="faceid_h5", now="tencent_lip", consent_at=session.consent_at)
+    assert calls_to("faceid") == ["DetectAuth"]  # one DetectAuth (or stopped by the breaker), never made again
+    page = client.get(f"/v/{session.link_token}/").content.decode()
+    assert 'id="recorder"' in page and 'id="consent-button"' not in page  # the next step, no second consent
+    assert client.post(f"/v/{session.link_token}/challenge").json()["kind"] == "lip_code"
+    assert upload(client, session, clip).status_code == 202
+    run_due_tasks()
+    session.refresh_from_db()
+    assert (session.status, session.method, session.attempts_used) == ("passed", "tencent_lip", 1)
+    assert calls_to("faceid") == ["DetectAuth"]
+    assert detail(client, alice, session)["methods_tried"] == ["faceid_h5", "tencent_lip"]
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_faceid_down_at_get_live_code_moves_on_to_the_next_method(faulty, client, alice, fault):
+    session = consented_and_routed(client, alice, ["faceid_lip", "tencent_lip"], realname="张三", idcard=IDCARD)
+    faulty("faceid", fault)
+
+    response = client.post(f"/v/{session.link_token}/challenge")
+
+    assert response.status_code == 409 and response.json()["error"]["code"] == "method_changed"
+    assert_fell_over(session, was="faceid_lip", now="tencent_lip", consent_at=session.consent_at)
+    assert calls_to("faceid") == ["GetLiveCode"]
+    assert client.post(f"/v/{session.link_token}/challenge").json()["kind"] == "lip_code"  # Tencent's, now
+    assert calls_to("tencent") == ["livegetfour"]
+    assert calls_to("faceid") == ["GetLiveCode"]
+
+
+@pytest.mark.parametrize("code", ["RequestLimitExceeded", "FailedOperation.RequestLimitExceeded", "InternalError",
+                                  "InternalError.UnKnown"])
+def test_each_faceid_busy_code_moves_on_and_other_refusals_do_not(sandbox, client, alice, settings, code):
+    def answering(error_code):
+        body = json.dumps({"Response": {"Error": {"Code": error_code, "Message": "…"}, "RequestId": "r-1"}}).encode()
+        return lambda request: (200, {"Content-Type": "application/json"}, body)
+
+    with HttpDouble() as double:
+        settings.FACEID_BASE_URL = double.url
+        double.respond = answering(code)
+        busy = consented_and_routed(client, alice, ["faceid_lip", "tencent_lip"], realname="张三", idcard=IDCARD)
+        assert client.post(f"/v/{busy.link_token}/challenge").json()["error"]["code"] == "method_changed"
+        assert_fell_over(busy, was="faceid_lip", now="tencent_lip", consent_at=busy.consent_at)
+
+        double.respond = answering("FailedOperation.UnKnown")  # not a word on availability
+        stays = consented_and_routed(client, alice, ["faceid_lip", "tencent_lip"], realname="张三", idcard=IDCARD)
+        assert client.post(f"/v/{stays.link_token}/challenge").status_code == 503
+    stays.refresh_from_db()
+    assert (stays.method, stays.status, stays.methods_tried) == ("faceid_lip", "error", ["faceid_lip"])
+    assert calls_to("faceid") == ["GetLiveCode", "GetLiveCode"]  # one for each session, none made again
+
+
+def test_faceid_busy_when_the_video_is_sent_moves_on_and_the_recording_is_set_aside(faulty, client, alice, clip):
+    session = consented_and_routed(client, alice, ["faceid_lip", "tencent_lip"], realname="张三", idcard=IDCARD)
+    assert client.post(f"/v/{session.link_token}/challenge").json()["kind"] == "lip_code"  # FaceID's sandbox
+    assert upload(client, session, clip).status_code == 202
+    faulty("faceid", "busy")  # …and FaceID is over its rate limit when the worker sends the video
+
+    run_due_tasks()
+
+    assert_fell_over(session, was="faceid_lip", now="tencent_lip", consent_at=session.consent_at)
+    assert calls_to("faceid") == ["GetLiveCode", "LivenessRecognition"]  # sent once, never again
+    video = Submission.objects.get(session=session)
+    assert (video.state, video.refusal) == ("refused", "vendor_down")
+
+
+@pytest.mark.parametrize("methods, step, endpoint", [
+    (["faceid_h5", "tencent_lip"], "h5/start", "DetectAuth"),
+    (["faceid_lip", "tencent_lip"], "challenge", "GetLiveCode"),
+])
+def test_a_faceid_read_timeout_may_have_billed_so_the_session_stays(faulty, client, alice, methods, step, endpoint):
+    faulty("faceid", "timeout")
+    session = consented_and_routed(client, alice, methods, realname="张三", idcard=IDCARD)
+
+    client.post(f"/v/{session.link_token}/{step}")
+
+    session.refresh_from_db()
+    assert (session.method, session.status, session.methods_tried) == (methods[0], "error", [methods[0]])
+    assert session.consent_at is not None
+    assert calls_to("faceid") == [endpoint]  # once: a call that may have been received is not made again
+    assert not calls_to("tencent")
 
 
 def test_a_timeout_may_have_billed_so_the_session_stays_until_the_breaker_opens(faulty, client, alice, settings):

@@ -209,6 +209,30 @@ for _code in (
 UNKNOWN_CODE = Code("未知错误码", _("The verification service gave an unexpected answer. Please try again."),
                     "vendor_rejected")
 SUCCESS_CODES = frozenset({"0", "Success"})
+# Busy or down right now, nothing billed: an `auto` session may go on to
+# another vendor (services/routing.py, vendors.base.may_fall_over). Each
+# comes as an Error envelope, i.e. the action was refused rather than run,
+# and none is a verdict (billing, 1007/47911, is on verdicts). The codes are
+# strings, and may_fall_over compares codes as strings (digest §3, §6.4):
+#  - "RequestLimitExceeded": the common API code for a request rate over
+#    the limit (公共错误码; 100 requests/s per action, digest §1): busy.
+#  - "FailedOperation.RequestLimitExceeded": FaceID's own rate limit
+#    (`errorcodes.py`, listed for LivenessRecognition/Compare): busy.
+#  - "InternalError": the common "internal error" of the API (公共错误码):
+#    Tencent's side failed before there was any answer about the person.
+#  - "InternalError.UnKnown": FaceID's own internal error (`errorcodes.py`).
+# Left out on purpose: "FailedOperation.UnKnown" (an operation that failed
+# for a reason not given, not a word on availability: it ends the attempt as
+# before); "AuthFailure.SignatureExpire" (our clock is off: the next FaceID
+# call would fail the same way, and other vendors are no cure for it); the
+# comparison's "FailedOperation.CompareFail" / "CompareSystemError" (the
+# video was judged, not turned away); the permanent set-up codes; and the H5
+# `ErrCode` service errors (4, 8, 10, 12, 13, 1001, 2001), which arrive in
+# GetDetectInfoEnhanced after the person went through Tencent's page, when
+# there is no falling over any more.
+UNAVAILABLE_CODES = frozenset({
+    "RequestLimitExceeded", "FailedOperation.RequestLimitExceeded", "InternalError", "InternalError.UnKnown",
+})
 # Answers about the person (or the recording), not about the service.
 VERDICT_REASONS = frozenset({
     "not_live", "lip_code_mismatch", "face_mismatch", "identity_mismatch", "identity_unverifiable", "poor_recording",
