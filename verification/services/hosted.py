@@ -12,7 +12,7 @@ import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, InterfaceError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_tasks import task
@@ -39,6 +39,8 @@ QUICK_POLLS = 5
 # A start the database failed in the middle of (a restart) waits this long
 # for it to come back, to leave the session so that the next try works.
 RESCUE_FOR_SECONDS = 20
+# A database gone away: psycopg's errors for a cut connection are either.
+DATABASE_ERRORS = (DatabaseError, InterfaceError)
 # The reason of an attempt ended so: offered as a retry.
 DATABASE_UNAVAILABLE = "database_unavailable"
 
@@ -71,14 +73,16 @@ def session_start_hosted(*, session: VerificationSession, return_url: str, ip: s
         if session.start_lost():
             _settle_lost_start(session)
         begin_attempt(session, ip=ip, vendor_lease_seconds=VENDOR_LEASE_SECONDS)
-    except DatabaseError as error:
+    except DATABASE_ERRORS as error:
         # Nothing was begun (or the claim's answer was lost: its lease lapses).
         raise _database_down(session, error, "before the attempt began") from error
     made: list[VendorCallRecord] = []  # this start's vendor calls, noted before they are recorded
+    unrecorded: list = []  # (call, error): records the database refused; the call's answer is not thrown away
     started = None
     try:
         try:
-            started = method.start(session, return_url=return_url, recorder=_noting(recorder_for(session), made))
+            started = method.start(session, return_url=return_url,
+                                   recorder=_noting(recorder_for(session), made, unrecorded))
         except VendorError as error:
             if fall_over(session, error):
                 if method_of(session.method).is_hosted:
@@ -86,11 +90,13 @@ def session_start_hosted(*, session: VerificationSession, return_url: str, ip: s
                 return ""
             finish(session, vendor_failure(error), give_back_attempt=error.billed is False)
             return ""
+        if unrecorded:
+            raise unrecorded[0][1]
         # The attempt's polling chain starts asleep: its first link is the
         # reconciliation shortly before the token dies; the person's return wakes it.
         _keep_start(session, started)
-    except DatabaseError as error:
-        _rescue_start(session, started=started, made=made)
+    except DATABASE_ERRORS as error:
+        _rescue_start(session, started=started, made=made, unrecorded=unrecorded)
         raise _database_down(session, error, "mid-start") from error
     return started.url
 
@@ -103,10 +109,17 @@ def _keep_start(session: VerificationSession, started) -> None:
     _enqueue_poll(session, tries=0)
 
 
-def _noting(recorder, made: list):
+def _noting(recorder, made: list, unrecorded: list):
+    """`recorder`, noting each call first; a record the database refuses is
+    kept for the rescue instead of failing the call (its answer, a billed
+    token perhaps, must not be lost with it)."""
+
     def record(call: VendorCallRecord) -> None:
         made.append(call)
-        recorder(call)
+        try:
+            recorder(call)
+        except DATABASE_ERRORS as error:
+            unrecorded.append((call, error))
 
     return record
 
@@ -117,7 +130,7 @@ def _database_down(session: VerificationSession, error: Exception, when: str) ->
                         code="service_unavailable")
 
 
-def _rescue_start(session: VerificationSession, *, started, made: list) -> None:
+def _rescue_start(session: VerificationSession, *, started, made: list, unrecorded: list) -> None:
     """Leaves a start the database failed in the middle of so that the
     person's next try works, waiting up to RESCUE_FOR_SECONDS for the
     database to come back; if it does not, the start's lease lapses and the
@@ -128,9 +141,9 @@ def _rescue_start(session: VerificationSession, *, started, made: list) -> None:
     while True:
         connection.close()  # a connection the restart cut is useless: the next query opens another
         try:
-            _leave_for_retry(session, started=started, made=made)
+            _leave_for_retry(session, started=started, made=made, unrecorded=unrecorded)
             return
-        except DatabaseError as error:
+        except DATABASE_ERRORS as error:
             if time.monotonic() > deadline:
                 logger.error("session=%s h5 start not settled (%s): the next try settles it", session.pk,
                              type(error).__name__)
@@ -138,7 +151,11 @@ def _rescue_start(session: VerificationSession, *, started, made: list) -> None:
             time.sleep(1)
 
 
-def _leave_for_retry(session: VerificationSession, *, started, made: list) -> None:
+def _leave_for_retry(session: VerificationSession, *, started, made: list, unrecorded: list) -> None:
+    record = recorder_for(session)
+    while unrecorded:
+        record(unrecorded[0][0])
+        unrecorded.pop(0)
     session.refresh_from_db()
     if session.status != session.Status.IN_PROGRESS:
         return  # the attempt already ended (recorded before the failure)
