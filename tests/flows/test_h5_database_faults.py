@@ -58,7 +58,8 @@ def start(client, session):
 
 def assert_told_to_retry(response):
     assert response.status_code == 503
-    assert "try again" in response.content.decode()
+    # (in zh-hans, the pages' language when the browser names none)
+    assert "服务暂时不可用，请稍后重试。" in response.content.decode()
 
 
 def passes_and_returns(client, session, vendor_page):
@@ -196,3 +197,25 @@ def test_an_unfinished_start_still_holding_its_lease_is_left_alone(sandbox, clie
 
     assert start(client, session).status_code == 409
     assert len(inits) == 0
+
+
+def test_the_page_of_a_lost_start_offers_to_continue_and_that_starts(sandbox, client, inits):
+    session = consented(client)
+    lost_start(session)
+
+    page = client.get(f"/v/{session.link_token}/").content.decode()
+    assert 'id="continue-button"' in page
+
+    assert "/lifecheck/h5/v2/html?token=" in start(client, session)["Location"]
+    assert len(inits) == 1
+
+
+def test_the_answer_to_the_failing_start_is_in_the_persons_language(sandbox, client, inits, monkeypatch):
+    session = consented(client)
+    VerificationSession.objects.filter(pk=session.pk).update(locale="en")
+    fails(monkeypatch, VerificationSession, "start_hosted_check")
+
+    response = start(client, session)
+
+    assert response.status_code == 503
+    assert "The service is briefly unavailable. Please try again in a moment." in response.content.decode()

@@ -24,6 +24,7 @@ from ..methods.base import vendor_failure
 from ..models import VerificationSession
 from ..vendors.base import VendorError, backoff_seconds, should_retry
 from ..vendors.transport import VendorCallRecord
+from .messages import DATABASE_DOWN_MESSAGE
 from .outcomes import finish
 from .routing import fall_over, require_method
 from .sessions import begin_attempt, refuse_if_link_expired, refuse_without_consent
@@ -126,8 +127,7 @@ def _noting(recorder, made: list, unrecorded: list):
 
 def _database_down(session: VerificationSession, error: Exception, when: str) -> DatabaseDown:
     logger.error("session=%s h5 start: database unavailable %s: %s", session.pk, when, type(error).__name__)
-    return DatabaseDown(_("The service is briefly unavailable. Please try again in a moment."),
-                        code="service_unavailable")
+    return DatabaseDown(DATABASE_DOWN_MESSAGE, code="service_unavailable")
 
 
 def _rescue_start(session: VerificationSession, *, started, made: list, unrecorded: list) -> None:
