@@ -57,6 +57,11 @@ class StorageDown(StepRefused):
     """The media storage cannot keep the file now (away, or full); nothing was kept."""
 
 
+class DatabaseDown(StepRefused):
+    """The database went away in the middle of the step (a restart); what
+    was begun is left so that trying again works."""
+
+
 class FileRefused(StepRefused):
     """An uploaded file the vendor would refuse (too short, too quiet, …)."""
 

@@ -241,10 +241,16 @@ class VerificationSession(models.Model):
                             "retryable", "completed_at", "challenge_kind", "challenge_value",
                             "challenge_issued_at")
 
-    def claim_attempt(self) -> bool:
+    def claim_attempt(self, *, vendor_lease_seconds: int | None = None) -> bool:
         """Begins an attempt and saves it in one conditional UPDATE, unless
         another request began one since this session was read: then False,
-        and this object is read again. No lock is held."""
+        and this object is read again. No lock is held.
+
+        `vendor_lease_seconds` (hosted pages): the attempt is begun holding
+        the vendor lease for the call that starts it, with no vendor token
+        yet; `start_hosted_check` lets the lease go. A start that never got
+        that far (its process killed, its database gone) is known by a lease
+        that lapsed with no token (`start_lost`)."""
         if not self.can_start_attempt:
             raise IllegalTransition("no attempt can start in this state")
         seen = {"status": self.status, "attempts_used": self.attempts_used}
@@ -252,7 +258,12 @@ class VerificationSession(models.Model):
         self.attempts_used += 1
         self.challenge_kind = self.challenge_value = ""
         self.challenge_issued_at = None
-        return self._save_if_unchanged(seen, self.ATTEMPT_START_FIELDS)
+        fields = self.ATTEMPT_START_FIELDS
+        if vendor_lease_seconds is not None:
+            self.vendor_busy_until = timezone.now() + timedelta(seconds=vendor_lease_seconds)
+            self.vendor_token, self.vendor_token_expires_at, self.vendor_url = "", None, ""
+            fields = (*fields, "vendor_busy_until", "vendor_token", "vendor_token_expires_at", "vendor_url")
+        return self._save_if_unchanged(seen, fields)
 
     OUTCOME_FIELDS = ("status", "passed", "reason", "vendor_code", "outcome_vendor", "retryable", "scores",
                       "completed_at", "attempts_used", "vendor_order_no", "result_poll_due_at")
@@ -532,8 +543,17 @@ class VerificationSession(models.Model):
         self.vendor_url = vendor_url
         self.awaiting_return = True
         self.result_poll_due_at = first_poll_at
+        self.vendor_busy_until = None  # the start's lease (claim_attempt)
         self._save("vendor_token", "vendor_task_no", "vendor_token_expires_at", "vendor_url", "awaiting_return",
-                   "result_poll_due_at")
+                   "result_poll_due_at", "vendor_busy_until")
+
+    def start_lost(self, now=None) -> bool:
+        """A hosted attempt begun whose start never stored the vendor's token
+        and no longer holds the lease it was begun with: its process died or
+        its database went away mid-start (the vendor call perhaps made)."""
+        now = now or timezone.now()
+        lease_lapsed = self.vendor_busy_until is None or self.vendor_busy_until <= now
+        return self.status == self.Status.IN_PROGRESS and not self.vendor_token and lease_lapsed
 
     def expect_return(self) -> None:
         """The person goes back to the vendor's page of the same check: the

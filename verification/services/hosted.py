@@ -8,20 +8,23 @@ vendor lease lets one fetch at a time call, so reloads, tabs and tasks never
 multiply the (billed) calls."""
 
 import logging
+import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, InterfaceError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_tasks import task
 
-from ..domain.errors import WrongStep
+from ..domain.errors import DatabaseDown, WrongStep
 from ..domain.outcome import ERROR, Outcome, Pending
 from ..methods import method_of
 from ..methods.base import vendor_failure
 from ..models import VerificationSession
 from ..vendors.base import VendorError, backoff_seconds, should_retry
+from ..vendors.transport import VendorCallRecord
+from .messages import DATABASE_DOWN_MESSAGE
 from .outcomes import finish
 from .routing import fall_over, require_method
 from .sessions import begin_attempt, refuse_if_link_expired, refuse_without_consent
@@ -34,6 +37,13 @@ VENDOR_LEASE_SECONDS = 60
 # final answer (1 + 2 + 4 + 8 + 16 s); then the chain sleeps until the
 # reconciliation shortly before the vendor's token dies.
 QUICK_POLLS = 5
+# A start the database failed in the middle of (a restart) waits this long
+# for it to come back, to leave the session so that the next try works.
+RESCUE_FOR_SECONDS = 20
+# A database gone away: psycopg's errors for a cut connection are either.
+DATABASE_ERRORS = (DatabaseError, InterfaceError)
+# The reason of an attempt ended so: offered as a retry.
+DATABASE_UNAVAILABLE = "database_unavailable"
 
 
 def session_start_hosted(*, session: VerificationSession, return_url: str, ip: str = "") -> str:
@@ -42,7 +52,15 @@ def session_start_hosted(*, session: VerificationSession, return_url: str, ip: s
     vendor could not start one (the session then shows why), or when an
     `auto` session fell over to a recorded method (the page shows it). A
     vendor down before billing moves an `auto` session on to its next
-    method at once; the next hosted one is started in the same request."""
+    method at once; the next hosted one is started in the same request.
+
+    The database going away mid-start (a restart) answers DatabaseDown
+    (503) and leaves the session so that trying again works: the vendor's
+    token, when the call got one, is kept for the retry (never asked for
+    twice); otherwise the attempt ends `database_unavailable`, given back
+    unless the call may have been billed, and the retry begins a new one.
+    A start that could not even do that (the database away for longer, the
+    process killed) is settled by the next try once its lease lapsed."""
     method = require_method(session)
     if not method.is_hosted:
         raise WrongStep(_("This verification does not use the H5 page."), code="wrong_method")
@@ -52,24 +70,130 @@ def session_start_hosted(*, session: VerificationSession, return_url: str, ip: s
     if in_flight and session.has_live_vendor_token():
         session.expect_return()  # back to the same page: the return that follows may ask once more
         return method.hosted_url(session)
-    begin_attempt(session, ip=ip)
     try:
-        started = method.start(session, return_url=return_url, recorder=recorder_for(session))
-    except VendorError as error:
-        if fall_over(session, error):
-            if method_of(session.method).is_hosted:
-                return session_start_hosted(session=session, return_url=return_url, ip=ip)
+        if session.start_lost():
+            _settle_lost_start(session)
+        begin_attempt(session, ip=ip, vendor_lease_seconds=VENDOR_LEASE_SECONDS)
+    except DATABASE_ERRORS as error:
+        # Nothing was begun (or the claim's answer was lost: its lease lapses).
+        raise _database_down(session, error, "before the attempt began") from error
+    made: list[VendorCallRecord] = []  # this start's vendor calls, noted before they are recorded
+    unrecorded: list = []  # (call, error): records the database refused; the call's answer is not thrown away
+    started = None
+    try:
+        try:
+            started = method.start(session, return_url=return_url,
+                                   recorder=_noting(recorder_for(session), made, unrecorded))
+        except VendorError as error:
+            if fall_over(session, error):
+                if method_of(session.method).is_hosted:
+                    return session_start_hosted(session=session, return_url=return_url, ip=ip)
+                return ""
+            finish(session, vendor_failure(error), give_back_attempt=error.billed is False)
             return ""
-        finish(session, vendor_failure(error), give_back_attempt=error.billed is False)
-        return ""
-    # The attempt's polling chain starts asleep: its first link is the
-    # reconciliation shortly before the token dies; the person's return wakes it.
+        if unrecorded:
+            raise unrecorded[0][1]
+        # The attempt's polling chain starts asleep: its first link is the
+        # reconciliation shortly before the token dies; the person's return wakes it.
+        _keep_start(session, started)
+    except DATABASE_ERRORS as error:
+        _rescue_start(session, started=started, made=made, unrecorded=unrecorded)
+        raise _database_down(session, error, "mid-start") from error
+    return started.url
+
+
+def _keep_start(session: VerificationSession, started) -> None:
     session.start_hosted_check(
         vendor_token=started.vendor_token, task_no=started.task_no, token_expires_at=started.token_expires_at,
         first_poll_at=reconcile_at(started.token_expires_at), vendor_url=started.url,
     )
     _enqueue_poll(session, tries=0)
-    return started.url
+
+
+def _noting(recorder, made: list, unrecorded: list):
+    """`recorder`, noting each call first; a record the database refuses is
+    kept for the rescue instead of failing the call (its answer, a billed
+    token perhaps, must not be lost with it)."""
+
+    def record(call: VendorCallRecord) -> None:
+        made.append(call)
+        try:
+            recorder(call)
+        except DATABASE_ERRORS as error:
+            unrecorded.append((call, error))
+
+    return record
+
+
+def _database_down(session: VerificationSession, error: Exception, when: str) -> DatabaseDown:
+    logger.error("session=%s h5 start: database unavailable %s: %s", session.pk, when, type(error).__name__)
+    return DatabaseDown(DATABASE_DOWN_MESSAGE, code="service_unavailable")
+
+
+def _rescue_start(session: VerificationSession, *, started, made: list, unrecorded: list) -> None:
+    """Leaves a start the database failed in the middle of so that the
+    person's next try works, waiting up to RESCUE_FOR_SECONDS for the
+    database to come back; if it does not, the start's lease lapses and the
+    next try settles it (`_settle_lost_start`)."""
+    if connection.in_atomic_block:
+        return
+    deadline = time.monotonic() + RESCUE_FOR_SECONDS
+    while True:
+        connection.close()  # a connection the restart cut is useless: the next query opens another
+        try:
+            _leave_for_retry(session, started=started, made=made, unrecorded=unrecorded)
+            return
+        except DATABASE_ERRORS as error:
+            if time.monotonic() > deadline:
+                logger.error("session=%s h5 start not settled (%s): the next try settles it", session.pk,
+                             type(error).__name__)
+                return
+            time.sleep(1)
+
+
+def _leave_for_retry(session: VerificationSession, *, started, made: list, unrecorded: list) -> None:
+    record = recorder_for(session)
+    while unrecorded:
+        record(unrecorded[0][0])
+        unrecorded.pop(0)
+    session.refresh_from_db()
+    if session.status != session.Status.IN_PROGRESS:
+        return  # the attempt already ended (recorded before the failure)
+    if started is not None and session.vendor_token in ("", started.vendor_token):
+        # The vendor's token (a billed call) is kept: the retry goes to its page.
+        _keep_start(session, started)
+        logger.warning("session=%s h5 start: vendor token kept for the retry", session.pk)
+        return
+    if not session.vendor_token:
+        billed_maybe = any(call.billed is not False for call in made)
+        finish(session, Outcome(ERROR, DATABASE_UNAVAILABLE, retryable=True), give_back_attempt=not billed_maybe)
+        logger.warning("session=%s h5 start: attempt ended %s (given back: %s)", session.pk, DATABASE_UNAVAILABLE,
+                       not billed_maybe)
+
+
+def _settle_lost_start(session: VerificationSession) -> None:
+    """An attempt whose start never kept the vendor's token and whose lease
+    lapsed (`start_lost`) ends `database_unavailable`, retryable: the call,
+    if made, is never made again for it. Given back only when every call
+    recorded since it began is known not billed; no record at all means
+    the record may have been lost with the database, so it counts."""
+    began = (session.vendor_busy_until - timedelta(seconds=VENDOR_LEASE_SECONDS)) if session.vendor_busy_until else None
+    now = timezone.now()
+    taken = VerificationSession.objects.filter(
+        pk=session.pk, status=session.Status.IN_PROGRESS, vendor_token="", vendor_busy_until=session.vendor_busy_until,
+    ).update(vendor_busy_until=now + timedelta(seconds=VENDOR_LEASE_SECONDS))
+    if taken != 1:
+        session.refresh_from_db()
+        return  # another request settled it, or began a start of its own: begin_attempt says so
+    session.vendor_busy_until = now + timedelta(seconds=VENDOR_LEASE_SECONDS)
+    calls = session.vendor_calls.all()
+    if began is not None:
+        calls = calls.filter(created_at__gte=began)
+    billed = list(calls.values_list("billed", flat=True))
+    give_back = bool(billed) and all(value is False for value in billed)
+    finish(session, Outcome(ERROR, DATABASE_UNAVAILABLE, retryable=True), give_back_attempt=give_back)
+    logger.warning("session=%s h5 start lost mid-way: attempt ended %s (given back: %s)", session.pk,
+                   DATABASE_UNAVAILABLE, give_back)
 
 
 def session_returned(*, session: VerificationSession) -> None:

@@ -10,6 +10,7 @@ from ..models import VerificationSession
 
 REPLAYED_MESSAGE = _("This recording was already sent. Please record a new one.")
 STORAGE_DOWN_MESSAGE = _("We could not keep your recording just now. Please try again in a moment.")
+DATABASE_DOWN_MESSAGE = _("The service is briefly unavailable. Please try again in a moment.")
 
 GENERIC_MESSAGES = {
     "created": _("Ready to start."),
@@ -32,6 +33,7 @@ GENERIC_MESSAGES = {
     "too_long": _("The video is too long. Record for about 6 seconds (at most 10)."),
     "replayed": REPLAYED_MESSAGE,
     "storage_unavailable": STORAGE_DOWN_MESSAGE,
+    "database_unavailable": DATABASE_DOWN_MESSAGE,
     "declined": _("You declined the verification. Nothing more was recorded."),
     "cancelled_by_client": _("This verification was cancelled by the company that asked for it."),
     "identity_mismatch": _("The name and ID number do not match. Please contact the service that sent you here."),

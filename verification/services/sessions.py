@@ -210,13 +210,14 @@ def refuse_without_consent(session: VerificationSession) -> None:
         raise ConsentMissing(_("Please agree to the processing of your data first."), code="no_consent")
 
 
-def begin_attempt(session: VerificationSession, *, ip: str = "") -> None:
+def begin_attempt(session: VerificationSession, *, ip: str = "", vendor_lease_seconds: int | None = None) -> None:
     """Starts an attempt, or refuses: none left, a limit reached, or another
-    window started one a moment ago."""
+    window started one a moment ago. `vendor_lease_seconds`: see
+    `VerificationSession.claim_attempt`."""
     if not session.can_start_attempt:
         raise NotNow(_("No further attempt is possible for this verification."), code="no_attempt_left")
     _refuse_beyond_attempt_limits(session, ip=ip)
-    if not session.claim_attempt():
+    if not session.claim_attempt(vendor_lease_seconds=vendor_lease_seconds):
         raise NotNow(_("This verification was started in another window."), code="started_elsewhere")
 
 

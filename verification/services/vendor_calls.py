@@ -5,7 +5,7 @@ spend and failures can be traced."""
 import logging
 import time
 
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, InterfaceError, connection
 
 from ..models import VendorCall
 from ..vendors.transport import Recorder, VendorCallRecord
@@ -26,7 +26,7 @@ def recorder_for(session) -> Recorder:
         while True:
             try:
                 return _create(call)
-            except DatabaseError as error:
+            except (DatabaseError, InterfaceError) as error:
                 if time.monotonic() > deadline or connection.in_atomic_block:
                     raise
                 logger.warning("session=%s vendor call not recorded yet (%s): trying again", session.pk,

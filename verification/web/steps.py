@@ -33,6 +33,7 @@ REFUSAL_STATUS = (
     (errors.LimitReached, 429),
     (errors.VendorDown, 503),
     (errors.StorageDown, 503),
+    (errors.DatabaseDown, 503),
 )
 
 

@@ -53,7 +53,9 @@ def entry(request, session):
             "identity_days": settings.KYC_PII_RETENTION_DAYS,
             "embed": embedding.parent_config(session, events=embedding.page_events(session, after=request.GET.get("after", ""))),
             "user_status": messages.session_user_status(session),
-            "can_continue": session.status in ("in_progress", "processing") and session.has_live_vendor_token(),
+            # A start lost mid-way (its database gone) is settled by the next start.
+            "can_continue": session.status in ("in_progress", "processing") and (
+                session.has_live_vendor_token() or bool(method and method.is_hosted and session.start_lost())),
             "consent_version": settings.KYC_CONSENT_VERSION,
             "recording_seconds": settings.KYC_RECORDING_SECONDS,
             "max_upload_bytes": settings.KYC_UPLOAD_MAX_BYTES,
