@@ -28,21 +28,8 @@
     upload: root.getAttribute("data-upload-url"),
     status: root.getAttribute("data-status-url"),
   };
-  // H.264 first, in every container a browser records it in: the server
-  // copies an H.264 picture as it is and only makes the sound AAC, where VP9
-  // or VP8 must be re-encoded (some 6x the server's CPU). Safari records
-  // H.264 + AAC; desktop Chromium cannot record AAC but records H.264 with
-  // Opus, in MP4 or in Matroska ("video/webm;codecs=h264,opus" gives
-  // video/x-matroska). VP9/VP8 (Firefox) stay the fallback.
-  var MIME_TYPES = [
-    "video/mp4;codecs=avc1.42E01E,mp4a.40.2",
-    "video/mp4;codecs=avc1,opus",
-    "video/webm;codecs=h264,opus",
-    "video/mp4",
-    "video/webm;codecs=vp9,opus",
-    "video/webm;codecs=vp8,opus",
-    "video/webm",
-  ];
+  // The types to ask for, best first (static/js/recording-types.js).
+  var MIME_TYPES = window.kycRecordingTypes;
   // About 1 MB for six seconds.
   var VIDEO_BITS_PER_SECOND = 1100000;
   var AUDIO_BITS_PER_SECOND = 64000;

@@ -13,14 +13,8 @@
   var errorLine = document.getElementById("route-error");
   var retry = document.getElementById("route-retry");
   var handoff = document.getElementById("route-handoff");
-  // The recorder's own list (static/js/recorder.js): what it can record in.
-  var MIME_TYPES = [
-    "video/mp4;codecs=avc1.42E01E,mp4a.40.2",
-    "video/mp4",
-    "video/webm;codecs=vp9,opus",
-    "video/webm;codecs=vp8,opus",
-    "video/webm",
-  ];
+  // The recorder's own list (static/js/recording-types.js): what it can record in.
+  var MIME_TYPES = window.kycRecordingTypes;
 
   function recorderTypes() {
     if (!window.MediaRecorder) return [];
