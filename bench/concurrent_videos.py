@@ -37,6 +37,9 @@ from bench.video_pipeline import make_clip  # noqa: E402
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 POLL_SECONDS = 0.5  # as static/js/recorder.js while an outcome is due
+# The clips' length (make_clip) and a little: the portal refuses a clip
+# longer than the time since its challenge was shown.
+RECORDING_SECONDS = 6.2
 OUTCOMES = {"passed", "failed", "error", "expired"}
 
 
@@ -139,7 +142,9 @@ def main():
         people = [Person(portal, token, video, go, latencies) for token, video in zip(tokens, videos)]
         for person in people:
             person.start()
-        time.sleep(2)  # everyone has consented and holds a challenge
+        # Everyone has consented and holds a challenge, and has had the time
+        # to record the clip (a clip longer than its challenge's age is refused).
+        time.sleep(RECORDING_SECONDS)
         latencies.clear()
         cpu_before = portal.cpu_seconds()
         started = time.perf_counter()

@@ -4,8 +4,10 @@ import sys
 import threading
 import time
 
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, OperationalError, close_old_connections, connections
 from django_tasks_db.management.commands import db_worker
+from django_tasks_db.models import DBTaskResult
+from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
 from verification.platform.health import worker_heartbeat
 
@@ -17,8 +19,9 @@ class Command(db_worker.Command):
     ("a worker seen recently") and `--threads N`: N tasks at a time in one
     process. A video task spends most of its time waiting for the vendor's
     verdict; threads wait side by side in one process instead of one
-    ~100 MB process each. It takes the command's name because
-    `verification` comes before `django_tasks_db` in INSTALLED_APPS."""
+    ~100 MB process each. The threads take turns to look for a task
+    (`PollGate`). It takes the command's name because `verification`
+    comes before `django_tasks_db` in INSTALLED_APPS."""
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
@@ -53,7 +56,8 @@ class Command(db_worker.Command):
             )
             for number in range(count)
         ]
-        threads = [threading.Thread(target=_run_and_close, args=(worker,), name=f"task-worker-{n}")
+        gate = PollGate(options["interval"])
+        threads = [threading.Thread(target=_run_and_close, args=(GatedWorker(worker, gate),), name=f"task-worker-{n}")
                    for n, worker in enumerate(workers)]
 
         def shutdown(signum, frame):
@@ -63,6 +67,7 @@ class Command(db_worker.Command):
             logger.warning("Received %s - finishing the running tasks... (again to force)", signal.strsignal(signum))
             for worker in workers:
                 worker.running = False
+            gate.wake_all()
 
         for name in ("SIGINT", "SIGTERM", "SIGQUIT"):
             if hasattr(signal, name):
@@ -73,6 +78,91 @@ class Command(db_worker.Command):
         for thread in threads:
             while thread.is_alive():
                 thread.join(timeout=0.5)  # the main thread stays free to take signals
+
+
+class PollGate:
+    """Idle threads of one process look for a task one at a time, once an
+    `interval`. Each polling on its own, 16 threads at 0.2 s made 80 queries
+    a second with nothing queued: two such processes used 0.29 of a core,
+    and PostgreSQL 0.08, doing nothing (0.03 and 0.00 with the gate;
+    docs/benchmarks.md). A thread that finds a task opens the gate at once,
+    for more may be waiting: under a burst the threads claim one after
+    another, a query apart, not an interval apart."""
+
+    def __init__(self, interval: float):
+        self.interval = interval
+        self._turns = threading.Condition()
+        self._closed_until = 0.0
+
+    def take_turn(self, worker) -> bool:
+        """Waits for this thread's turn to look; False if the worker was told to stop meanwhile."""
+        with self._turns:
+            while worker.running:
+                wait = self._closed_until - time.monotonic()
+                if wait <= 0:
+                    self._closed_until = time.monotonic() + self.interval  # the others wait for this look
+                    return True
+                self._turns.wait(wait)
+            return False
+
+    def found_task(self) -> None:
+        with self._turns:
+            self._closed_until = 0.0
+            self._turns.notify_all()
+
+    def wake_all(self) -> None:
+        with self._turns:
+            self._turns.notify_all()
+
+
+class GatedWorker:
+    """django-tasks-db's Worker (its task running, claiming and options)
+    in a loop that looks for tasks when the process's PollGate says: the
+    library's own loop sleeps after every empty look in every thread."""
+
+    def __init__(self, worker: db_worker.Worker, gate: PollGate):
+        self.worker, self.gate = worker, gate
+
+    @property
+    def worker_id(self) -> str:
+        return self.worker.worker_id
+
+    @property
+    def running(self) -> bool:
+        return self.worker.running
+
+    def run(self) -> None:
+        worker = self.worker
+        while self.gate.take_turn(worker):
+            close_old_connections()  # a dropped or expired connection, before it is used
+            try:
+                task_result = self._claim()
+            except OperationalError as error:
+                if is_locked_database_exception(error):
+                    continue  # SQLite's lock: look again at the next turn
+                raise
+            if task_result is None:
+                if worker.batch:
+                    return  # the queue is empty: a batch worker's work is done
+                continue
+            self.gate.found_task()
+            worker.run_task(task_result)
+            if worker.max_tasks is not None and worker._run_tasks >= worker.max_tasks:
+                return
+            close_old_connections()
+
+    def _claim(self) -> DBTaskResult | None:
+        worker = self.worker
+        tasks = DBTaskResult.objects.ready().filter(backend_name=worker.backend_name)
+        if not worker.process_all_queues:
+            tasks = tasks.filter(queue_name__in=worker.queue_names)
+        if worker.excluded_queue_names:
+            tasks = tasks.exclude(queue_name__in=worker.excluded_queue_names)
+        with exclusive_transaction(tasks.db):
+            task_result = tasks.get_locked()
+            if task_result is not None:
+                task_result.claim(worker.worker_id)  # inside the lock: no other worker runs it
+        return task_result
 
 
 def _run_and_close(worker, *, pause: float = 2.0) -> None:
