@@ -15,9 +15,13 @@ threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = 30
 keepalive = 5
-# Recycle workers now and then, so a slow leak never grows for ever.
-max_requests = 2000
-max_requests_jitter = 200
+# Recycle workers now and then, so a slow leak never grows for ever. Not
+# often: a new worker costs about a second of CPU to start (Django and the
+# portal imported, measured), and while it starts the other takes every
+# request. At 2,000 a status poll twice a second per waiting person made
+# that every minute or so under load, half a millisecond a request.
+max_requests = 20000
+max_requests_jitter = 2000
 limit_request_line = 8190
 limit_request_fields = 100
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
