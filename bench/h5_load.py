@@ -18,7 +18,8 @@ Counted, per request: the CPU of the portal's processes (web and task
 worker) against the bare view's CPU per request in the same round; the
 target is at most 4x. The emulated vendor, PostgreSQL and Redis are
 reported beside, not counted. Also per request, the portal's own time as
-its Server-Timing header says (`app`, and `db`), under the same load.
+its Server-Timing header says (`app`, and `db`), under the same load, and,
+after the rounds, where a step's CPU goes (PARTS, measured in-process).
 Median and spread (min-max) over the rounds: a shared machine's speed
 drifts between rounds, and a ratio within one round drifts less.
 
@@ -160,6 +161,85 @@ def bare_site():
 
 COUNTED = ("portal", "workers")  # the portal's own processes: web and task worker
 
+# Where a step's CPU goes: the request thread's CPU inside each of these,
+# in-process (Django's test client through every middleware, against the
+# same database and emulated vendor). Nested: the vendor's HTTP exchange is
+# inside its client's call, which is inside the step's service.
+PARTS = {
+    "h5_start": (
+        ("django.db.models.query", "QuerySet.first", "first(): the session behind the link with its client, and any other"),
+        ("verification.web.steps", "public_rate_wait", "the address's rate limit (Redis)"),
+        ("verification.services.hosted", "session_start_hosted", "the service: everything below"),
+        ("verification.services.hosted", "begin_attempt", "  the attempt's lease (one conditional UPDATE)"),
+        ("verification.vendors.jumdata", "JumdataClient.init", "  Jumdata init: signed, sent, read, recorded"),
+        ("verification.vendors.transport", "vendor_call.send", "    of which the HTTP exchange (requests)"),
+        ("verification.services.hosted", "_keep_start", "  the token kept, the reconciliation queued"),
+    ),
+    "h5_return": (
+        ("django.db.models.query", "QuerySet.first", "first(): the session behind the link with its client, and any other"),
+        ("verification.web.steps", "public_rate_wait", "the address's rate limit (Redis)"),
+        ("verification.services.hosted", "session_returned", "the service: everything below"),
+        ("verification.vendors.jumdata", "JumdataClient.fetch_result", "  Jumdata result: signed, sent, read, recorded"),
+        ("verification.vendors.transport", "vendor_call.send", "    of which the HTTP exchange (requests)"),
+        ("verification.services.hosted", "finish", "  the outcome recorded, the face photo's task queued"),
+    ),
+}
+
+
+@contextlib.contextmanager
+def thread_cpu_inside(parts):
+    """Wraps each (module, "Class.function" or "function", label) so that
+    the calling thread's CPU inside it is summed under its label."""
+    import importlib
+
+    spent, undo = {label: 0.0 for _, _, label in parts}, []
+    for module_name, dotted, label in parts:
+        owner = importlib.import_module(module_name)
+        *classes, name = dotted.split(".")
+        for class_name in classes:
+            owner = getattr(owner, class_name)
+        original = owner.__dict__[name]
+
+        def wrapped(*args, _original=original, _label=label, **kwargs):
+            started = time.thread_time()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                spent[_label] += time.thread_time() - started
+
+        setattr(owner, name, wrapped)
+        undo.append((owner, name, original))
+    try:
+        yield spent
+    finally:
+        for owner, name, original in undo:
+            setattr(owner, name, original)
+
+
+def step_parts(count: int = 200) -> dict:
+    """Milliseconds of the request thread's CPU per h5/start and h5/return,
+    and inside each part of it (PARTS), in this process."""
+    from django.test import Client
+
+    from sandbox.models import JumdataTask
+
+    browser = Client(HTTP_HOST="127.0.0.1")
+    tokens = consented_sessions(count)
+    steps = {"h5_start": lambda token: browser.post(f"/v/{token}/h5/start"),
+             "h5_return": lambda token: browser.get(f"/v/{token}/h5/return")}
+    found = {}
+    for step, send in steps.items():
+        if step == "h5_return":
+            JumdataTask.objects.filter(outcome="").update(outcome="pass")
+        with thread_cpu_inside(PARTS[step]) as spent:
+            started = time.thread_time()
+            for token in tokens:
+                assert send(token).status_code == 302
+            whole = time.thread_time() - started
+        found[step] = {"whole request (test client, every middleware)": round(whole * 1000 / count, 3),
+                       **{label: round(seconds * 1000 / count, 3) for label, seconds in spent.items()}}
+    return found
+
 
 def portal_ms(run: dict) -> float:
     return round(sum(run["cpu_ms_per_request"].get(role, 0.0) for role in COUNTED), 3)
@@ -233,6 +313,7 @@ def main():
             rounds[-1]["thread_cpu_ratio"] = {step: round(threads_ms[step] / max(threads_ms["bare"], 1e-6), 2)
                                               for step in ("start", "return")}
             print(json.dumps({k: v for k, v in rounds[-1].items() if not isinstance(v, dict)}), file=sys.stderr)
+        parts = step_parts()
 
     def beside(step, role):
         return spread(r[step]["cpu_ms_per_request"].get(role, 0.0) for r in rounds)
@@ -271,6 +352,7 @@ def main():
             "beside_postgres_cpu_ms": beside("h5_return", "postgres"),
             "beside_redis_cpu_ms": beside("h5_return", "redis"),
         },
+        "request_thread_cpu_ms_inside": parts,
         "errors": sum(r[s]["errors"] + r[s]["non_2xx_3xx"] for r in rounds for s in ("h5_start", "h5_return")),
         "load_average_at_end": os.getloadavg(),
         "rounds": rounds,
