@@ -59,3 +59,24 @@ def test_one_client_serves_every_operation(redis_cache):
     client = redis_cache._cache
 
     assert client.get_client("a") is client.get_client("b", write=True)
+
+
+@pytest.mark.django_db
+def test_with_redis_unreachable_a_persons_pages_and_status_polls_still_answer(client, settings):
+    """Redis down (a restart, a failover): rate limits and breakers let people
+    through, and the status poll says the vendor is up rather than failing."""
+    from django.utils import timezone
+
+    from tests.support.factories import new_session
+    from tests.support.http_double import free_port
+
+    settings.CACHES = {"default": {"BACKEND": "verification.platform.cache.PooledRedisCache",
+                                   "LOCATION": f"redis://127.0.0.1:{free_port()}/0"}}
+    session = new_session(method="juhe_video", consent_at=timezone.now(), consent_version="test")
+
+    status = client.get(f"/v/{session.link_token}/status")
+    page = client.get(f"/v/{session.link_token}/")
+
+    assert status.status_code == 200
+    assert status.json()["status"] == "created" and status.json()["vendor_up"] is True
+    assert page.status_code == 200
