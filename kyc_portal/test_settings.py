@@ -29,3 +29,13 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 # Persistent connections would outlive the live server's threads and keep the
 # test database busy when pytest drops it.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not Django's in-memory test database: that one is shared
+    # between the live server's request threads through SQLite's shared
+    # cache, whose table locks fail at once ("database table is locked")
+    # instead of waiting, so a browser loading a page and its images in
+    # parallel failed tests now and then. In a file the settings' 20 s busy
+    # timeout applies; WAL lets readers and the writer pass each other, and
+    # a test database need not survive a power cut.
+    DATABASES["default"]["TEST"] = {"NAME": str(Path(tempfile.mkdtemp(prefix="kyc-test-db-")) / "test.sqlite3")}  # noqa: F405
+    DATABASES["default"]["OPTIONS"]["init_command"] = "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF"  # noqa: F405
