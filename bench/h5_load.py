@@ -165,22 +165,26 @@ COUNTED = ("portal", "workers")  # the portal's own processes: web and task work
 # in-process (Django's test client through every middleware, against the
 # same database and emulated vendor). Nested: the vendor's HTTP exchange is
 # inside its client's call, which is inside the step's service.
+EVERY_STEP_PARTS = (
+    ("django.db.models.query", "QuerySet.first",
+     "first(): the session behind the link with its client, and any other"),
+    ("verification.web.steps", "public_rate_wait", "the address's rate limit (Redis)"),
+)
+VENDOR_EXCHANGE = ("verification.vendors.transport", "vendor_call.send", "    of which the HTTP exchange (requests)")
 PARTS = {
     "h5_start": (
-        ("django.db.models.query", "QuerySet.first", "first(): the session behind the link with its client, and any other"),
-        ("verification.web.steps", "public_rate_wait", "the address's rate limit (Redis)"),
+        *EVERY_STEP_PARTS,
         ("verification.services.hosted", "session_start_hosted", "the service: everything below"),
         ("verification.services.hosted", "begin_attempt", "  the attempt's lease (one conditional UPDATE)"),
         ("verification.vendors.jumdata", "JumdataClient.init", "  Jumdata init: signed, sent, read, recorded"),
-        ("verification.vendors.transport", "vendor_call.send", "    of which the HTTP exchange (requests)"),
+        VENDOR_EXCHANGE,
         ("verification.services.hosted", "_keep_start", "  the token kept, the reconciliation queued"),
     ),
     "h5_return": (
-        ("django.db.models.query", "QuerySet.first", "first(): the session behind the link with its client, and any other"),
-        ("verification.web.steps", "public_rate_wait", "the address's rate limit (Redis)"),
+        *EVERY_STEP_PARTS,
         ("verification.services.hosted", "session_returned", "the service: everything below"),
         ("verification.vendors.jumdata", "JumdataClient.fetch_result", "  Jumdata result: signed, sent, read, recorded"),
-        ("verification.vendors.transport", "vendor_call.send", "    of which the HTTP exchange (requests)"),
+        VENDOR_EXCHANGE,
         ("verification.services.hosted", "finish", "  the outcome recorded, the face photo's task queued"),
     ),
 }

@@ -149,7 +149,6 @@ class GatedWorker:
             worker.run_task(task_result)
             if worker.max_tasks is not None and worker._run_tasks >= worker.max_tasks:
                 return
-            close_old_connections()
 
     def _claim(self) -> DBTaskResult | None:
         worker = self.worker
