@@ -9,7 +9,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 
-from tests.support.browser import chromium, policy_violations, press, screenshot, wait
+from tests.support.browser import chromium, left_the_page, policy_violations, press, screenshot, wait
 from tests.support.browser_media import fake_media_args, write_fake_media
 from tests.support.http_double import free_port
 from verification.models import VendorCall
@@ -90,7 +90,7 @@ def test_a_vendor_down_at_the_first_call_moves_the_person_on(sandbox, browser, s
     page = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.ID, "camera-button").click()  # asks for the lip code
 
-    wait(browser).until(EC.staleness_of(page))  # the page reloads into the next method
+    wait(browser).until(left_the_page(page))  # the page reloads into the next method
     wait(browser).until(EC.visibility_of_element_located((By.ID, "camera-button")))
     assert not browser.find_elements(By.ID, "consent-button")
     session.refresh_from_db()
